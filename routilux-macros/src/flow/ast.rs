@@ -1,0 +1,210 @@
+//! The typed syntax tree of `flow!`, with the spans of every name for error messages.
+//!
+//! ```text
+//! flow! { [#[attr]...] [vis] flow Name {
+//!     input NAME: TYPE;            // any number, in order: the parameters of `run`
+//!     step NAME = ROUTINE(ARG, ...);  // ARG: the name of an input or step
+//!     return NAME; | return (NAME, ...);  // optional, last
+//! } }
+//! ```
+
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Ident, Path, Token, Type, Visibility, braced, parenthesized};
+
+mod kw {
+    syn::custom_keyword!(flow);
+    syn::custom_keyword!(input);
+    syn::custom_keyword!(step);
+}
+
+/// One `flow!` invocation.
+pub(crate) struct FlowDef {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub inputs: Vec<Input>,
+    pub steps: Vec<Step>,
+    pub ret: Option<Return>,
+}
+
+/// `input NAME: TYPE;`
+pub(crate) struct Input {
+    pub name: Ident,
+    pub ty: Type,
+    /// Position among the flow's statements, to report errors in source order.
+    pub order: usize,
+}
+
+/// `step NAME = ROUTINE(ARG, ...);`
+pub(crate) struct Step {
+    pub name: Ident,
+    pub routine: Path,
+    pub args: Vec<Ident>,
+    /// Position among the flow's statements, to report errors in source order.
+    pub order: usize,
+}
+
+/// `return NAME;` or `return (NAME, ...);`
+pub(crate) struct Return {
+    pub token: Token![return],
+    pub names: Vec<Ident>,
+    /// Written as a parenthesized tuple (even of one name).
+    pub tuple: bool,
+}
+
+impl Parse for FlowDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<kw::flow>()?;
+        let name: Ident = input.parse()?;
+        let body;
+        braced!(body in input);
+        let mut def = FlowDef {
+            attrs,
+            vis,
+            name,
+            inputs: Vec::new(),
+            steps: Vec::new(),
+            ret: None,
+        };
+        let mut order = 0;
+        while !body.is_empty() {
+            order += 1;
+            if let Some(ret) = &def.ret {
+                return Err(syn::Error::new(
+                    body.span(),
+                    format!(
+                        "`return` must be the last statement of flow `{}`",
+                        def.name
+                    ),
+                ))
+                .map_err(|mut e| {
+                    e.combine(syn::Error::new(ret.token.span, "`return` is here"));
+                    e
+                });
+            }
+            let lookahead = body.lookahead1();
+            if lookahead.peek(kw::input) {
+                body.parse::<kw::input>()?;
+                let name: Ident = body.parse()?;
+                body.parse::<Token![:]>()?;
+                let ty: Type = body.parse()?;
+                body.parse::<Token![;]>()?;
+                def.inputs.push(Input { name, ty, order });
+            } else if lookahead.peek(kw::step) {
+                body.parse::<kw::step>()?;
+                let name: Ident = body.parse()?;
+                body.parse::<Token![=]>()?;
+                let routine = Path::parse_mod_style(&body)?;
+                let args;
+                parenthesized!(args in body);
+                let args = Punctuated::<Ident, Token![,]>::parse_terminated_with(&args, parse_arg)?;
+                body.parse::<Token![;]>()?;
+                def.steps.push(Step {
+                    name,
+                    routine,
+                    args: args.into_iter().collect(),
+                    order,
+                });
+            } else if lookahead.peek(Token![return]) {
+                let token: Token![return] = body.parse()?;
+                let (names, tuple) = if body.peek(syn::token::Paren) {
+                    let names;
+                    parenthesized!(names in body);
+                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&names, parse_arg)?;
+                    (names.into_iter().collect(), true)
+                } else {
+                    (vec![parse_arg(&body)?], false)
+                };
+                body.parse::<Token![;]>()?;
+                def.ret = Some(Return {
+                    token,
+                    names,
+                    tuple,
+                });
+            } else {
+                return Err(lookahead.error());
+            }
+        }
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the flow: one `flow!` declares one flow"));
+        }
+        Ok(def)
+    }
+}
+
+/// A name of an input or step, with a message that says so when something else is written.
+fn parse_arg(input: ParseStream) -> syn::Result<Ident> {
+    if input.peek(Ident) && !input.peek(Token![self]) {
+        return input.parse();
+    }
+    Err(input.error("expected the name of an input or step"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> syn::Result<FlowDef> {
+        syn::parse_str(src)
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let def = parse(
+            "/// Docs.
+            pub flow Summary {
+                input raw: String;
+                step values = parse(raw);
+                step sum = total(values);
+                step max = largest(values);
+                step report = render(sum, max);
+                return report;
+            }",
+        )
+        .unwrap();
+        assert_eq!(def.name, "Summary");
+        assert_eq!(def.attrs.len(), 1);
+        assert_eq!(def.inputs.len(), 1);
+        assert_eq!(def.steps.len(), 4);
+        assert_eq!(def.steps[3].args, ["sum", "max"]);
+        let ret = def.ret.unwrap();
+        assert_eq!(ret.names, ["report"]);
+        assert!(!ret.tuple);
+    }
+
+    #[test]
+    fn parses_paths_tuples_and_empty_argument_lists() {
+        let def = parse(
+            "flow F { step a = m::seed(); step b = other::m::f(a,); return (a, b); }",
+        )
+        .unwrap();
+        assert!(def.steps[0].args.is_empty());
+        assert_eq!(def.steps[1].routine.segments.len(), 3);
+        let ret = def.ret.unwrap();
+        assert!(ret.tuple);
+        assert_eq!(ret.names.len(), 2);
+    }
+
+    #[test]
+    fn rejects_malformed_text_with_expected_messages() {
+        let cases = [
+            ("flow F { stp a = f(); }", "expected one of: `input`, `step`, `return`"),
+            ("flow F { step a = f(1); }", "expected the name of an input or step"),
+            ("flow F { step a f(); }", "expected `=`"),
+            ("flow F { input x String; }", "expected `:`"),
+            ("flow F { return a; step b = f(); }", "`return` must be the last statement"),
+            ("F { }", "expected `flow`"),
+            ("flow F { } flow G { }", "one `flow!` declares one flow"),
+        ];
+        for (src, expected) in cases {
+            let message = match parse(src) {
+                Ok(_) => panic!("{src} parsed"),
+                Err(e) => e.to_string(),
+            };
+            assert!(message.contains(expected), "{src}: {message}");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The companion type `#[routine]` declares beside the function, in the type namespace under
+//! the function's own name, so that `flow!` can name the step's result type as
+//! `<name as Routine>::Output` from the path the user wrote.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
+use syn::spanned::Spanned;
+
+use super::attr::Signature;
+
+pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
+    let vis = &function.vis;
+    let name = &function.sig.ident;
+    let name_str = name.to_string();
+    let returns = &signature.returns;
+    let span = match &function.sig.output {
+        syn::ReturnType::Default => function.sig.ident.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    let (output, finish) = if signature.fallible {
+        (
+            quote_spanned!(span=> <#returns as ::routilux::__private::Fallible>::Ok),
+            quote_spanned!(span=> ::routilux::__private::Fallible::into_flow(returned)),
+        )
+    } else {
+        (quote!(#returns), quote!(::core::result::Result::Ok(returned)))
+    };
+    let doc = format!("The routine `{name_str}` as seen by `flow!`.");
+    quote! {
+        #function
+
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #name {
+            _private: (),
+        }
+
+        impl ::routilux::__private::Routine for #name {
+            type Returns = #returns;
+            type Output = #output;
+            const NAME: &'static str = #name_str;
+
+            #[inline]
+            fn finish(returned: Self::Returns) -> ::core::result::Result<Self::Output, ::routilux::__private::BoxError> {
+                #finish
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! [`Schedule::Layered`](crate::Schedule::Layered): each layer in parallel, a barrier between.
+
+use rayon::prelude::*;
+
+use super::{Exec, Run};
+
+impl<E: Exec> Run<'_, E> {
+    pub(super) fn layered(&self) {
+        for bounds in self.plan.layer_bounds().windows(2) {
+            let (start, end) = (bounds[0], bounds[1]);
+            if end - start == 1 {
+                self.run_step(start);
+            } else {
+                (start..end).into_par_iter().for_each(|i| {
+                    self.run_step(i);
+                });
+            }
+            if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The engine: runs a [`Plan`] under one of the [`Schedule`]s.
+//!
+//! Flows from `flow!` and from the [`Builder`](crate::Builder) both reach the engine as a
+//! [`Plan`] plus an [`Exec`] that runs step `i` and clears slot `s`; the schedules below are the
+//! only scheduling code in routilux.
+
+mod dataflow;
+mod layered;
+mod sequential;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::options::{RunOptions, Schedule};
+use crate::plan::Plan;
+
+/// Proof that the engine is running a step or clearing a slot under its ordering rules; only
+/// the engine can create one. See [`Slot`](crate::__private::Slot).
+pub struct Access(());
+
+const ACCESS: Access = Access(());
+
+/// The typed half of a flow: runs its steps and clears its result slots.
+pub trait Exec: Sync {
+    /// Runs step `step` (plan order): reads its arguments, stores its result.
+    ///
+    /// # Errors
+    /// The routine's error.
+    fn run_step(&self, step: usize, access: &Access) -> Result<(), BoxError>;
+
+    /// Drops the value in slot `slot`.
+    fn clear(&self, slot: usize, access: &Access);
+}
+
+/// Runs every step of `plan` on `exec` under `options`. Returns the first failure.
+///
+/// # Errors
+/// The [`FlowError`] of the first step that failed or panicked.
+pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
+    let run = Run::new(plan, exec);
+    match options.get_schedule() {
+        Schedule::Sequential => run.sequential(),
+        Schedule::Layered => match options.get_pool() {
+            Some(pool) => pool.install(|| run.layered()),
+            None => run.layered(),
+        },
+        Schedule::Dataflow => match options.get_pool() {
+            Some(pool) => pool.install(|| run.dataflow()),
+            None => run.dataflow(),
+        },
+    }
+    run.finish()
+}
+
+/// The shared state of one run.
+pub(crate) struct Run<'a, E> {
+    plan: &'a Plan,
+    exec: &'a E,
+    /// Per step: dependencies not yet finished (used only for steps with two or more).
+    pending: Box<[AtomicU32]>,
+    /// Per slot: consumers not yet finished (used only for slots with two or more).
+    remaining: Box<[AtomicU32]>,
+    stopped: AtomicBool,
+    failure: OnceLock<FlowError>,
+}
+
+impl<'a, E: Exec> Run<'a, E> {
+    fn new(plan: &'a Plan, exec: &'a E) -> Self {
+        let pending = plan
+            .steps()
+            .iter()
+            .map(|s| AtomicU32::new(s.dependency_count()))
+            .collect();
+        let remaining = (0..plan.slot_count())
+            .map(|s| AtomicU32::new(plan.slot(u32::try_from(s).unwrap_or(u32::MAX)).consumers()))
+            .collect();
+        let run = Run {
+            plan,
+            exec,
+            pending,
+            remaining,
+            stopped: AtomicBool::new(false),
+            failure: OnceLock::new(),
+        };
+        // Inputs nobody reads are dropped up front.
+        for input in 0..plan.input_count() {
+            run.after_produced(u32::try_from(input).unwrap_or(u32::MAX));
+        }
+        run
+    }
+
+    /// Runs step `i` unless the run has stopped; then releases what it read. Returns whether
+    /// the step ran and succeeded.
+    #[inline]
+    fn run_step(&self, i: u32) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
+        let step = &self.plan.steps()[i as usize];
+        for &slot in step.reads() {
+            self.release(slot);
+        }
+        match outcome {
+            Ok(Ok(())) => {
+                self.after_produced(self.slot_of(i));
+                true
+            }
+            Ok(Err(error)) => {
+                self.fail(i, ErrorKind::Failed, error);
+                false
+            }
+            Err(payload) => {
+                let panic = StepPanicked::from_payload(&*payload);
+                self.fail(i, ErrorKind::Panicked, Box::new(panic));
+                false
+            }
+        }
+    }
+
+    #[inline]
+    fn slot_of(&self, step: u32) -> u32 {
+        // Plans have fewer than 2^32 slots; the builder and the macro check it.
+        self.plan.input_count() as u32 + step
+    }
+
+    /// A value was just produced: drop it at once if nobody will read it.
+    #[inline]
+    fn after_produced(&self, slot: u32) {
+        let plan = self.plan.slot(slot);
+        if plan.consumers() == 0 && !plan.kept() {
+            self.exec.clear(slot as usize, &ACCESS);
+        }
+    }
+
+    /// A consumer of `slot` finished: the last one drops the value.
+    #[inline]
+    fn release(&self, slot: u32) {
+        let plan = self.plan.slot(slot);
+        if plan.kept() {
+            return;
+        }
+        // Acquire-release, as in `Arc::drop`: every reader's use of the value happens before
+        // the last reader drops it.
+        if plan.consumers() == 1
+            || self.remaining[slot as usize].fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            self.exec.clear(slot as usize, &ACCESS);
+        }
+    }
+
+    /// One dependency of step `i` finished; returns whether `i` is now ready.
+    #[inline]
+    fn dependency_done(&self, i: u32) -> bool {
+        // A step with one dependency is released by that one finishing: no counter needed.
+        // Otherwise acquire-release orders every producer's write before the step's reads.
+        self.plan.steps()[i as usize].dependency_count() == 1
+            || self.pending[i as usize].fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    #[cold]
+    fn fail(&self, i: u32, kind: ErrorKind, source: BoxError) {
+        self.stopped.store(true, Ordering::Relaxed);
+        let step = self.plan.steps()[i as usize].name_cow();
+        let flow = self.plan.flow().to_owned().into();
+        // Only the first failure is kept; later ones are consequences of the same stop.
+        let _ = self
+            .failure
+            .set(FlowError::new(kind, flow, Some(step), Some(source)));
+    }
+
+    fn finish(self) -> Result<(), FlowError> {
+        match self.failure.into_inner() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! [`FlowError`]: why a run of a flow did not produce its result.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt;
+
+/// A boxed error as returned by fallible routines.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// What kind of failure ended a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A step returned `Err`; [`Error::source`] is that error.
+    Failed,
+    /// A step panicked; [`Error::source`] is a [`StepPanicked`].
+    Panicked,
+    /// A required input of a [`DynFlow`](crate::DynFlow) run was not given.
+    MissingInput,
+    /// The engine broke one of its own invariants (a bug in routilux: please report it).
+    Internal,
+}
+
+/// The error of a run: which step failed and why.
+///
+/// The routine's own error is reachable through [`Error::source`] and can be downcast:
+///
+/// ```
+/// use routilux::{flow, routine};
+///
+/// #[routine]
+/// fn parse(raw: &str) -> Result<u64, std::num::ParseIntError> {
+///     raw.trim().parse()
+/// }
+///
+/// flow! {
+///     flow Parse {
+///         input raw: String;
+///         step value = parse(raw);
+///         return value;
+///     }
+/// }
+///
+/// let err = Parse::run("x".to_string()).unwrap_err();
+/// assert_eq!(err.step(), Some("value"));
+/// let cause = std::error::Error::source(&err).unwrap();
+/// assert!(cause.downcast_ref::<std::num::ParseIntError>().is_some());
+/// assert_eq!(err.to_string(), "flow `Parse` failed at step `value`: invalid digit found in string");
+/// ```
+pub struct FlowError {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    flow: Cow<'static, str>,
+    step: Option<Cow<'static, str>>,
+    source: Option<BoxError>,
+}
+
+impl FlowError {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        flow: Cow<'static, str>,
+        step: Option<Cow<'static, str>>,
+        source: Option<BoxError>,
+    ) -> Self {
+        FlowError {
+            inner: Box::new(Inner {
+                kind,
+                flow,
+                step,
+                source,
+            }),
+        }
+    }
+
+    /// The name of the step that failed, if the failure belongs to one step.
+    #[must_use]
+    pub fn step(&self) -> Option<&str> {
+        self.inner.step.as_deref()
+    }
+
+    /// The name of the flow whose run failed.
+    #[must_use]
+    pub fn flow(&self) -> &str {
+        &self.inner.flow
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// Whether the failing step panicked (rather than returning `Err`).
+    #[must_use]
+    pub fn is_panic(&self) -> bool {
+        self.inner.kind == ErrorKind::Panicked
+    }
+
+    /// Takes the cause out of the error, e.g. to downcast it by value with
+    /// [`Box::downcast`].
+    #[must_use]
+    pub fn into_source(self) -> Option<BoxError> {
+        self.inner.source
+    }
+}
+
+impl fmt::Display for FlowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        write!(f, "flow `{}` failed", inner.flow)?;
+        if let Some(step) = &inner.step {
+            write!(f, " at step `{step}`")?;
+        }
+        match (&inner.kind, &inner.source) {
+            (ErrorKind::Internal, Some(source)) => write!(f, ": internal error: {source}"),
+            (_, Some(source)) => write!(f, ": {source}"),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for FlowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("FlowError")
+            .field("kind", &inner.kind)
+            .field("flow", &inner.flow)
+            .field("step", &inner.step)
+            .field("source", &inner.source)
+            .finish()
+    }
+}
+
+impl Error for FlowError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.inner.source {
+            Some(source) => Some(&**source),
+            None => None,
+        }
+    }
+}
+
+/// The cause of a [`FlowError`] whose step panicked: the panic's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepPanicked {
+    message: String,
+}
+
+impl StepPanicked {
+    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "panic with a non-string payload".to_owned()
+        };
+        StepPanicked { message }
+    }
+
+    /// The panic message (`"panic with a non-string payload"` when it was not a string).
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StepPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panicked: {}", self.message)
+    }
+}
+
+impl Error for StepPanicked {}
+
+/// An engine invariant that did not hold.
+#[derive(Debug)]
+pub(crate) struct Internal(pub(crate) &'static str);
+
+impl fmt::Display for Internal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Error for Internal {}

@@ -1,0 +1,88 @@
+//! How a run is carried out: [`Schedule`] and [`RunOptions`].
+
+use rayon::ThreadPool;
+
+/// The order in which a run executes its steps.
+///
+/// Every schedule runs every step exactly once, never before its dependencies, and gives the same
+/// results; they differ in how much parallelism they find and what it costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Schedule {
+    /// One step at a time on the calling thread, in topological order.
+    Sequential,
+    /// Each topological layer in parallel on rayon, with a barrier between layers.
+    Layered,
+    /// A step starts as soon as its own dependencies are done; no barriers. The default.
+    #[default]
+    Dataflow,
+}
+
+/// Options of one run: the [`Schedule`] and the rayon pool to run on.
+///
+/// Anything that converts into `RunOptions` can be passed to a flow's `run_with`: a
+/// [`Schedule`], a `&ThreadPool`, or `RunOptions` built by hand.
+///
+/// ```
+/// use routilux::{RunOptions, Schedule};
+///
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+/// let options = RunOptions::new().schedule(Schedule::Layered).pool(&pool);
+/// assert_eq!(options.get_schedule(), Schedule::Layered);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions<'p> {
+    schedule: Schedule,
+    pool: Option<&'p ThreadPool>,
+}
+
+impl<'p> RunOptions<'p> {
+    /// The defaults: [`Schedule::Dataflow`] on the current rayon pool (the global one outside
+    /// any pool).
+    #[must_use]
+    pub const fn new() -> Self {
+        RunOptions {
+            schedule: Schedule::Dataflow,
+            pool: None,
+        }
+    }
+
+    /// Sets the schedule.
+    #[must_use]
+    pub const fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Runs parallel schedules on `pool` instead of the current pool.
+    /// [`Schedule::Sequential`] always runs on the calling thread.
+    #[must_use]
+    pub const fn pool(mut self, pool: &'p ThreadPool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The schedule these options select.
+    #[must_use]
+    pub const fn get_schedule(&self) -> Schedule {
+        self.schedule
+    }
+
+    /// The pool these options select, if any.
+    #[must_use]
+    pub const fn get_pool(&self) -> Option<&'p ThreadPool> {
+        self.pool
+    }
+}
+
+impl From<Schedule> for RunOptions<'_> {
+    fn from(schedule: Schedule) -> Self {
+        RunOptions::new().schedule(schedule)
+    }
+}
+
+impl<'p> From<&'p ThreadPool> for RunOptions<'p> {
+    fn from(pool: &'p ThreadPool) -> Self {
+        RunOptions::new().pool(pool)
+    }
+}
