@@ -13,6 +13,11 @@ pub trait Routine {
     type Returns;
     /// The step's result: the function's return type, or `T` of `Result<T, E>`.
     type Output: Send + Sync;
+    /// The function as a pointer: `flow!` calls it through this type, so a misspelled
+    /// routine is one error, not two.
+    type Call;
+    /// The function.
+    const CALL: Self::Call;
     /// The function's name.
     const NAME: &'static str;
     /// Turns the return value into the step's result or its error.

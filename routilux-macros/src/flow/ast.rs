@@ -72,18 +72,11 @@ impl Parse for FlowDef {
         let mut order = 0;
         while !body.is_empty() {
             order += 1;
-            if let Some(ret) = &def.ret {
-                return Err(syn::Error::new(
-                    body.span(),
-                    format!(
-                        "`return` must be the last statement of flow `{}`",
-                        def.name
-                    ),
-                ))
-                .map_err(|mut e| {
-                    e.combine(syn::Error::new(ret.token.span, "`return` is here"));
-                    e
-                });
+            if def.ret.is_some() {
+                return Err(body.error(format!(
+                    "`return` must be the last statement of flow `{}`",
+                    def.name
+                )));
             }
             let lookahead = body.lookahead1();
             if lookahead.peek(kw::input) {
@@ -137,10 +130,16 @@ impl Parse for FlowDef {
 
 /// A name of an input or step, with a message that says so when something else is written.
 fn parse_arg(input: ParseStream) -> syn::Result<Ident> {
-    if input.peek(Ident) && !input.peek(Token![self]) {
-        return input.parse();
+    if !input.peek(Ident) || input.peek(Token![self]) {
+        return Err(input.error("expected the name of an input or step"));
     }
-    Err(input.error("expected the name of an input or step"))
+    let name: Ident = input.parse()?;
+    if !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![;]) {
+        return Err(input.error(format!(
+            "expected `,` or `)` after `{name}`: arguments are names of inputs or steps, not expressions"
+        )));
+    }
+    Ok(name)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             quote_spanned!(arg.span()=> self.#arg.get(#access))
         });
         let call = quote_spanned!(routine_span(def, decl)=>
-            <#routine as ::routilux::__private::Routine>::finish(#routine(#(#args),*))?
+            <#routine as ::routilux::__private::Routine>::finish(<#routine as ::routilux::__private::Routine>::CALL(#(#args),*))?
         );
         quote!(#pos => self.#field.set(#access, #call),)
     });
@@ -219,25 +219,44 @@ fn path_string(path: &syn::Path) -> String {
 }
 
 /// What a flow with errors expands to besides the errors: the type with the same `run`
-/// signature where it can be known, so that its uses do not add errors of their own.
+/// signature, so that its uses do not add errors of their own. The output type is the real
+/// one when every returned name exists, an inferred type parameter otherwise.
 pub(crate) fn stub(def: &FlowDef) -> TokenStream {
     let FlowDef {
         attrs, vis, name, ..
     } = def;
     let input_types: Vec<_> = def.inputs.iter().map(|i| &i.ty).collect();
-    let output = format_ident!("Output", span = Span::mixed_site());
+    let lookup = |wanted: &Ident| {
+        let input = def.inputs.iter().position(|i| i.name == *wanted).map(Source::Input);
+        input.or_else(|| def.steps.iter().position(|s| s.name == *wanted).map(Source::Step))
+    };
+    let returns: Option<Vec<Source>> = match &def.ret {
+        Some(ret) => ret.names.iter().map(lookup).collect(),
+        None => Some(Vec::new()),
+    };
+    let generic = format_ident!("Output", span = Span::mixed_site());
+    let (params, output) = match returns {
+        Some(returns) => (quote!(), output_type(def, &returns)),
+        None => (quote!(#generic,), quote!(#generic)),
+    };
     quote! {
         #(#attrs)*
         #vis struct #name;
 
         impl #name {
             /// Not available: the flow has errors.
-            #vis fn run<#output>(#(_: #input_types),*) -> ::core::result::Result<#output, ::routilux::FlowError> {
+            #vis fn run<#params>(#(_: #input_types),*) -> ::core::result::Result<#output, ::routilux::FlowError> {
                 ::core::unimplemented!()
             }
 
             /// Not available: the flow has errors.
-            #vis fn run_with<'p, #output>(
+            #[must_use]
+            #vis fn plan() -> &'static ::routilux::Plan {
+                ::core::unimplemented!()
+            }
+
+            /// Not available: the flow has errors.
+            #vis fn run_with<'p, #params>(
                 _: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
                 #(_: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {

@@ -47,8 +47,8 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
             format!("routine `{name}` is generic: a flow must know each step's concrete types; write a non-generic wrapper"),
         ));
     }

@@ -26,6 +26,17 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
     } else {
         (quote!(#returns), quote!(::core::result::Result::Ok(returned)))
     };
+    let finish_fn = quote_spanned! {span=>
+        #[inline]
+        fn finish(returned: Self::Returns) -> ::core::result::Result<Self::Output, ::routilux::__private::BoxError> {
+            #finish
+        }
+    };
+    let params = function.sig.inputs.iter().filter_map(|arg| match arg {
+        syn::FnArg::Typed(arg) => Some(&arg.ty),
+        syn::FnArg::Receiver(_) => None,
+    });
+    let fn_ptr = quote!(fn(#(#params),*) -> #returns);
     let doc = format!("The routine `{name_str}` as seen by `flow!`.");
     quote! {
         #function
@@ -40,12 +51,11 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
         impl ::routilux::__private::Routine for #name {
             type Returns = #returns;
             type Output = #output;
+            type Call = #fn_ptr;
+            const CALL: #fn_ptr = #name;
             const NAME: &'static str = #name_str;
 
-            #[inline]
-            fn finish(returned: Self::Returns) -> ::core::result::Result<Self::Output, ::routilux::__private::BoxError> {
-                #finish
-            }
+            #finish_fn
         }
     }
 }

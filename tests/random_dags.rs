@@ -1,0 +1,193 @@
+//! Property test: random DAGs built with `routilux::Builder`, run under every schedule by the
+//! same engine as `flow!` flows. Checked against a plain sequential evaluation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use proptest::prelude::*;
+use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
+
+/// A random DAG: `deps[i]` are indices of earlier nodes (node 0 is the input).
+#[derive(Clone, Debug)]
+struct Dag {
+    deps: Vec<Vec<usize>>,
+}
+
+fn dag(max_steps: usize) -> impl Strategy<Value = Dag> {
+    (1..=max_steps)
+        .prop_flat_map(|n| {
+            (1..=n)
+                .map(|i| proptest::collection::vec(0..i, 0..=4))
+                .collect::<Vec<_>>()
+        })
+        .prop_map(|deps| Dag { deps })
+}
+
+/// What a node computes from its dependencies' values.
+fn value(node: usize, args: &[&u64]) -> u64 {
+    args.iter()
+        .fold(node as u64 * 31 + 7, |acc, v| acc.wrapping_mul(17).wrapping_add(**v))
+}
+
+#[derive(Debug)]
+struct Injected(usize);
+
+impl std::fmt::Display for Injected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "injected failure at node {}", self.0)
+    }
+}
+
+impl std::error::Error for Injected {}
+
+/// Start and finish times of every step on one logical clock, and run counts.
+struct Record {
+    clock: AtomicU64,
+    started: Vec<AtomicU64>,
+    finished: Vec<AtomicU64>,
+    runs: Vec<AtomicU64>,
+}
+
+impl Record {
+    fn new(n: usize) -> Arc<Self> {
+        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect();
+        Arc::new(Record {
+            clock: AtomicU64::new(1),
+            started: zeros(),
+            finished: zeros(),
+            runs: zeros(),
+        })
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// Builds the DAG; nodes in `failing` return an error. Node `i + 1` is step `s{i+1}`.
+fn build(dag: &Dag, failing: &[usize], record: &Arc<Record>) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
+    let mut b = Builder::new("Random");
+    let input = b.input::<u64>("x").unwrap();
+    let mut handles = vec![input];
+    for (i, deps) in dag.deps.iter().enumerate() {
+        let node = i + 1;
+        let fails = failing.contains(&node);
+        let record = Arc::clone(record);
+        let dep_handles: Vec<Handle<u64>> = deps.iter().map(|&d| handles[d]).collect();
+        let h = b
+            .step(format!("s{node}"), &dep_handles, move |args: &[&u64]| {
+                record.started[node].store(record.tick(), Ordering::SeqCst);
+                record.runs[node].fetch_add(1, Ordering::SeqCst);
+                let result = if fails { Err(Injected(node)) } else { Ok(value(node, args)) };
+                record.finished[node].store(record.tick(), Ordering::SeqCst);
+                result
+            })
+            .unwrap();
+        handles.push(h);
+    }
+    for &h in &handles[1..] {
+        b.output(h);
+    }
+    (b.build(), input, handles)
+}
+
+fn expected(dag: &Dag, x: u64) -> Vec<u64> {
+    let mut values = vec![x];
+    for (i, deps) in dag.deps.iter().enumerate() {
+        let args: Vec<&u64> = deps.iter().map(|&d| &values[d]).collect();
+        let v = value(i + 1, &args);
+        values.push(v);
+    }
+    values
+}
+
+fn options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
+    let mut all = Vec::new();
+    for s in [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow] {
+        all.push(RunOptions::from(s));
+        all.push(RunOptions::from(s).pool(pool));
+    }
+    all
+}
+
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap())
+}
+
+/// Nodes that (transitively) depend on `node`.
+fn descendants(dag: &Dag, node: usize) -> Vec<bool> {
+    let mut hit = vec![false; dag.deps.len() + 1];
+    hit[node] = true;
+    for (i, deps) in dag.deps.iter().enumerate() {
+        if deps.iter().any(|&d| hit[d]) {
+            hit[i + 1] = true;
+        }
+    }
+    hit[node] = false;
+    hit
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_schedule_matches_sequential_evaluation(dag in dag(300), x in any::<u64>()) {
+        let want = expected(&dag, x);
+        for options in options(pool()) {
+            let record = Record::new(dag.deps.len() + 1);
+            let (flow, input, handles) = build(&dag, &[], &record);
+            let mut inputs = flow.inputs();
+            inputs.set(input, x);
+            let mut outputs = flow.run(inputs, options).expect("no step fails");
+            for (node, &h) in handles.iter().enumerate().skip(1) {
+                prop_assert_eq!(outputs.take(h), Some(want[node]));
+                prop_assert_eq!(record.runs[node].load(Ordering::SeqCst), 1, "node {} ran once", node);
+                for &d in &dag.deps[node - 1] {
+                    if d > 0 {
+                        prop_assert!(
+                            record.finished[d].load(Ordering::SeqCst) < record.started[node].load(Ordering::SeqCst),
+                            "node {} started before its dependency {} finished", node, d
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn injected_failures_are_reported_and_stop_dependents(
+        dag in dag(200),
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..=2),
+    ) {
+        let n = dag.deps.len();
+        let failing: Vec<usize> = picks.iter().map(|p| p.index(n) + 1).collect();
+        for options in options(pool()) {
+            let record = Record::new(n + 1);
+            let (flow, input, _) = build(&dag, &failing, &record);
+            let mut inputs = flow.inputs();
+            inputs.set(input, 1);
+            let err = flow.run(inputs, options).expect_err("a step fails");
+            let step = err.step().expect("a failing step").to_owned();
+            let node: usize = step[1..].parse().unwrap();
+            prop_assert!(failing.contains(&node), "reported {} of {:?}", step, failing);
+            prop_assert_eq!(record.runs[node].load(Ordering::SeqCst), 1);
+            let cause = std::error::Error::source(&err).unwrap().downcast_ref::<Injected>().unwrap();
+            prop_assert_eq!(cause.0, node);
+            for &f in &failing {
+                if record.runs[f].load(Ordering::SeqCst) == 0 {
+                    continue;
+                }
+                for (d, is_descendant) in descendants(&dag, f).into_iter().enumerate() {
+                    if is_descendant {
+                        prop_assert_eq!(record.runs[d].load(Ordering::SeqCst), 0,
+                            "node {} ran although it depends on failed node {}", d, f);
+                    }
+                }
+            }
+            for count in &record.runs {
+                prop_assert!(count.load(Ordering::SeqCst) <= 1);
+            }
+        }
+    }
+}

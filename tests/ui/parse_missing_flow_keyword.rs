@@ -1,0 +1,9 @@
+use routilux::flow;
+
+flow! {
+    pub struct NotAFlow {
+        input x: u64;
+    }
+}
+
+fn main() {}

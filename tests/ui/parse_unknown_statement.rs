@@ -1,0 +1,10 @@
+use routilux::flow;
+
+flow! {
+    flow Typo {
+        input x: u64;
+        stp y = f(x);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use routilux::routine;
+
+#[routine]
+async fn fetch(url: &str) -> String {
+    url.to_owned()
+}
+
+fn main() {}

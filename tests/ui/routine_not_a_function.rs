@@ -1,0 +1,6 @@
+use routilux::routine;
+
+#[routine]
+struct Step;
+
+fn main() {}
