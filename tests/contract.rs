@@ -139,7 +139,7 @@ mod shapes {
 
     #[routine]
     pub(crate) fn checked_half(x: &u64) -> std::io::Result<u64> {
-        if x % 2 == 0 {
+        if x.is_multiple_of(2) {
             Ok(x / 2)
         } else {
             Err(std::io::Error::other(format!("{x} is odd")))
@@ -161,6 +161,10 @@ fn routines_by_path_and_result_aliases() {
     assert_eq!(Paths::run(4).unwrap(), (8, 2));
     let err = Paths::run(3).unwrap_err();
     assert_eq!(err.step(), Some("h"));
-    let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+    let io = err
+        .source()
+        .unwrap()
+        .downcast_ref::<std::io::Error>()
+        .unwrap();
     assert_eq!(io.to_string(), "3 is odd");
 }

@@ -25,8 +25,9 @@ fn dag(max_steps: usize) -> impl Strategy<Value = Dag> {
 
 /// What a node computes from its dependencies' values.
 fn value(node: usize, args: &[&u64]) -> u64 {
-    args.iter()
-        .fold(node as u64 * 31 + 7, |acc, v| acc.wrapping_mul(17).wrapping_add(**v))
+    args.iter().fold(node as u64 * 31 + 7, |acc, v| {
+        acc.wrapping_mul(17).wrapping_add(**v)
+    })
 }
 
 #[derive(Debug)]
@@ -65,7 +66,11 @@ impl Record {
 }
 
 /// Builds the DAG; nodes in `failing` return an error. Node `i + 1` is step `s{i+1}`.
-fn build(dag: &Dag, failing: &[usize], record: &Arc<Record>) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
+fn build(
+    dag: &Dag,
+    failing: &[usize],
+    record: &Arc<Record>,
+) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
     let mut b = Builder::new("Random");
     let input = b.input::<u64>("x").unwrap();
     let mut handles = vec![input];
@@ -78,7 +83,11 @@ fn build(dag: &Dag, failing: &[usize], record: &Arc<Record>) -> (DynFlow, Handle
             .step(format!("s{node}"), &dep_handles, move |args: &[&u64]| {
                 record.started[node].store(record.tick(), Ordering::SeqCst);
                 record.runs[node].fetch_add(1, Ordering::SeqCst);
-                let result = if fails { Err(Injected(node)) } else { Ok(value(node, args)) };
+                let result = if fails {
+                    Err(Injected(node))
+                } else {
+                    Ok(value(node, args))
+                };
                 record.finished[node].store(record.tick(), Ordering::SeqCst);
                 result
             })
@@ -112,7 +121,12 @@ fn options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
 
 fn pool() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap())
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+    })
 }
 
 /// Nodes that (transitively) depend on `node`.

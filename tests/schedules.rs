@@ -121,7 +121,11 @@ fn results_are_dropped_after_their_last_consumer_and_returned_ones_are_kept() {
         assert_eq!(log.events().last().map(String::as_str), Some("drop d"));
         // Every step ran exactly once, even `e`, which nobody consumes.
         for step in ["a", "b", "c", "d", "e"] {
-            let runs = log.events().iter().filter(|e| **e == format!("run {step}")).count();
+            let runs = log
+                .events()
+                .iter()
+                .filter(|e| **e == format!("run {step}"))
+                .count();
             assert_eq!(runs, 1, "step {step} under {options:?}");
         }
     }
@@ -239,7 +243,10 @@ fn a_failure_is_reported_and_its_dependents_never_start() {
         let err = Fails::run_with(options, log.clone()).unwrap_err();
         assert_eq!(err.step(), Some("bad"));
         assert_eq!(err.kind(), ErrorKind::Failed);
-        assert_eq!(err.to_string(), "flow `Fails` failed at step `bad`: refused politely");
+        assert_eq!(
+            err.to_string(),
+            "flow `Fails` failed at step `bad`: refused politely"
+        );
         assert_eq!(log.events(), ["run refuse"]);
     }
 }

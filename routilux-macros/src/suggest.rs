@@ -3,7 +3,10 @@
 /// The candidate closest to `name` by edit distance, if it is close enough to be a likely
 /// typo: at most one edit for short names, a third of the length for longer ones. Ties go to
 /// the earliest candidate.
-pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {

@@ -253,7 +253,9 @@ pub struct DynFlow {
 
 impl fmt::Debug for DynFlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DynFlow").field("plan", &self.plan).finish_non_exhaustive()
+        f.debug_struct("DynFlow")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
     }
 }
 

@@ -63,6 +63,7 @@
 mod builder;
 mod engine;
 mod error;
+mod observe;
 mod options;
 mod plan;
 mod slot;
@@ -73,6 +74,7 @@ pub mod __private;
 
 pub use builder::{BuildError, Builder, DynFlow, Handle, Inputs, Outputs};
 pub use error::{BoxError, ErrorKind, FlowError, StepPanicked};
+pub use observe::Observer;
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
 pub use routilux_macros::{flow, routine};

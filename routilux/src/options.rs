@@ -1,6 +1,10 @@
 //! How a run is carried out: [`Schedule`] and [`RunOptions`].
 
+use std::fmt;
+
 use rayon::ThreadPool;
+
+use crate::observe::Observer;
 
 /// The order in which a run executes its steps.
 ///
@@ -30,10 +34,21 @@ pub enum Schedule {
 /// let options = RunOptions::new().schedule(Schedule::Layered).pool(&pool);
 /// assert_eq!(options.get_schedule(), Schedule::Layered);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct RunOptions<'p> {
     schedule: Schedule,
     pool: Option<&'p ThreadPool>,
+    observer: Option<&'p dyn Observer>,
+}
+
+impl fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("schedule", &self.schedule)
+            .field("pool", &self.pool)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl<'p> RunOptions<'p> {
@@ -44,6 +59,7 @@ impl<'p> RunOptions<'p> {
         RunOptions {
             schedule: Schedule::Dataflow,
             pool: None,
+            observer: None,
         }
     }
 
@@ -60,6 +76,19 @@ impl<'p> RunOptions<'p> {
     pub const fn pool(mut self, pool: &'p ThreadPool) -> Self {
         self.pool = Some(pool);
         self
+    }
+
+    /// Reports the run's events to `observer`.
+    #[must_use]
+    pub const fn observer(mut self, observer: &'p dyn Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The observer these options attach, if any.
+    #[must_use]
+    pub const fn get_observer(&self) -> Option<&'p dyn Observer> {
+        self.observer
     }
 
     /// The schedule these options select.

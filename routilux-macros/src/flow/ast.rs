@@ -47,7 +47,6 @@ pub(crate) struct Step {
 
 /// `return NAME;` or `return (NAME, ...);`
 pub(crate) struct Return {
-    pub token: Token![return],
     pub names: Vec<Ident>,
     /// Written as a parenthesized tuple (even of one name).
     pub tuple: bool,
@@ -102,27 +101,26 @@ impl Parse for FlowDef {
                     order,
                 });
             } else if lookahead.peek(Token![return]) {
-                let token: Token![return] = body.parse()?;
+                body.parse::<Token![return]>()?;
                 let (names, tuple) = if body.peek(syn::token::Paren) {
                     let names;
                     parenthesized!(names in body);
-                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&names, parse_arg)?;
+                    let names =
+                        Punctuated::<Ident, Token![,]>::parse_terminated_with(&names, parse_arg)?;
                     (names.into_iter().collect(), true)
                 } else {
                     (vec![parse_arg(&body)?], false)
                 };
                 body.parse::<Token![;]>()?;
-                def.ret = Some(Return {
-                    token,
-                    names,
-                    tuple,
-                });
+                def.ret = Some(Return { names, tuple });
             } else {
                 return Err(lookahead.error());
             }
         }
         if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the flow: one `flow!` declares one flow"));
+            return Err(
+                input.error("unexpected tokens after the flow: one `flow!` declares one flow")
+            );
         }
         Ok(def)
     }
@@ -176,10 +174,8 @@ mod tests {
 
     #[test]
     fn parses_paths_tuples_and_empty_argument_lists() {
-        let def = parse(
-            "flow F { step a = m::seed(); step b = other::m::f(a,); return (a, b); }",
-        )
-        .unwrap();
+        let def = parse("flow F { step a = m::seed(); step b = other::m::f(a,); return (a, b); }")
+            .unwrap();
         assert!(def.steps[0].args.is_empty());
         assert_eq!(def.steps[1].routine.segments.len(), 3);
         let ret = def.ret.unwrap();
@@ -190,11 +186,20 @@ mod tests {
     #[test]
     fn rejects_malformed_text_with_expected_messages() {
         let cases = [
-            ("flow F { stp a = f(); }", "expected one of: `input`, `step`, `return`"),
-            ("flow F { step a = f(1); }", "expected the name of an input or step"),
+            (
+                "flow F { stp a = f(); }",
+                "expected one of: `input`, `step`, `return`",
+            ),
+            (
+                "flow F { step a = f(1); }",
+                "expected the name of an input or step",
+            ),
             ("flow F { step a f(); }", "expected `=`"),
             ("flow F { input x String; }", "expected `:`"),
-            ("flow F { return a; step b = f(); }", "`return` must be the last statement"),
+            (
+                "flow F { return a; step b = f(); }",
+                "`return` must be the last statement",
+            ),
             ("F { }", "expected `flow`"),
             ("flow F { } flow G { }", "one `flow!` declares one flow"),
         ];

@@ -24,7 +24,9 @@ fn slot_type(def: &FlowDef, source: Source) -> TokenStream {
 
 fn routine_span(def: &FlowDef, step: usize) -> Span {
     let path = &def.steps[step].routine;
-    path.segments.last().map_or_else(Span::call_site, |s| s.ident.span())
+    path.segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span())
 }
 
 fn name_of(def: &FlowDef, source: Source) -> &Ident {
@@ -60,7 +62,11 @@ fn docs(def: &FlowDef) -> (TokenStream, TokenStream, TokenStream) {
         "The plan of flow `{name}`: its steps in topological order, grouped in layers of \
          steps that can run at the same time."
     );
-    (quote!(#[doc = #run]), quote!(#[doc = #run_with]), quote!(#[doc = #plan]))
+    (
+        quote!(#[doc = #run]),
+        quote!(#[doc = #run_with]),
+        quote!(#[doc = #plan]),
+    )
 }
 
 /// The full expansion of a valid flow.
@@ -104,9 +110,10 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         );
         quote!(#pos => self.#field.set(#access, #call),)
     });
-    let clear_arms = fields.iter().enumerate().map(|(slot, field)| {
-        quote!(#slot => self.#field.clear(#access),)
-    });
+    let clear_arms = fields
+        .iter()
+        .enumerate()
+        .map(|(slot, field)| quote!(#slot => self.#field.clear(#access),));
 
     let static_inputs = input_names.iter().map(|n| n.to_string());
     let static_steps = checked.order.iter().enumerate().map(|(pos, &decl)| {
@@ -118,9 +125,9 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let succs = &checked.succs[pos];
         quote!(::routilux::__private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*]))
     });
-    let static_slots = checked.slots.iter().map(|&(consumers, kept)| {
-        quote!(::routilux::__private::SlotPlan::__new(#consumers, #kept))
-    });
+    let static_slots = checked.slots.iter().map(
+        |&(consumers, kept)| quote!(::routilux::__private::SlotPlan::__new(#consumers, #kept)),
+    );
     let layers = &checked.layers;
     let n_inputs = def.inputs.len();
     let n_steps = def.steps.len();
@@ -130,10 +137,16 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let field = name_of(def, s);
         quote!(#field.into_result(#flow_name)?)
     });
+    let ok = quote!(::core::result::Result::Ok);
     let result = match &def.ret {
-        Some(ret) if !ret.tuple && checked.returns.len() == 1 => quote!(#(#returned_values)*),
-        Some(ret) if ret.tuple && checked.returns.len() == 1 => quote!((#(#returned_values,)*)),
-        _ => quote!((#(#returned_values),*)),
+        Some(ret) if !ret.tuple && checked.returns.len() == 1 => {
+            let field = name_of(def, checked.returns[0]);
+            quote!(#field.into_result(#flow_name))
+        }
+        Some(ret) if ret.tuple && checked.returns.len() == 1 => {
+            quote!(#ok((#(#returned_values,)*)))
+        }
+        _ => quote!(#ok((#(#returned_values),*))),
     };
     let (run_doc, run_with_doc, plan_doc) = docs(def);
 
@@ -187,7 +200,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 };
                 ::routilux::__private::execute(Self::plan(), &#slots, &#options.into())?;
                 let Slots { #(#returned,)* .. } = #slots;
-                ::core::result::Result::Ok(#result)
+                #result
             }
 
             #plan_doc
@@ -227,8 +240,17 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
     } = def;
     let input_types: Vec<_> = def.inputs.iter().map(|i| &i.ty).collect();
     let lookup = |wanted: &Ident| {
-        let input = def.inputs.iter().position(|i| i.name == *wanted).map(Source::Input);
-        input.or_else(|| def.steps.iter().position(|s| s.name == *wanted).map(Source::Step))
+        let input = def
+            .inputs
+            .iter()
+            .position(|i| i.name == *wanted)
+            .map(Source::Input);
+        input.or_else(|| {
+            def.steps
+                .iter()
+                .position(|s| s.name == *wanted)
+                .map(Source::Step)
+        })
     };
     let returns: Option<Vec<Source>> = match &def.ret {
         Some(ret) => ret.names.iter().map(lookup).collect(),

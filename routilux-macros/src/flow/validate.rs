@@ -103,9 +103,8 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
     }
     let all_names: Vec<String> = declared.iter().map(|(_, i, _)| i.to_string()).collect();
     let unknown = |what: &str, name: &str| {
-        let mut message = format!(
-            "unknown {what} `{name}`: no input or step of flow `{flow}` has this name"
-        );
+        let mut message =
+            format!("unknown {what} `{name}`: no input or step of flow `{flow}` has this name");
         if let Some(close) = closest(name, all_names.iter().map(String::as_str)) {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
@@ -155,7 +154,10 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         let start = cycle[0];
         let last = cycle[cycle.len() - 2];
         let arg_index = edge_arg[&(last, start)];
-        let path: Vec<String> = cycle.iter().map(|&s| def.steps[s].name.to_string()).collect();
+        let path: Vec<String> = cycle
+            .iter()
+            .map(|&s| def.steps[s].name.to_string())
+            .collect();
         let step = &def.steps[start];
         problems.add(
             (step.order, arg_index + 1),
@@ -175,11 +177,11 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
             } else if let Some(&source) = names.get(&name) {
                 returns.push(source);
             } else {
-                problems.add((order, i), ident, unknown("name", &name).replacen(
-                    "unknown name",
-                    "`return` of unknown name",
-                    1,
-                ));
+                problems.add(
+                    (order, i),
+                    ident,
+                    unknown("name", &name).replacen("unknown name", "`return` of unknown name", 1),
+                );
             }
         }
     }
@@ -198,7 +200,11 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
 
 /// The shortest cycle through the first-declared member of a strongly connected component,
 /// as step indices from that member back to it.
-fn shortest_cycle(graph: &DiGraph<usize, ()>, nodes: &[NodeIndex], members: &[usize]) -> Vec<usize> {
+fn shortest_cycle(
+    graph: &DiGraph<usize, ()>,
+    nodes: &[NodeIndex],
+    members: &[usize],
+) -> Vec<usize> {
     let start = members[0];
     let mut parent: BTreeMap<usize, usize> = BTreeMap::new();
     let mut queue = VecDeque::from([start]);
@@ -228,7 +234,12 @@ fn shortest_cycle(graph: &DiGraph<usize, ()>, nodes: &[NodeIndex], members: &[us
 }
 
 /// Layers and plan order of a valid flow.
-fn plan(def: &FlowDef, graph: &DiGraph<usize, ()>, args: &[Vec<Source>], returns: &[Source]) -> Checked {
+fn plan(
+    def: &FlowDef,
+    graph: &DiGraph<usize, ()>,
+    args: &[Vec<Source>],
+    returns: &[Source],
+) -> Checked {
     let n = def.steps.len();
     let n_inputs = def.inputs.len();
     let mut layer = vec![0u32; n];

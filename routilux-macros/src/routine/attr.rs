@@ -24,7 +24,9 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
                     option.path().span(),
                     format!(
                         "unknown routine option `{}`: `#[routine]` takes no options yet",
-                        quote::ToTokens::to_token_stream(option.path()).to_string().replace(' ', "")
+                        quote::ToTokens::to_token_stream(option.path())
+                            .to_string()
+                            .replace(' ', "")
                     ),
                 ));
             }
@@ -53,7 +55,10 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new(variadic.span(), "routines cannot be variadic"));
+        errors.push(syn::Error::new(
+            variadic.span(),
+            "routines cannot be variadic",
+        ));
     }
     for input in &sig.inputs {
         match input {
@@ -146,13 +151,19 @@ fn find_impl_trait(ty: &Type) -> Option<syn::Error> {
         Type::Group(g) => find_impl_trait(&g.elem),
         Type::Ptr(p) => find_impl_trait(&p.elem),
         Type::Tuple(t) => t.elems.iter().find_map(find_impl_trait),
-        Type::Path(p) => p.path.segments.iter().find_map(|segment| match &segment.arguments {
-            syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
-                syn::GenericArgument::Type(ty) => find_impl_trait(ty),
+        Type::Path(p) => p
+            .path
+            .segments
+            .iter()
+            .find_map(|segment| match &segment.arguments {
+                syn::PathArguments::AngleBracketed(args) => {
+                    args.args.iter().find_map(|arg| match arg {
+                        syn::GenericArgument::Type(ty) => find_impl_trait(ty),
+                        _ => None,
+                    })
+                }
                 _ => None,
             }),
-            _ => None,
-        }),
         _ => None,
     }
 }

@@ -24,7 +24,10 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             quote_spanned!(span=> ::routilux::__private::Fallible::into_flow(returned)),
         )
     } else {
-        (quote!(#returns), quote!(::core::result::Result::Ok(returned)))
+        (
+            quote!(#returns),
+            quote!(::core::result::Result::Ok(returned)),
+        )
     };
     let finish_fn = quote_spanned! {span=>
         #[inline]
@@ -39,6 +42,8 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
     let fn_ptr = quote!(fn(#(#params),*) -> #returns);
     let doc = format!("The routine `{name_str}` as seen by `flow!`.");
     quote! {
+        // Routines take `&T` by contract, even for small `Copy` types.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
         #function
 
         #[doc = #doc]

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::observe::Observer;
 use crate::options::{RunOptions, Schedule};
 use crate::plan::Plan;
 
@@ -39,7 +40,11 @@ pub trait Exec: Sync {
 /// # Errors
 /// The [`FlowError`] of the first step that failed or panicked.
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
-    let run = Run::new(plan, exec);
+    let observer = options.get_observer();
+    if let Some(observer) = observer {
+        observer.run_started(plan);
+    }
+    let run = Run::new(plan, exec, observer);
     match options.get_schedule() {
         Schedule::Sequential => run.sequential(),
         Schedule::Layered => match options.get_pool() {
@@ -51,13 +56,18 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
             None => run.dataflow(),
         },
     }
-    run.finish()
+    let result = run.finish();
+    if let Some(observer) = observer {
+        observer.run_finished(plan, result.as_ref().copied());
+    }
+    result
 }
 
 /// The shared state of one run.
 pub(crate) struct Run<'a, E> {
     plan: &'a Plan,
     exec: &'a E,
+    observer: Option<&'a dyn Observer>,
     /// Per step: dependencies not yet finished (used only for steps with two or more).
     pending: Box<[AtomicU32]>,
     /// Per slot: consumers not yet finished (used only for slots with two or more).
@@ -67,7 +77,7 @@ pub(crate) struct Run<'a, E> {
 }
 
 impl<'a, E: Exec> Run<'a, E> {
-    fn new(plan: &'a Plan, exec: &'a E) -> Self {
+    fn new(plan: &'a Plan, exec: &'a E, observer: Option<&'a dyn Observer>) -> Self {
         let pending = plan
             .steps()
             .iter()
@@ -79,6 +89,7 @@ impl<'a, E: Exec> Run<'a, E> {
         let run = Run {
             plan,
             exec,
+            observer,
             pending,
             remaining,
             stopped: AtomicBool::new(false),
@@ -98,26 +109,33 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.stopped.load(Ordering::Relaxed) {
             return false;
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
         let step = &self.plan.steps()[i as usize];
+        if let Some(observer) = self.observer {
+            observer.step_started(step);
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
         for &slot in step.reads() {
             self.release(slot);
         }
-        match outcome {
+        let (kind, error): (ErrorKind, BoxError) = match outcome {
             Ok(Ok(())) => {
                 self.after_produced(self.slot_of(i));
-                true
+                if let Some(observer) = self.observer {
+                    observer.step_finished(step);
+                }
+                return true;
             }
-            Ok(Err(error)) => {
-                self.fail(i, ErrorKind::Failed, error);
-                false
-            }
-            Err(payload) => {
-                let panic = StepPanicked::from_payload(&*payload);
-                self.fail(i, ErrorKind::Panicked, Box::new(panic));
-                false
-            }
+            Ok(Err(error)) => (ErrorKind::Failed, error),
+            Err(payload) => (
+                ErrorKind::Panicked,
+                Box::new(StepPanicked::from_payload(&*payload)),
+            ),
+        };
+        if let Some(observer) = self.observer {
+            observer.step_failed(step, &*error);
         }
+        self.fail(i, kind, error);
+        false
     }
 
     #[inline]

@@ -1,0 +1,49 @@
+//! Generated code compiles warning-free in a crate that denies warnings and clippy's
+//! pedantic lints (`cargo clippy --all-targets` checks this file).
+#![deny(warnings, clippy::all, clippy::pedantic, missing_docs)]
+
+use routilux::{flow, routine};
+
+/// Doubles.
+#[must_use]
+#[routine]
+pub fn double(x: &u64) -> u64 {
+    x * 2
+}
+
+/// Parses.
+///
+/// # Errors
+/// When `raw` is not a number.
+#[routine]
+pub fn parse(raw: &str) -> Result<u64, std::num::ParseIntError> {
+    raw.trim().parse()
+}
+
+#[routine]
+fn nothing() {}
+
+flow! {
+    /// A public flow in a crate that denies missing docs.
+    pub flow Strict {
+        input raw: String;
+        step n = parse(raw);
+        step d = double(n);
+        step unit = nothing();
+        return (n, d);
+    }
+}
+
+flow! {
+    flow Private {
+        input x: u64;
+        step d = double(x);
+        return d;
+    }
+}
+
+#[test]
+fn strict_flows_run() {
+    assert_eq!(Strict::run(" 21 ".into()).unwrap(), (21, 42));
+    assert_eq!(Private::run(4).unwrap(), 8);
+}
