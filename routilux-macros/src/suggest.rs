@@ -62,5 +62,6 @@ mod tests {
         assert_eq!(closest("reprot", names), Some("report"));
         assert_eq!(closest("totally_else", names), None);
         assert_eq!(closest("values", names), None);
+        assert_eq!(closest("y", ["x", "z"]), None);
     }
 }

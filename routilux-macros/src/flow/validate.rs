@@ -23,6 +23,7 @@ pub(crate) enum Source {
 
 /// A valid flow's plan. Steps are numbered in plan order (by layer, then declaration); slots
 /// are the inputs, then the steps in plan order.
+#[derive(Debug)]
 pub(crate) struct Checked {
     /// Declaration index of the step at each plan position.
     pub order: Vec<usize>,
@@ -302,5 +303,100 @@ fn plan(
         slots,
         layers,
         returns: returns.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_src(src: &str) -> Result<Checked, Vec<String>> {
+        let def: FlowDef = syn::parse_str(src).expect("parses");
+        check(&def).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn plans_layers_in_declaration_order_within_a_layer() {
+        let checked = check_src(
+            "flow F { input x: u64; step d = f(b, c); step c = f(a); step b = f(a); step a = f(x); return d; }",
+        )
+        .unwrap();
+        // Declaration indices: d=0, c=1, b=2, a=3. Layers: [a], [c, b], [d].
+        assert_eq!(checked.order, [3, 1, 2, 0]);
+        assert_eq!(checked.layers, [0, 1, 3, 4]);
+        assert_eq!(checked.deps, [0, 1, 1, 2]);
+        // Slots: x=0, a=1, c=2, b=3, d=4.
+        assert_eq!(checked.reads, [vec![0], vec![1], vec![1], vec![2, 3]]);
+        assert_eq!(checked.succs, [vec![1, 2], vec![3], vec![3], vec![]]);
+        assert_eq!(
+            checked.slots,
+            [(1, false), (2, false), (1, false), (1, false), (0, true)]
+        );
+    }
+
+    #[test]
+    fn repeated_arguments_count_once() {
+        let checked =
+            check_src("flow F { input x: u64; step a = f(x, x); step b = g(a, a, x); }").unwrap();
+        assert_eq!(checked.deps, [0, 1]);
+        assert_eq!(checked.reads[1], [0, 1]);
+        assert_eq!(checked.slots[0], (2, false));
+        assert_eq!(checked.slots[1], (1, false));
+    }
+
+    #[test]
+    fn reports_every_problem_in_source_order() {
+        let errors = check_src(
+            "flow F { input x: u64; step a = f(y); step b = f(c); step c = f(b); step a = f(x); step s = f(s); return (zz, x); }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "unknown dependency `y`: no input or step of flow `F` has this name",
+                "cycle: b -> c -> b",
+                "duplicate step `a`: a step with this name is already declared",
+                "step `s` depends on itself",
+                "`return` of unknown name `zz`: no input or step of flow `F` has this name",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_the_shortest_cycle_through_the_first_step_of_a_component() {
+        // Two cycles share `a`: a -> b -> a and a -> c -> d -> a.
+        let errors =
+            check_src("flow F { step a = f(b, d); step b = f(a); step c = f(a); step d = f(c); }")
+                .unwrap_err();
+        assert_eq!(errors, ["cycle: a -> b -> a"]);
+    }
+
+    #[test]
+    fn suggests_close_names_among_inputs_and_steps() {
+        let errors =
+            check_src("flow F { input values: u64; step total = f(valeus); return totl; }")
+                .unwrap_err();
+        assert!(
+            errors[0].ends_with("did you mean `values`?"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].ends_with("did you mean `total`?"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn a_thousand_step_chain_plans_one_step_per_layer() {
+        let mut src = String::from("flow F { input x: u64; step s0 = f(x);");
+        for i in 1..1000 {
+            src.push_str(&format!(" step s{i} = f(s{});", i - 1));
+        }
+        src.push_str(" return s999; }");
+        let checked = check_src(&src).unwrap();
+        assert_eq!(checked.layers.len(), 1001);
+        assert!(checked.order.iter().copied().eq(0..1000));
     }
 }
