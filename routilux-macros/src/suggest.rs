@@ -1,13 +1,18 @@
 //! "Did you mean ...?" suggestions for misspelled names.
 
 /// The candidate closest to `name` by edit distance, if it is close enough to be a likely
-/// typo: at most one edit for short names, a third of the length for longer ones. Ties go to
-/// the earliest candidate.
+/// typo: one edit for names of three to five characters, a third of the length for longer
+/// ones, none for names shorter than three (every one-letter name is one edit from any other).
+/// Ties go to the earliest candidate.
 pub(crate) fn closest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let length = name.chars().count();
+    if length < 3 {
+        return None;
+    }
+    let limit = (length / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         if candidate == name {
