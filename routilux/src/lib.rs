@@ -77,4 +77,88 @@ pub use error::{BoxError, ErrorKind, FlowError, StepPanicked};
 pub use observe::Observer;
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
-pub use routilux_macros::{flow, routine};
+/// Declares a flow: its inputs, its steps and what a run returns.
+///
+/// ```text
+/// flow! {
+///     [#[attr] ...] [vis] flow Name {
+///         input NAME: TYPE;                 // zero or more: the parameters of `run`
+///         step NAME = ROUTINE(ARG, ...);    // ROUTINE: a `#[routine]` fn (a path is fine)
+///         return NAME; | return (NAME, ...);  // optional; without it `run` returns `()`
+///     }
+/// }
+/// ```
+///
+/// Each `ARG` names an input or a step; the routine receives `&` of its value. Steps may be
+/// declared in any order. The macro declares `struct Name` with:
+///
+/// - `fn run(inputs...) -> Result<Output, FlowError>`: the default [`RunOptions`];
+/// - `fn run_with(options, inputs...) -> Result<Output, FlowError>`: `options` is anything
+///   that converts into [`RunOptions`] (a [`Schedule`], a `&rayon::ThreadPool`, ...);
+/// - `fn plan() -> &'static Plan`: the steps in topological order and their layers.
+///
+/// Inputs and results must be `Send + Sync`: steps read them from several threads.
+///
+/// Every wiring mistake is a compile error at its token, all of them in one compile: unknown
+/// names (with a suggestion when one is close), cycles (named in full), self-dependencies,
+/// duplicate names, `return` of unknown names; wrong argument types or counts are rustc's
+/// errors at the argument.
+///
+/// ```
+/// use routilux::{flow, routine, Schedule};
+///
+/// #[routine]
+/// fn words(text: &str) -> Vec<String> {
+///     text.split_whitespace().map(str::to_owned).collect()
+/// }
+///
+/// #[routine]
+/// fn count(words: &[String]) -> usize { words.len() }
+///
+/// #[routine]
+/// fn longest(words: &[String]) -> String {
+///     words.iter().max_by_key(|w| w.len()).cloned().unwrap_or_default()
+/// }
+///
+/// flow! {
+///     pub flow Words {
+///         input text: String;
+///         step n = count(list);       // declared before `list`: the graph decides the order
+///         step list = words(text);
+///         step long = longest(list);  // runs at the same time as `n`
+///         return (n, long);
+///     }
+/// }
+///
+/// let (n, long) = Words::run_with(Schedule::Layered, "a flow of words".into())?;
+/// assert_eq!((n, long.as_str()), (4, "words"));
+/// # Ok::<(), routilux::FlowError>(())
+/// ```
+pub use routilux_macros::flow;
+
+/// Makes a function usable as a step of a [`flow!`]; the function stays callable as written.
+///
+/// The function must be a free, non-generic, non-`async` `fn` whose parameters are shared
+/// references (`&T`): a step receives `&` of each result it depends on, with deref coercion as
+/// in a plain call (`&str` for a `String`, `&[T]` for a `Vec<T>`). It returns a `T` or a
+/// `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static`; an `Err` fails the run
+/// and is kept as the [`FlowError`]'s source. A return type spelled `Result` (including
+/// aliases such as `std::io::Result<T>`) is taken as fallible; to make a `Result` itself the
+/// step's value, name it through a type alias with another name.
+///
+/// Beside the function, the attribute declares a hidden type of the same name (in the type
+/// namespace) through which `flow!` learns the result type. It also allows
+/// `clippy::trivially_copy_pass_by_ref` on the function, since routines take `&T` by contract.
+///
+/// ```
+/// use routilux::routine;
+///
+/// #[routine]
+/// fn parse(raw: &str) -> Result<u64, std::num::ParseIntError> {
+///     raw.trim().parse()
+/// }
+///
+/// assert_eq!(parse(" 42 ")?, 42);
+/// # Ok::<(), std::num::ParseIntError>(())
+/// ```
+pub use routilux_macros::routine;
