@@ -27,7 +27,10 @@ fn all_options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
 }
 
 fn pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
 }
 
 #[test]

@@ -20,3 +20,6 @@ pub fn flow(input: TokenStream) -> TokenStream {
 pub fn routine(args: TokenStream, item: TokenStream) -> TokenStream {
     routine::routine(args.into(), item.into()).into()
 }
+
+#[cfg(test)]
+mod fuzz_tests;
