@@ -1,0 +1,104 @@
+//! Step bodies of the benchmarks. Trivial steps add their arguments through
+//! [`std::hint::black_box`]; CPU-bound steps spin on arithmetic for about 100 µs.
+
+use std::hint::black_box;
+
+use routilux::routine;
+
+/// The trivial body, for any number of arguments.
+#[inline]
+pub fn trivial(args: &[u64]) -> u64 {
+    black_box(args.iter().fold(0u64, |a, b| a.wrapping_add(*b))).wrapping_add(1)
+}
+
+/// A trivial step without arguments.
+#[routine]
+pub fn t0() -> u64 {
+    black_box(0u64).wrapping_add(1)
+}
+
+/// A trivial step with one argument.
+#[routine]
+pub fn t1(a: &u64) -> u64 {
+    black_box(*a).wrapping_add(1)
+}
+
+/// A trivial step with two arguments.
+#[routine]
+pub fn t2(a: &u64, b: &u64) -> u64 {
+    black_box(a.wrapping_add(*b)).wrapping_add(1)
+}
+
+/// A trivial step with three arguments.
+#[routine]
+pub fn t3(a: &u64, b: &u64, c: &u64) -> u64 {
+    black_box(a.wrapping_add(*b).wrapping_add(*c)).wrapping_add(1)
+}
+
+/// A trivial step with four arguments.
+#[routine]
+pub fn t4(a: &u64, b: &u64, c: &u64, d: &u64) -> u64 {
+    black_box(a.wrapping_add(*b).wrapping_add(*c).wrapping_add(*d)).wrapping_add(1)
+}
+
+/// Iterations of [`spin`] per 100 µs, measured once on this machine.
+pub fn iterations_per_100us() -> u64 {
+    static ITERS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ITERS.get_or_init(|| {
+        let probe = 1_000_000;
+        let start = std::time::Instant::now();
+        black_box(spin(0, probe));
+        let ns = start.elapsed().as_nanos().max(1) as u64;
+        (probe * 100_000 / ns).max(1)
+    })
+}
+
+/// About `iterations` rounds of dependent integer arithmetic.
+#[inline(never)]
+pub fn spin(seed: u64, iterations: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..iterations {
+        x = black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
+    }
+    x
+}
+
+/// The CPU-bound body (about 100 µs), for any number of arguments.
+pub fn heavy(args: &[u64]) -> u64 {
+    spin(trivial(args), iterations_per_100us())
+}
+
+/// A CPU-bound step without arguments.
+#[routine]
+pub fn h0() -> u64 {
+    heavy(&[])
+}
+
+/// A CPU-bound step with one argument.
+#[routine]
+pub fn h1(a: &u64) -> u64 {
+    heavy(&[*a])
+}
+
+/// A CPU-bound step with two arguments.
+#[routine]
+pub fn h2(a: &u64, b: &u64) -> u64 {
+    heavy(&[*a, *b])
+}
+
+/// A 10 MB buffer derived from the previous one (memory benchmark).
+#[routine]
+pub fn buffer(previous: &Vec<u8>) -> Vec<u8> {
+    let mut next = vec![previous[0].wrapping_add(1); 10 << 20];
+    next[1] = previous[1];
+    next
+}
+
+/// The first 10 MB buffer.
+#[routine]
+pub fn first_buffer() -> Vec<u8> {
+    vec![1u8; 10 << 20]
+}
