@@ -91,7 +91,7 @@ pub fn h2(a: &u64, b: &u64) -> u64 {
 
 /// A 10 MB buffer derived from the previous one (memory benchmark).
 #[routine]
-pub fn buffer(previous: &Vec<u8>) -> Vec<u8> {
+pub fn buffer(previous: &[u8]) -> Vec<u8> {
     let mut next = vec![previous[0].wrapping_add(1); 10 << 20];
     next[1] = previous[1];
     next

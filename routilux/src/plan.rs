@@ -9,15 +9,63 @@
 //! `inputs + i`.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// The shape of a flow: its inputs, its steps in topological order and its layers.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Plan {
     flow: Cow<'static, str>,
     inputs: Cow<'static, [Cow<'static, str>]>,
     steps: Cow<'static, [StepPlan]>,
     slots: Cow<'static, [SlotPlan]>,
     layers: Cow<'static, [u32]>,
+    /// The engine's compact copy of the step table, made on first use.
+    hot: OnceLock<Hot>,
+}
+
+/// What the engine reads per step, packed: no `Cow` to look through, 20 bytes a step.
+#[derive(Debug)]
+pub(crate) struct Hot {
+    /// Per step: dependency count, then `[start, end)` of its reads and of its successors
+    /// in `edges`.
+    pub(crate) steps: Vec<HotStep>,
+    pub(crate) edges: Vec<u32>,
+    pub(crate) slots: Vec<SlotPlan>,
+    pub(crate) inputs: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HotStep {
+    pub(crate) deps: u32,
+    pub(crate) reads: (u32, u32),
+    pub(crate) succs: (u32, u32),
+}
+
+impl Hot {
+    #[inline]
+    pub(crate) fn reads(&self, step: u32) -> &[u32] {
+        let (start, end) = self.steps[step as usize].reads;
+        &self.edges[start as usize..end as usize]
+    }
+
+    #[inline]
+    pub(crate) fn successors(&self, step: u32) -> &[u32] {
+        let (start, end) = self.steps[step as usize].succs;
+        &self.edges[start as usize..end as usize]
+    }
+}
+
+impl Clone for Plan {
+    fn clone(&self) -> Self {
+        Plan {
+            flow: self.flow.clone(),
+            inputs: self.inputs.clone(),
+            steps: self.steps.clone(),
+            slots: self.slots.clone(),
+            layers: self.layers.clone(),
+            hot: OnceLock::new(),
+        }
+    }
 }
 
 /// One step of a [`Plan`].
@@ -35,6 +83,7 @@ pub struct StepPlan {
 pub struct SlotPlan {
     consumers: u32,
     kept: bool,
+    needs_drop: bool,
 }
 
 impl Plan {
@@ -53,6 +102,7 @@ impl Plan {
             steps: Cow::Borrowed(steps),
             slots: Cow::Borrowed(slots),
             layers: Cow::Borrowed(layers),
+            hot: OnceLock::new(),
         }
     }
 
@@ -90,12 +140,31 @@ impl Plan {
         &self.layers
     }
 
-    pub(crate) fn slot(&self, slot: u32) -> SlotPlan {
-        self.slots[slot as usize]
-    }
-
-    pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
+    /// The engine's packed step table.
+    pub(crate) fn hot(&self) -> &Hot {
+        self.hot.get_or_init(|| {
+            let mut edges = Vec::new();
+            let mut range = |list: &[u32]| {
+                let start = edges.len() as u32;
+                edges.extend_from_slice(list);
+                (start, edges.len() as u32)
+            };
+            let steps = self
+                .steps
+                .iter()
+                .map(|s| HotStep {
+                    deps: s.deps,
+                    reads: range(&s.reads),
+                    succs: range(&s.succs),
+                })
+                .collect();
+            Hot {
+                steps,
+                edges,
+                slots: self.slots.to_vec(),
+                inputs: u32::try_from(self.inputs.len()).expect("fewer than 2^32 inputs"),
+            }
+        })
     }
 
     /// Builds a plan from steps listed in an order where every step reads only inputs and
@@ -135,7 +204,8 @@ impl Plan {
         let mut slots = vec![
             SlotPlan {
                 consumers: 0,
-                kept: false
+                kept: false,
+                needs_drop: true,
             };
             inputs.len() + n
         ];
@@ -193,6 +263,7 @@ impl Plan {
             steps: Cow::Owned(steps),
             slots: Cow::Owned(slots),
             layers: Cow::Owned(bounds),
+            hot: OnceLock::new(),
         };
         (plan, position)
     }
@@ -239,8 +310,9 @@ impl StepPlan {
         self.deps
     }
 
-    /// The result slots the step reads, each once.
-    pub(crate) fn reads(&self) -> &[u32] {
+    /// The result slots the step reads, each once (inputs first, then steps in plan order).
+    #[must_use]
+    pub fn reads(&self) -> &[u32] {
         &self.reads
     }
 
@@ -254,8 +326,17 @@ impl StepPlan {
 impl SlotPlan {
     #[doc(hidden)]
     #[must_use]
-    pub const fn __new(consumers: u32, kept: bool) -> Self {
-        SlotPlan { consumers, kept }
+    pub const fn __new(consumers: u32, kept: bool, needs_drop: bool) -> Self {
+        SlotPlan {
+            consumers,
+            kept,
+            needs_drop,
+        }
+    }
+
+    /// Whether dropping the value does anything; if not, the engine never clears the slot.
+    pub(crate) fn needs_drop(self) -> bool {
+        self.needs_drop
     }
 
     pub(crate) fn consumers(self) -> u32 {

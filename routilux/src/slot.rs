@@ -64,12 +64,12 @@ impl<T> Slot<T> {
         self.0.into_inner()
     }
 
-    /// The value of a slot the run returns, after the run.
+    /// Takes the value of a slot the run returns, after the run.
     ///
     /// # Errors
     /// An internal [`FlowError`] if the slot is empty, which a successful run rules out.
-    pub fn into_result(self, flow: &'static str) -> Result<T, FlowError> {
-        self.0.into_inner().ok_or_else(|| {
+    pub fn take_result(&mut self, flow: &'static str) -> Result<T, FlowError> {
+        self.0.get_mut().take().ok_or_else(|| {
             FlowError::new(
                 crate::ErrorKind::Internal,
                 flow.into(),

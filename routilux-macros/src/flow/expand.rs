@@ -29,6 +29,7 @@ fn routine_span(def: &FlowDef, step: usize) -> Span {
         .map_or_else(Span::call_site, |s| s.ident.span())
 }
 
+#[allow(dead_code)]
 fn name_of(def: &FlowDef, source: Source) -> &Ident {
     match source {
         Source::Input(i) => &def.inputs[i].name,
@@ -69,7 +70,116 @@ fn docs(def: &FlowDef) -> (TokenStream, TokenStream, TokenStream) {
     )
 }
 
+/// Where a slot lives in the generated `Slots` struct: an input field, or row `k` of the array
+/// of results of routine group `g` (steps calling the same routine path share one array).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Input(usize),
+    Group(usize, usize),
+}
+
+/// How steps are dispatched: steps that call the same routine with arguments from the same
+/// places share one generated function (a "kind"), which reads its argument rows from a static
+/// table. A chain of a thousand steps is one function called a thousand times, not a thousand
+/// match arms: little code, and an indirect call the CPU predicts.
+struct Layout {
+    /// Routine group of each step (plan order), and its row in that group.
+    step_place: Vec<(usize, usize)>,
+    /// First step (declaration index) of each group, for its type.
+    groups: Vec<usize>,
+    /// Per kind: the first step (declaration index) and its rows, one per step of the kind.
+    kinds: Vec<Kind>,
+    /// Per step (plan order): its kind and row in the kind's table.
+    dispatch: Vec<(usize, usize)>,
+}
+
+struct Kind {
+    group: usize,
+    args: Vec<ArgPlace>,
+    first: usize,
+    rows: Vec<Vec<usize>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArgPlace {
+    Input(usize),
+    Group(usize),
+}
+
+fn layout(def: &FlowDef, checked: &Checked) -> Layout {
+    let mut group_of_path: Vec<(String, usize)> = Vec::new();
+    let mut groups: Vec<usize> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut step_place = Vec::with_capacity(checked.order.len());
+    let mut place_of_decl = vec![(0, 0); def.steps.len()];
+    for &decl in &checked.order {
+        let path = path_string(&def.steps[decl].routine);
+        let g = match group_of_path.iter().find(|(p, _)| *p == path) {
+            Some(&(_, g)) => g,
+            None => {
+                groups.push(decl);
+                counts.push(0);
+                group_of_path.push((path, groups.len() - 1));
+                groups.len() - 1
+            }
+        };
+        let k = counts[g];
+        counts[g] += 1;
+        step_place.push((g, k));
+        place_of_decl[decl] = (g, k);
+    }
+    let place = |source: Source| match source {
+        Source::Input(i) => Place::Input(i),
+        Source::Step(d) => Place::Group(place_of_decl[d].0, place_of_decl[d].1),
+    };
+    let mut kinds: Vec<Kind> = Vec::new();
+    let mut dispatch = Vec::with_capacity(checked.order.len());
+    for (pos, &decl) in checked.order.iter().enumerate() {
+        let places: Vec<Place> = checked.args[decl].iter().map(|&s| place(s)).collect();
+        let args: Vec<ArgPlace> = places
+            .iter()
+            .map(|p| match *p {
+                Place::Input(i) => ArgPlace::Input(i),
+                Place::Group(g, _) => ArgPlace::Group(g),
+            })
+            .collect();
+        let (group, row) = step_place[pos];
+        let mut cells: Vec<usize> = places
+            .iter()
+            .filter_map(|p| match *p {
+                Place::Group(_, k) => Some(k),
+                Place::Input(_) => None,
+            })
+            .collect();
+        cells.push(row);
+        let kind = match kinds
+            .iter()
+            .position(|k| k.group == group && k.args == args)
+        {
+            Some(kind) => kind,
+            None => {
+                kinds.push(Kind {
+                    group,
+                    args,
+                    first: decl,
+                    rows: Vec::new(),
+                });
+                kinds.len() - 1
+            }
+        };
+        kinds[kind].rows.push(cells);
+        dispatch.push((kind, kinds[kind].rows.len() - 1));
+    }
+    Layout {
+        step_place,
+        groups,
+        kinds,
+        dispatch,
+    }
+}
+
 /// The full expansion of a valid flow.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     let FlowDef {
         attrs, vis, name, ..
@@ -79,41 +189,99 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     let slots = Ident::new("slots", Span::mixed_site());
     let access = Ident::new("access", Span::mixed_site());
     let index = Ident::new("index", Span::mixed_site());
+    let row = Ident::new("row", Span::mixed_site());
+    let private = quote!(::routilux::__private);
+    let layout = layout(def, checked);
 
     let input_names: Vec<&Ident> = def.inputs.iter().map(|i| &i.name).collect();
     let input_types: Vec<_> = def.inputs.iter().map(|i| &i.ty).collect();
-    let sources: Vec<Source> = (0..def.inputs.len())
-        .map(Source::Input)
-        .chain(checked.order.iter().map(|&d| Source::Step(d)))
+    let input_fields: Vec<Ident> = (0..def.inputs.len())
+        .map(|i| format_ident!("i{}", i))
         .collect();
-    let fields: Vec<&Ident> = sources.iter().map(|&s| name_of(def, s)).collect();
-    let field_types: Vec<TokenStream> = sources.iter().map(|&s| slot_type(def, s)).collect();
+    let group_fields: Vec<Ident> = (0..layout.groups.len())
+        .map(|g| format_ident!("g{}", g))
+        .collect();
+    let group_types: Vec<TokenStream> = layout
+        .groups
+        .iter()
+        .map(|&d| slot_type(def, Source::Step(d)))
+        .collect();
+    let group_lens: Vec<usize> = (0..layout.groups.len())
+        .map(|g| layout.step_place.iter().filter(|(sg, _)| *sg == g).count())
+        .collect();
     let output = output_type(def, &checked.returns);
-    let step_fields = &fields[def.inputs.len()..];
 
     // Inputs must cross threads; say so at the input's type.
-    let input_checks = input_types.iter().map(|ty| {
-        quote_spanned!(syn::spanned::Spanned::span(ty)=> ::routilux::__private::assert_shareable::<#ty>();)
-    });
+    let input_checks = input_types.iter().map(
+        |ty| quote_spanned!(syn::spanned::Spanned::span(ty)=> #private::assert_shareable::<#ty>();),
+    );
 
-    // One dispatch arm per step, in plan order; arguments carry the user's spans, so type and
-    // arity mismatches are reported at the user's tokens.
-    let arms = checked.order.iter().enumerate().map(|(pos, &decl)| {
-        let step = &def.steps[decl];
-        let field = &step.name;
+    // One function per kind. Arguments carry the spans of the kind's first step, so type and
+    // arity mismatches are reported at the user's tokens (every step of a kind has the same
+    // argument types, hence the same mismatch).
+    let kind_fns = layout.kinds.iter().enumerate().map(|(k, kind)| {
+        let step = &def.steps[kind.first];
         let routine = &step.routine;
-        let args = step.args.iter().map(|arg| {
-            quote_spanned!(arg.span()=> self.#arg.get(#access))
-        });
-        let call = quote_spanned!(routine_span(def, decl)=>
-            <#routine as ::routilux::__private::Routine>::finish(<#routine as ::routilux::__private::Routine>::CALL(#(#args),*))?
+        let function = format_ident!("k{}", k);
+        let table = format_ident!("K{}", k);
+        let width = kind.rows[0].len();
+        let count = kind.rows.len();
+        let rows = kind.rows.iter().map(|r| quote!([#(#r as u32),*]));
+        let mut cell = 0usize;
+        let args = kind.args.iter().zip(&step.args).map(|(place, arg)| match *place {
+            ArgPlace::Input(i) => {
+                let field = &input_fields[i];
+                quote_spanned!(arg.span()=> self.#field.get(#access))
+            }
+            ArgPlace::Group(g) => {
+                let field = &group_fields[g];
+                let c = cell;
+                cell += 1;
+                quote_spanned!(arg.span()=> self.#field[cells[#c] as usize].get(#access))
+            }
+        }).collect::<Vec<_>>();
+        let out_field = &group_fields[kind.group];
+        let out_cell = width - 1;
+        let call = quote_spanned!(routine_span(def, kind.first)=>
+            <#routine as #private::Routine>::finish(<#routine as #private::Routine>::CALL(#(#args),*))?
         );
-        quote!(#pos => self.#field.set(#access, #call),)
+        quote! {
+            fn #function(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
+                static #table: [[u32; #width]; #count] = [#(#rows),*];
+                let cells = &#table[#row as usize];
+                self.#out_field[cells[#out_cell] as usize].set(#access, #call);
+                ::core::result::Result::Ok(())
+            }
+        }
     });
-    let clear_arms = fields
-        .iter()
-        .enumerate()
-        .map(|(slot, field)| quote!(#slot => self.#field.clear(#access),));
+    let dispatch = layout.dispatch.iter().map(|&(k, r)| {
+        let function = format_ident!("k{}", k);
+        let r = r as u32;
+        quote!((Slots::#function, #r))
+    });
+    let clear_fns = input_fields.iter().chain(&group_fields).enumerate().map(|(n, field)| {
+        let function = format_ident!("c{}", n);
+        if n < def.inputs.len() {
+            quote!(fn #function(&self, _: u32, #access: &#private::Access) { self.#field.clear(#access); })
+        } else {
+            quote!(fn #function(&self, #row: u32, #access: &#private::Access) { self.#field[#row as usize].clear(#access); })
+        }
+    });
+    let clears = (0..def.inputs.len())
+        .map(|i| (i, 0usize))
+        .chain(
+            layout
+                .step_place
+                .iter()
+                .map(|&(g, k)| (def.inputs.len() + g, k)),
+        )
+        .map(|(n, r)| {
+            let function = format_ident!("c{}", n);
+            let r = r as u32;
+            quote!((Slots::#function, #r))
+        });
+    let n_slots = def.inputs.len() + def.steps.len();
+    let n_steps = def.steps.len();
 
     let static_inputs = input_names.iter().map(|n| n.to_string());
     let static_steps = checked.order.iter().enumerate().map(|(pos, &decl)| {
@@ -123,30 +291,41 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let deps = checked.deps[pos];
         let reads = &checked.reads[pos];
         let succs = &checked.succs[pos];
-        quote!(::routilux::__private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*]))
+        quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*]))
     });
-    let static_slots = checked.slots.iter().map(
-        |&(consumers, kept)| quote!(::routilux::__private::SlotPlan::__new(#consumers, #kept)),
-    );
+    let slot_types = (0..def.inputs.len())
+        .map(Source::Input)
+        .chain(checked.order.iter().map(|&d| Source::Step(d)))
+        .map(|s| slot_type(def, s));
+    let static_slots = checked.slots.iter().zip(slot_types).map(|(&(consumers, kept), ty)| {
+        quote!(#private::SlotPlan::__new(#consumers, #kept, ::core::mem::needs_drop::<#ty>()))
+    });
     let layers = &checked.layers;
     let n_inputs = def.inputs.len();
-    let n_steps = def.steps.len();
 
-    let returned = checked.returns.iter().map(|&s| name_of(def, s));
-    let returned_values = checked.returns.iter().map(|&s| {
-        let field = name_of(def, s);
-        quote!(#field.into_result(#flow_name)?)
-    });
+    let take = |source: Source| match source {
+        Source::Input(i) => {
+            let field = &input_fields[i];
+            quote!(#slots.#field.take_result(#flow_name))
+        }
+        Source::Step(d) => {
+            let pos = checked.order.iter().position(|&o| o == d).unwrap_or(0);
+            let (g, k) = layout.step_place[pos];
+            let field = &group_fields[g];
+            quote!(#slots.#field[#k].take_result(#flow_name))
+        }
+    };
     let ok = quote!(::core::result::Result::Ok);
     let result = match &def.ret {
-        Some(ret) if !ret.tuple && checked.returns.len() == 1 => {
-            let field = name_of(def, checked.returns[0]);
-            quote!(#field.into_result(#flow_name))
-        }
+        Some(ret) if !ret.tuple && checked.returns.len() == 1 => take(checked.returns[0]),
         Some(ret) if ret.tuple && checked.returns.len() == 1 => {
-            quote!(#ok((#(#returned_values,)*)))
+            let value = take(checked.returns[0]);
+            quote!(#ok((#value?,)))
         }
-        _ => quote!(#ok((#(#returned_values),*))),
+        _ => {
+            let values = checked.returns.iter().map(|&s| take(s));
+            quote!(#ok((#(#values?),*)))
+        }
     };
     let (run_doc, run_with_doc, plan_doc) = docs(def);
 
@@ -165,51 +344,55 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 #options: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
                 #(#input_names: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {
-                #[allow(non_camel_case_types, non_snake_case)]
                 struct Slots {
-                    #(#fields: ::routilux::__private::Slot<#field_types>,)*
+                    #(#input_fields: #private::Slot<#input_types>,)*
+                    #(#group_fields: [#private::Slot<#group_types>; #group_lens],)*
                 }
 
-                impl ::routilux::__private::Exec for Slots {
+                impl Slots {
+                    #(#kind_fns)*
+                    #(#clear_fns)*
+                }
+
+                type Call = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
+                type Clear = fn(&Slots, u32, &#private::Access);
+                static DISPATCH: [(Call, u32); #n_steps] = [#(#dispatch),*];
+                static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
+
+                impl #private::Exec for Slots {
                     #[inline]
                     fn run_step(
                         &self,
                         #index: usize,
-                        #access: &::routilux::__private::Access,
-                    ) -> ::core::result::Result<(), ::routilux::__private::BoxError> {
-                        match #index {
-                            #(#arms)*
-                            _ => {}
-                        }
-                        ::core::result::Result::Ok(())
+                        #access: &#private::Access,
+                    ) -> ::core::result::Result<(), #private::BoxError> {
+                        let (call, row) = DISPATCH[#index];
+                        call(self, row, #access)
                     }
 
                     #[inline]
-                    fn clear(&self, #index: usize, #access: &::routilux::__private::Access) {
-                        match #index {
-                            #(#clear_arms)*
-                            _ => {}
-                        }
+                    fn clear(&self, #index: usize, #access: &#private::Access) {
+                        let (clear, row) = CLEAR[#index];
+                        clear(self, row, #access);
                     }
                 }
 
                 #(#input_checks)*
-                let #slots = Slots {
-                    #(#input_names: ::routilux::__private::Slot::new(#input_names),)*
-                    #(#step_fields: ::routilux::__private::Slot::empty(),)*
+                let mut #slots = Slots {
+                    #(#input_fields: #private::Slot::new(#input_names),)*
+                    #(#group_fields: [const { #private::Slot::empty() }; #group_lens],)*
                 };
-                ::routilux::__private::execute(Self::plan(), &#slots, &#options.into())?;
-                let Slots { #(#returned,)* .. } = #slots;
+                #private::execute(Self::plan(), &#slots, &#options.into())?;
                 #result
             }
 
             #plan_doc
             #[must_use]
             #vis fn plan() -> &'static ::routilux::Plan {
-                static INPUTS: [::routilux::__private::Cow<'static, str>; #n_inputs] =
-                    [#(::routilux::__private::Cow::Borrowed(#static_inputs)),*];
-                static STEPS: [::routilux::__private::StepPlan; #n_steps] = [#(#static_steps),*];
-                static PLAN: ::routilux::Plan = ::routilux::__private::Plan::__from_static(
+                static INPUTS: [#private::Cow<'static, str>; #n_inputs] =
+                    [#(#private::Cow::Borrowed(#static_inputs)),*];
+                static STEPS: [#private::StepPlan; #n_steps] = [#(#static_steps),*];
+                static PLAN: ::routilux::Plan = #private::Plan::__from_static(
                     #flow_name,
                     &INPUTS,
                     &STEPS,

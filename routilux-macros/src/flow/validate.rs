@@ -27,6 +27,8 @@ pub(crate) enum Source {
 pub(crate) struct Checked {
     /// Declaration index of the step at each plan position.
     pub order: Vec<usize>,
+    /// Arguments of each step (declaration index), resolved, in call order.
+    pub args: Vec<Vec<Source>>,
     /// Per plan position: distinct step dependencies.
     pub deps: Vec<u32>,
     /// Per plan position: distinct slots read, ascending.
@@ -297,6 +299,7 @@ fn plan(
     }
     Checked {
         order,
+        args: args.to_vec(),
         deps,
         reads,
         succs,

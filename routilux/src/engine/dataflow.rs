@@ -97,7 +97,7 @@ impl<'a, E: Exec> Run<'a, E> {
             if !self.run_step(i) {
                 return;
             }
-            let successors = self.plan.steps()[i as usize].successors();
+            let successors = self.hot.successors(i);
             if successors.len() > BATCH {
                 return self.release_many(s, successors);
             }
@@ -128,7 +128,7 @@ impl<'a, E: Exec> Run<'a, E> {
     }
 
     /// Counts down a wide fan-out's successors, splitting the work in halves across threads.
-    fn release_many<'s>(&'s self, s: &Scope<'s>, successors: &'s [u32])
+    fn release_many<'s>(&'s self, s: &Scope<'s>, successors: &'a [u32])
     where
         'a: 's,
     {

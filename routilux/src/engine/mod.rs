@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 use crate::observe::Observer;
 use crate::options::{RunOptions, Schedule};
-use crate::plan::Plan;
+use crate::plan::{Hot, Plan};
 
 /// Proof that the engine is running a step or clearing a slot under its ordering rules; only
 /// the engine can create one. See [`Slot`](crate::__private::Slot).
@@ -45,7 +45,15 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
         observer.run_started(plan);
     }
     let run = Run::new(plan, exec, observer);
-    match options.get_schedule() {
+    // A plan with one step per layer is a chain: no schedule can run two of its steps at
+    // once, so none pays for waking the pool.
+    let chain = plan.layer_bounds().len() == run.hot.steps.len() + 1;
+    let schedule = if chain {
+        Schedule::Sequential
+    } else {
+        options.get_schedule()
+    };
+    match schedule {
         Schedule::Sequential => run.sequential(),
         Schedule::Layered => match options.get_pool() {
             Some(pool) => pool.install(|| run.layered()),
@@ -66,6 +74,7 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
 /// The shared state of one run.
 pub(crate) struct Run<'a, E> {
     plan: &'a Plan,
+    hot: &'a Hot,
     exec: &'a E,
     observer: Option<&'a dyn Observer>,
     /// Per step: dependencies not yet finished (used only for steps with two or more).
@@ -78,16 +87,16 @@ pub(crate) struct Run<'a, E> {
 
 impl<'a, E: Exec> Run<'a, E> {
     fn new(plan: &'a Plan, exec: &'a E, observer: Option<&'a dyn Observer>) -> Self {
-        let pending = plan
-            .steps()
+        let hot = plan.hot();
+        let pending = hot.steps.iter().map(|s| AtomicU32::new(s.deps)).collect();
+        let remaining = hot
+            .slots
             .iter()
-            .map(|s| AtomicU32::new(s.dependency_count()))
-            .collect();
-        let remaining = (0..plan.slot_count())
-            .map(|s| AtomicU32::new(plan.slot(u32::try_from(s).unwrap_or(u32::MAX)).consumers()))
+            .map(|s| AtomicU32::new(s.consumers()))
             .collect();
         let run = Run {
             plan,
+            hot,
             exec,
             observer,
             pending,
@@ -96,8 +105,8 @@ impl<'a, E: Exec> Run<'a, E> {
             failure: OnceLock::new(),
         };
         // Inputs nobody reads are dropped up front.
-        for input in 0..plan.input_count() {
-            run.after_produced(u32::try_from(input).unwrap_or(u32::MAX));
+        for input in 0..hot.inputs {
+            run.after_produced(input);
         }
         run
     }
@@ -109,19 +118,18 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.stopped.load(Ordering::Relaxed) {
             return false;
         }
-        let step = &self.plan.steps()[i as usize];
         if let Some(observer) = self.observer {
-            observer.step_started(step);
+            observer.step_started(&self.plan.steps()[i as usize]);
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
-        for &slot in step.reads() {
+        for &slot in self.hot.reads(i) {
             self.release(slot);
         }
         let (kind, error): (ErrorKind, BoxError) = match outcome {
             Ok(Ok(())) => {
-                self.after_produced(self.slot_of(i));
+                self.after_produced(self.hot.inputs + i);
                 if let Some(observer) = self.observer {
-                    observer.step_finished(step);
+                    observer.step_finished(&self.plan.steps()[i as usize]);
                 }
                 return true;
             }
@@ -132,23 +140,17 @@ impl<'a, E: Exec> Run<'a, E> {
             ),
         };
         if let Some(observer) = self.observer {
-            observer.step_failed(step, &*error);
+            observer.step_failed(&self.plan.steps()[i as usize], &*error);
         }
         self.fail(i, kind, error);
         false
     }
 
-    #[inline]
-    fn slot_of(&self, step: u32) -> u32 {
-        // Plans have fewer than 2^32 slots; the builder and the macro check it.
-        self.plan.input_count() as u32 + step
-    }
-
     /// A value was just produced: drop it at once if nobody will read it.
     #[inline]
     fn after_produced(&self, slot: u32) {
-        let plan = self.plan.slot(slot);
-        if plan.consumers() == 0 && !plan.kept() {
+        let plan = self.hot.slots[slot as usize];
+        if plan.consumers() == 0 && !plan.kept() && plan.needs_drop() {
             self.exec.clear(slot as usize, &ACCESS);
         }
     }
@@ -156,8 +158,8 @@ impl<'a, E: Exec> Run<'a, E> {
     /// A consumer of `slot` finished: the last one drops the value.
     #[inline]
     fn release(&self, slot: u32) {
-        let plan = self.plan.slot(slot);
-        if plan.kept() {
+        let plan = self.hot.slots[slot as usize];
+        if plan.kept() || !plan.needs_drop() {
             return;
         }
         // Acquire-release, as in `Arc::drop`: every reader's use of the value happens before
@@ -174,7 +176,7 @@ impl<'a, E: Exec> Run<'a, E> {
     fn dependency_done(&self, i: u32) -> bool {
         // A step with one dependency is released by that one finishing: no counter needed.
         // Otherwise acquire-release orders every producer's write before the step's reads.
-        self.plan.steps()[i as usize].dependency_count() == 1
+        self.hot.steps[i as usize].deps == 1
             || self.pending[i as usize].fetch_sub(1, Ordering::AcqRel) == 1
     }
 

@@ -4,8 +4,8 @@ use super::{Exec, Run};
 
 impl<E: Exec> Run<'_, E> {
     pub(super) fn sequential(&self) {
-        for i in 0..self.plan.steps().len() {
-            if !self.run_step(i as u32) {
+        for i in 0..self.hot.steps.len() as u32 {
+            if !self.run_step(i) {
                 return;
             }
         }
