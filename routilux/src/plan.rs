@@ -39,6 +39,9 @@ pub(crate) struct HotStep {
     pub(crate) deps: u32,
     pub(crate) reads: (u32, u32),
     pub(crate) succs: (u32, u32),
+    /// Whether finishing the step may drop something: a value it read, or its own result
+    /// when nobody reads it. Most steps of most flows drop nothing and skip that work.
+    pub(crate) drops: bool,
 }
 
 impl Hot {
@@ -149,13 +152,22 @@ impl Plan {
                 edges.extend_from_slice(list);
                 (start, edges.len() as u32)
             };
+            let inputs = self.inputs.len();
+            let droppable = |slot: &SlotPlan| slot.needs_drop && !slot.kept;
             let steps = self
                 .steps
                 .iter()
-                .map(|s| HotStep {
-                    deps: s.deps,
-                    reads: range(&s.reads),
-                    succs: range(&s.succs),
+                .enumerate()
+                .map(|(i, s)| {
+                    let own = &self.slots[inputs + i];
+                    let drops = s.reads.iter().any(|&r| droppable(&self.slots[r as usize]))
+                        || (own.consumers == 0 && droppable(own));
+                    HotStep {
+                        deps: s.deps,
+                        reads: range(&s.reads),
+                        succs: range(&s.succs),
+                        drops,
+                    }
                 })
                 .collect();
             Hot {

@@ -2,10 +2,13 @@
 //! dependencies are done.
 //!
 //! A finishing step counts down its successors' pending dependencies. One successor that
-//! became ready runs next on the same thread (a chain never leaves its thread); the others are
-//! split in halves with `rayon::join`, so a fan-out of `n` costs `log n` levels of joins, not
-//! `n` spawns. Joins nest on the thread's stack; past a nesting bound the extra ready steps are
-//! spawned instead, so deep or comb-shaped graphs cannot overflow a worker's stack.
+//! became ready runs next on the same thread (a chain never leaves its thread); several are
+//! shared out with `rayon::join_context`, splitting adaptively as rayon's own iterators do:
+//! a batch is halved only while it has splits left (one per pool thread to begin with, renewed
+//! when a thief takes half), and otherwise runs in a plain loop. So a wide fan-out costs a few
+//! joins, not one per step. Joins nest on the thread's stack; past a nesting bound the extra
+//! ready steps are spawned instead, so deep or comb-shaped graphs cannot overflow a worker's
+//! stack.
 
 use std::cell::Cell;
 
@@ -42,6 +45,25 @@ impl Drop for Nesting {
     }
 }
 
+/// How many more times a batch may be split: rayon's adaptive rule.
+#[derive(Clone, Copy)]
+struct Splits(usize);
+
+impl Splits {
+    fn new() -> Self {
+        Splits(rayon::current_num_threads())
+    }
+
+    /// The splits of each half; a half that was stolen gets a fresh allowance.
+    fn halve(self, migrated: bool) -> Self {
+        if migrated {
+            Splits((self.0 / 2).max(rayon::current_num_threads()))
+        } else {
+            Splits(self.0 / 2)
+        }
+    }
+}
+
 impl<'a, E: Exec> Run<'a, E> {
     pub(super) fn dataflow(&self) {
         let bounds = self.plan.layer_bounds();
@@ -49,41 +71,34 @@ impl<'a, E: Exec> Run<'a, E> {
             return;
         }
         // Layer 0 holds exactly the steps without step dependencies.
-        let (start, end) = (bounds[0], bounds[1]);
-        rayon::scope(|s| self.run_range(s, start, end));
+        let roots: Vec<u32> = (bounds[0]..bounds[1]).collect();
+        rayon::scope(|s| self.run_ready(s, &roots, Splits::new()));
     }
 
-    /// Runs the ready steps `start..end` in parallel.
-    fn run_range<'s>(&'s self, s: &Scope<'s>, start: u32, end: u32)
-    where
-        'a: 's,
-    {
-        if end - start == 1 {
-            self.run_chain(s, start);
-        } else {
-            let mid = start + (end - start) / 2;
-            rayon::join(
-                || self.run_range(s, start, mid),
-                || self.run_range(s, mid, end),
-            );
-        }
-    }
-
-    /// Runs the ready steps in `ready` (not empty) in parallel.
-    fn run_ready<'s>(&'s self, s: &Scope<'s>, ready: &[u32])
+    /// Runs the ready steps in `ready` (not empty), in parallel while splits last.
+    fn run_ready<'s>(&'s self, s: &Scope<'s>, ready: &[u32], splits: Splits)
     where
         'a: 's,
     {
         if let [only] = ready {
             return self.run_chain(s, *only);
         }
+        if splits.0 == 0 {
+            for &step in ready {
+                self.run_chain(s, step);
+            }
+            return;
+        }
         let (left, right) = ready.split_at(ready.len() / 2);
         if Nesting::deep() {
             let right = right.to_vec();
-            s.spawn(move |s| self.run_ready(s, &right));
-            self.run_ready(s, left);
+            s.spawn(move |s| self.run_ready(s, &right, Splits::new()));
+            self.run_ready(s, left, splits.halve(false));
         } else {
-            rayon::join(|| self.run_ready(s, left), || self.run_ready(s, right));
+            rayon::join_context(
+                |c| self.run_ready(s, left, splits.halve(c.migrated())),
+                |c| self.run_ready(s, right, splits.halve(c.migrated())),
+            );
         }
     }
 
@@ -99,7 +114,7 @@ impl<'a, E: Exec> Run<'a, E> {
             }
             let successors = self.hot.successors(i);
             if successors.len() > BATCH {
-                return self.release_many(s, successors);
+                return self.release_many(s, successors, Splits::new());
             }
             let mut ready = [0u32; BATCH];
             let mut n = 0;
@@ -113,13 +128,13 @@ impl<'a, E: Exec> Run<'a, E> {
                 0 => return,
                 1 => i = ready[0],
                 _ if Nesting::deep() => {
-                    s.spawn(move |s| self.run_ready(s, &ready[1..n]));
+                    s.spawn(move |s| self.run_ready(s, &ready[1..n], Splits::new()));
                     i = ready[0];
                 }
                 _ => {
                     rayon::join(
                         || self.run_chain(s, ready[0]),
-                        || self.run_ready(s, &ready[1..n]),
+                        || self.run_ready(s, &ready[1..n], Splits::new()),
                     );
                     return;
                 }
@@ -127,33 +142,36 @@ impl<'a, E: Exec> Run<'a, E> {
         }
     }
 
-    /// Counts down a wide fan-out's successors, splitting the work in halves across threads.
-    fn release_many<'s>(&'s self, s: &Scope<'s>, successors: &'a [u32])
+    /// Counts down a wide fan-out's successors, splitting the work across threads while
+    /// splits last.
+    fn release_many<'s>(&'s self, s: &Scope<'s>, successors: &'a [u32], splits: Splits)
     where
         'a: 's,
     {
-        if successors.len() <= BATCH {
-            let mut ready = [0u32; BATCH];
-            let mut n = 0;
-            for &next in successors {
-                if self.dependency_done(next) {
-                    ready[n] = next;
-                    n += 1;
+        if successors.len() <= BATCH || splits.0 == 0 {
+            for chunk in successors.chunks(BATCH) {
+                let mut ready = [0u32; BATCH];
+                let mut n = 0;
+                for &next in chunk {
+                    if self.dependency_done(next) {
+                        ready[n] = next;
+                        n += 1;
+                    }
                 }
-            }
-            if n > 0 {
-                self.run_ready(s, &ready[..n]);
+                if n > 0 {
+                    self.run_ready(s, &ready[..n], splits);
+                }
             }
             return;
         }
         let (left, right) = successors.split_at(successors.len() / 2);
         if Nesting::deep() {
-            s.spawn(move |s| self.release_many(s, right));
-            self.release_many(s, left);
+            s.spawn(move |s| self.release_many(s, right, Splits::new()));
+            self.release_many(s, left, splits.halve(false));
         } else {
-            rayon::join(
-                || self.release_many(s, left),
-                || self.release_many(s, right),
+            rayon::join_context(
+                |c| self.release_many(s, left, splits.halve(c.migrated())),
+                |c| self.release_many(s, right, splits.halve(c.migrated())),
             );
         }
     }

@@ -122,12 +122,17 @@ impl<'a, E: Exec> Run<'a, E> {
             observer.step_started(&self.plan.steps()[i as usize]);
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
-        for &slot in self.hot.reads(i) {
-            self.release(slot);
+        let drops = self.hot.steps[i as usize].drops;
+        if drops {
+            for &slot in self.hot.reads(i) {
+                self.release(slot);
+            }
         }
         let (kind, error): (ErrorKind, BoxError) = match outcome {
             Ok(Ok(())) => {
-                self.after_produced(self.hot.inputs + i);
+                if drops {
+                    self.after_produced(self.hot.inputs + i);
+                }
                 if let Some(observer) = self.observer {
                     observer.step_finished(&self.plan.steps()[i as usize]);
                 }
