@@ -133,7 +133,10 @@ fn main() {
     for dag in [staggered_chains(), chain_beside_many(), random_weighted()] {
         let bound = dag.critical_path().max(dag.total() / threads as u32);
         let (flow, input) = dag.flow();
-        for (label, schedule) in [("Dataflow", Schedule::Dataflow), ("Layered", Schedule::Layered)] {
+        for (label, schedule) in [
+            ("Dataflow", Schedule::Dataflow),
+            ("Layered", Schedule::Layered),
+        ] {
             let times: Vec<Duration> = (0..7)
                 .map(|_| {
                     let mut inputs = flow.inputs();
@@ -162,6 +165,9 @@ fn main() {
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/routilux-bench");
     std::fs::create_dir_all(&dir).expect("a results directory");
-    std::fs::write(dir.join("makespan.json"), format!("[\n{}\n]\n", rows.join(",\n")))
-        .expect("write makespan.json");
+    std::fs::write(
+        dir.join("makespan.json"),
+        format!("[\n{}\n]\n", rows.join(",\n")),
+    )
+    .expect("write makespan.json");
 }

@@ -52,10 +52,15 @@ fn main() {
             .expect("run the child");
         let above = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         println!("  {label:<10} {above} buffers (the returned buffer included)");
-        rows.push(format!("{{\"schedule\": \"{label}\", \"buffers_above_baseline\": {above}}}"));
+        rows.push(format!(
+            "{{\"schedule\": \"{label}\", \"buffers_above_baseline\": {above}}}"
+        ));
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/routilux-bench");
     std::fs::create_dir_all(&dir).expect("a results directory");
-    std::fs::write(dir.join("memory.json"), format!("[\n{}\n]\n", rows.join(",\n")))
-        .expect("write memory.json");
+    std::fs::write(
+        dir.join("memory.json"),
+        format!("[\n{}\n]\n", rows.join(",\n")),
+    )
+    .expect("write memory.json");
 }

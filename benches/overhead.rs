@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use routilux::Schedule;
+use routilux::{RunOptions, Schedule};
 use routilux_suite::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
 use routilux_suite::generated::OVERHEAD;
 use routilux_suite::{shapes, work};
@@ -40,13 +40,23 @@ fn overhead(c: &mut Criterion) {
             }
             let mut group = c.benchmark_group(format!("{}_t{threads}", shape.name));
             group.throughput(Throughput::Elements(shape.len() as u64));
-            for (id, schedule) in [
-                ("routilux-dataflow", Schedule::Dataflow),
-                ("routilux-layered", Schedule::Layered),
-                ("routilux-sequential", Schedule::Sequential),
+            for (id, options) in [
+                ("routilux-dataflow", RunOptions::from(Schedule::Dataflow)),
+                (
+                    "routilux-dataflow-parallel",
+                    RunOptions::from(Schedule::Dataflow).inline_small(false),
+                ),
+                (
+                    "routilux-layered-parallel",
+                    RunOptions::from(Schedule::Layered).inline_small(false),
+                ),
+                (
+                    "routilux-sequential",
+                    RunOptions::from(Schedule::Sequential),
+                ),
             ] {
                 group.bench_function(id, |b| {
-                    pool.install(|| b.iter(|| (generated.run)(schedule.into())));
+                    pool.install(|| b.iter(|| (generated.run)(options)));
                 });
             }
             group.bench_function("sequential-calls", |b| b.iter(generated.sequential));

@@ -23,9 +23,11 @@ EXTRA = os.path.join(ROOT, "target", "routilux-bench")
 
 OVERHEAD_SHAPES = ["chain10", "chain100", "chain1000", "fanout1000", "wave8", "wave32",
                    "wave64", "tree10", "diamond4", "random32x32"]
-CONTENDERS = ["routilux-dataflow", "routilux-layered", "routilux-sequential",
+CONTENDERS = ["routilux-dataflow", "routilux-dataflow-parallel", "routilux-layered-parallel",
+              "routilux-sequential",
               "sequential-calls", "rayon-layers", "rayon-counters", "dag_exec", "dagx"]
-ROUTILUX = ["routilux-dataflow", "routilux-layered", "routilux-sequential"]
+ROUTILUX = ["routilux-dataflow", "routilux-dataflow-parallel", "routilux-layered-parallel",
+            "routilux-sequential"]
 
 
 def load():

@@ -22,7 +22,12 @@ fn run(flow: &DynFlow, input: Handle<u64>, output: Handle<u64>, options: RunOpti
 fn all_options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
     [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow]
         .into_iter()
-        .flat_map(|s| [RunOptions::from(s), RunOptions::from(s).pool(pool)])
+        .flat_map(|s| {
+            [
+                RunOptions::from(s),
+                RunOptions::from(s).pool(pool).inline_small(false),
+            ]
+        })
         .collect()
 }
 

@@ -19,7 +19,13 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 fn all_options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
     SCHEDULES
         .iter()
-        .flat_map(|&s| [RunOptions::from(s), RunOptions::from(s).pool(pool)])
+        .flat_map(|&s| {
+            [
+                RunOptions::from(s),
+                RunOptions::from(s).pool(pool),
+                RunOptions::from(s).pool(pool).inline_small(false),
+            ]
+        })
         .collect()
 }
 
@@ -314,7 +320,8 @@ fn steps_in_flight_finish_before_run_returns() {
     for schedule in [Schedule::Layered, Schedule::Dataflow] {
         FAILED.store(false, Ordering::SeqCst);
         let before = SLOW_DONE.load(Ordering::SeqCst);
-        let err = InFlight::run_with(RunOptions::from(schedule).pool(&pool)).unwrap_err();
+        let options = RunOptions::from(schedule).pool(&pool).inline_small(false);
+        let err = InFlight::run_with(options).unwrap_err();
         assert_eq!(err.step(), Some("bad"));
         assert_eq!(SLOW_DONE.load(Ordering::SeqCst), before + 1);
     }

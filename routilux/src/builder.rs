@@ -384,3 +384,13 @@ impl DynFlow {
         })
     }
 }
+
+/// The handle of a flow's first input (for the engine's own tests).
+#[cfg(test)]
+pub(crate) fn first_input_handle(flow: &DynFlow) -> Handle<u64> {
+    Handle {
+        builder: flow.builder,
+        slot: 0,
+        _type: PhantomData,
+    }
+}

@@ -34,9 +34,10 @@ pub enum Schedule {
 /// let options = RunOptions::new().schedule(Schedule::Layered).pool(&pool);
 /// assert_eq!(options.get_schedule(), Schedule::Layered);
 /// ```
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct RunOptions<'p> {
     schedule: Schedule,
+    inline_small: bool,
     pool: Option<&'p ThreadPool>,
     observer: Option<&'p dyn Observer>,
 }
@@ -45,6 +46,7 @@ impl fmt::Debug for RunOptions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunOptions")
             .field("schedule", &self.schedule)
+            .field("inline_small", &self.inline_small)
             .field("pool", &self.pool)
             .field("observer", &self.observer.is_some())
             .finish()
@@ -58,6 +60,7 @@ impl<'p> RunOptions<'p> {
     pub const fn new() -> Self {
         RunOptions {
             schedule: Schedule::Dataflow,
+            inline_small: true,
             pool: None,
             observer: None,
         }
@@ -76,6 +79,22 @@ impl<'p> RunOptions<'p> {
     pub const fn pool(mut self, pool: &'p ThreadPool) -> Self {
         self.pool = Some(pool);
         self
+    }
+
+    /// Whether a parallel schedule may run a flow inline on the calling thread when its steps
+    /// have recently taken under a microsecond on average (the default: `true`). Handing such
+    /// steps to other threads costs more than it saves; the engine keeps timing the runs and
+    /// goes parallel again as soon as the steps get heavier. Results never differ.
+    #[must_use]
+    pub const fn inline_small(mut self, inline_small: bool) -> Self {
+        self.inline_small = inline_small;
+        self
+    }
+
+    /// Whether small flows may run inline; see [`RunOptions::inline_small`].
+    #[must_use]
+    pub const fn get_inline_small(&self) -> bool {
+        self.inline_small
     }
 
     /// Reports the run's events to `observer`.
@@ -101,6 +120,12 @@ impl<'p> RunOptions<'p> {
     #[must_use]
     pub const fn get_pool(&self) -> Option<&'p ThreadPool> {
         self.pool
+    }
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions::new()
     }
 }
 

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The shape of a flow: its inputs, its steps in topological order and its layers.
 #[derive(Debug)]
@@ -21,6 +22,8 @@ pub struct Plan {
     layers: Cow<'static, [u32]>,
     /// The engine's compact copy of the step table, made on first use.
     hot: OnceLock<Hot>,
+    /// Recent cost of a step, in ns (a moving average over runs; `u64::MAX` before the first).
+    cost: AtomicU64,
 }
 
 /// What the engine reads per step, packed: no `Cow` to look through, 20 bytes a step.
@@ -67,6 +70,7 @@ impl Clone for Plan {
             slots: self.slots.clone(),
             layers: self.layers.clone(),
             hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -106,6 +110,7 @@ impl Plan {
             slots: Cow::Borrowed(slots),
             layers: Cow::Borrowed(layers),
             hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -141,6 +146,25 @@ impl Plan {
 
     pub(crate) fn layer_bounds(&self) -> &[u32] {
         &self.layers
+    }
+
+    /// The recent cost of one step in ns, averaged over recent runs; `None` before any run.
+    pub(crate) fn step_cost(&self) -> Option<u64> {
+        match self.cost.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(ns),
+        }
+    }
+
+    /// Folds one run's cost per step into the average (concurrent runs may lose an update,
+    /// which only slows the average down).
+    pub(crate) fn record_step_cost(&self, ns: u64) {
+        let ns = ns.min(u64::MAX - 1);
+        let average = match self.step_cost() {
+            None => ns,
+            Some(old) => (old.saturating_mul(3) / 4).saturating_add(ns / 4),
+        };
+        self.cost.store(average, Ordering::Relaxed);
     }
 
     /// The engine's packed step table.
@@ -276,6 +300,7 @@ impl Plan {
             slots: Cow::Owned(slots),
             layers: Cow::Owned(bounds),
             hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
         };
         (plan, position)
     }

@@ -11,6 +11,7 @@ mod sequential;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
 
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 use crate::observe::Observer;
@@ -35,6 +36,9 @@ pub trait Exec: Sync {
     fn clear(&self, slot: usize, access: &Access);
 }
 
+/// Parallel schedules run a flow inline when its steps recently averaged less than this.
+const INLINE_BELOW_NS: u64 = 1_000;
+
 /// Runs every step of `plan` on `exec` under `options`. Returns the first failure.
 ///
 /// # Errors
@@ -45,14 +49,19 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
         observer.run_started(plan);
     }
     let run = Run::new(plan, exec, observer);
+    let run_steps = run.hot.steps.len();
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
     // once, so none pays for waking the pool.
     let chain = plan.layer_bounds().len() == run.hot.steps.len() + 1;
-    let schedule = if chain {
+    let requested = options.get_schedule();
+    let adaptive = options.get_inline_small() && requested != Schedule::Sequential;
+    let small = adaptive && plan.step_cost().is_some_and(|ns| ns < INLINE_BELOW_NS);
+    let schedule = if chain || small {
         Schedule::Sequential
     } else {
-        options.get_schedule()
+        requested
     };
+    let started = adaptive.then(Instant::now);
     match schedule {
         Schedule::Sequential => run.sequential(),
         Schedule::Layered => match options.get_pool() {
@@ -65,6 +74,19 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
         },
     }
     let result = run.finish();
+    if let (Some(started), Ok(())) = (started, &result) {
+        // Cost of a step if one thread had run them all: wall time times the threads used.
+        let threads = match schedule {
+            Schedule::Sequential => 1,
+            _ => options.get_pool().map_or_else(
+                rayon::current_num_threads,
+                rayon::ThreadPool::current_num_threads,
+            ),
+        };
+        let steps = run_steps.max(1) as u128;
+        let ns = started.elapsed().as_nanos() * threads as u128 / steps;
+        plan.record_step_cost(u64::try_from(ns).unwrap_or(u64::MAX));
+    }
     if let Some(observer) = observer {
         observer.run_finished(plan, result.as_ref().copied());
     }
@@ -201,5 +223,69 @@ impl<'a, E: Exec> Run<'a, E> {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::{Builder, DynFlow, RunOptions, Schedule};
+
+    type Threads = Arc<Mutex<Vec<Option<usize>>>>;
+
+    /// Two independent steps that record which rayon thread ran them.
+    fn flow(threads: &Threads) -> DynFlow {
+        let mut b = Builder::new("Where");
+        let x = b.input::<u64>("x").unwrap();
+        for name in ["a", "b"] {
+            let threads = Arc::clone(threads);
+            b.step(name, &[x], move |_: &[&u64]| {
+                threads.lock().unwrap().push(rayon::current_thread_index());
+                Ok::<u64, std::convert::Infallible>(1)
+            })
+            .unwrap();
+        }
+        b.build()
+    }
+
+    fn run(flow: &DynFlow, options: RunOptions<'_>) {
+        let mut inputs = flow.inputs();
+        let x = crate::builder::first_input_handle(flow);
+        inputs.set(x, 1);
+        flow.run(inputs, options).unwrap();
+    }
+
+    #[test]
+    fn small_flows_run_inline_and_heavier_ones_go_parallel_again() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let threads = Threads::default();
+        let flow = flow(&threads);
+        let options = RunOptions::from(Schedule::Dataflow).pool(&pool);
+
+        // Cheap steps: the run stays on the calling thread (not a pool thread).
+        flow.plan().record_step_cost(10);
+        run(&flow, options.inline_small(true));
+        assert_eq!(*threads.lock().unwrap(), [None, None]);
+
+        // Unless inlining is switched off.
+        threads.lock().unwrap().clear();
+        flow.plan().record_step_cost(10);
+        run(&flow, options.inline_small(false));
+        assert!(threads.lock().unwrap().iter().all(Option::is_some));
+
+        // Expensive steps: on the pool.
+        threads.lock().unwrap().clear();
+        for _ in 0..8 {
+            flow.plan().record_step_cost(1_000_000);
+        }
+        let before = flow.plan().step_cost().unwrap();
+        assert!(before > super::INLINE_BELOW_NS, "{before}");
+        flow.plan().record_step_cost(before);
+        run(&flow, options.inline_small(true));
+        assert!(threads.lock().unwrap().iter().all(Option::is_some));
     }
 }
