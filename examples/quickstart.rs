@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use routilux::{FlowError, Observer, RunOptions, StepPlan, flow, routine};
+use routilux::{FlowError, Observer, RunInfo, RunOptions, StepPlan, flow, routine};
 
 /// A few paragraphs, repeated to make a corpus worth splitting across threads.
 const TEXT: &str = "\
@@ -152,7 +152,7 @@ impl Timeline {
 }
 
 impl Observer for Timeline {
-    fn step_started(&self, step: &StepPlan) {
+    fn step_started(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
         let start = self.now_ms();
         self.spans().push(Span {
             step: step.name().to_owned(),
@@ -162,7 +162,7 @@ impl Observer for Timeline {
         });
     }
 
-    fn step_finished(&self, step: &StepPlan) {
+    fn step_finished(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
         let end = self.now_ms();
         if let Some(span) = self.spans().iter_mut().find(|s| s.step == step.name()) {
             span.end = end;

@@ -56,6 +56,9 @@ time_check() {
 }
 flow_s=$(time_check flow)
 plain_s=$(time_check plain)
+# bc prints ".25" for 0.25; JSON needs the leading zero.
+flow_s=$(printf '%.6f' "$flow_s")
+plain_s=$(printf '%.6f' "$plain_s")
 echo "cargo check of a 1000-step flow!: ${flow_s}s (the same DAG as plain calls: ${plain_s}s)"
 printf '{"steps": 1000, "flow_check_s": %s, "plain_check_s": %s}\n' "$flow_s" "$plain_s" \
     > "$root/target/routilux-bench/compile_time.json"

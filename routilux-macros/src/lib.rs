@@ -4,6 +4,7 @@
 //! they generate refers to `::routilux` only.
 
 mod flow;
+mod options;
 mod routine;
 mod suggest;
 

@@ -19,6 +19,11 @@ pub enum ErrorKind {
     MissingInput,
     /// The engine broke one of its own invariants (a bug in routilux: please report it).
     Internal,
+    /// The run's [`CancelToken`](crate::CancelToken) was cancelled before every step ran.
+    Cancelled,
+    /// The run's deadline ([`RunOptions::timeout`](crate::RunOptions::timeout)) passed before
+    /// every step ran.
+    TimedOut,
 }
 
 /// The error of a run: which step failed and why.
@@ -56,6 +61,7 @@ struct Inner {
     flow: Cow<'static, str>,
     step: Option<Cow<'static, str>>,
     source: Option<BoxError>,
+    undo_errors: Vec<UndoError>,
 }
 
 impl FlowError {
@@ -71,8 +77,21 @@ impl FlowError {
                 flow,
                 step,
                 source,
+                undo_errors: Vec::new(),
             }),
         }
+    }
+
+    pub(crate) fn set_undo_errors(&mut self, errors: Vec<UndoError>) {
+        self.inner.undo_errors = errors;
+    }
+
+    /// The undos that failed while the run was being put back in order, in the order they
+    /// were attempted (reverse completion order of their steps). Empty when every undo
+    /// succeeded or nothing needed undoing.
+    #[must_use]
+    pub fn undo_errors(&self) -> &[UndoError] {
+        &self.inner.undo_errors
     }
 
     /// The name of the step that failed, if the failure belongs to one step.
@@ -110,15 +129,23 @@ impl FlowError {
 impl fmt::Display for FlowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
-        write!(f, "flow `{}` failed", inner.flow)?;
+        match inner.kind {
+            ErrorKind::Cancelled => write!(f, "flow `{}` was cancelled", inner.flow)?,
+            ErrorKind::TimedOut => write!(f, "flow `{}` timed out", inner.flow)?,
+            _ => write!(f, "flow `{}` failed", inner.flow)?,
+        }
         if let Some(step) = &inner.step {
             write!(f, " at step `{step}`")?;
         }
         match (&inner.kind, &inner.source) {
-            (ErrorKind::Internal, Some(source)) => write!(f, ": internal error: {source}"),
-            (_, Some(source)) => write!(f, ": {source}"),
-            (_, None) => Ok(()),
+            (ErrorKind::Internal, Some(source)) => write!(f, ": internal error: {source}")?,
+            (_, Some(source)) => write!(f, ": {source}")?,
+            (_, None) => {}
         }
+        for undo in &inner.undo_errors {
+            write!(f, "; {undo}")?;
+        }
+        Ok(())
     }
 }
 
@@ -130,6 +157,7 @@ impl fmt::Debug for FlowError {
             .field("flow", &inner.flow)
             .field("step", &inner.step)
             .field("source", &inner.source)
+            .field("undo_errors", &inner.undo_errors)
             .finish()
     }
 }
@@ -175,6 +203,58 @@ impl fmt::Display for StepPanicked {
 }
 
 impl Error for StepPanicked {}
+
+/// An undo that failed (after its retries) while a failed run was being put back in order.
+#[derive(Debug)]
+pub struct UndoError {
+    step: Cow<'static, str>,
+    attempts: u32,
+    error: BoxError,
+}
+
+impl UndoError {
+    pub(crate) fn new(step: Cow<'static, str>, attempts: u32, error: BoxError) -> Self {
+        UndoError {
+            step,
+            attempts,
+            error,
+        }
+    }
+
+    /// The step whose undo failed.
+    #[must_use]
+    pub fn step(&self) -> &str {
+        &self.step
+    }
+
+    /// How many times the undo was attempted.
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The last attempt's error (a [`StepPanicked`] if it panicked).
+    #[must_use]
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl fmt::Display for UndoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "undo of step `{}` failed", self.step)?;
+        if self.attempts > 1 {
+            write!(f, " {} times", self.attempts)?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+impl Error for UndoError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.error)
+    }
+}
 
 /// An engine invariant that did not hold.
 #[derive(Debug)]

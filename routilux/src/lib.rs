@@ -61,22 +61,29 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod cancel;
+mod context;
 mod engine;
 mod error;
 mod observe;
 mod options;
 mod plan;
+mod policy;
 mod slot;
+mod step;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use builder::{BuildError, Builder, DynFlow, Handle, Inputs, Outputs};
-pub use error::{BoxError, ErrorKind, FlowError, StepPanicked};
-pub use observe::Observer;
+pub use cancel::CancelToken;
+pub use context::{Cancelled, Context, RunData};
+pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};
+pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
+pub use policy::{Backoff, Policy};
 /// Declares a flow: its inputs, its steps and what a run returns.
 ///
 /// ```text
@@ -135,6 +142,7 @@ pub use plan::{Plan, StepPlan};
 /// # Ok::<(), routilux::FlowError>(())
 /// ```
 pub use routilux_macros::flow;
+pub use step::{Args, Compensation, Step};
 
 /// Makes a function usable as a step of a [`flow!`]; the function stays callable as written.
 ///

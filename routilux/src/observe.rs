@@ -1,19 +1,50 @@
-//! [`Observer`]: hear what a run does, step by step.
+//! [`Observer`]: hear what a run does, step by step: the lifecycle events of runs, steps,
+//! retries, compensations, undos and cancellations.
 
 use std::error::Error;
+use std::time::Duration;
 
-use crate::error::FlowError;
+use crate::error::{ErrorKind, FlowError};
 use crate::plan::{Plan, StepPlan};
 
+/// Which run an event belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct RunInfo<'a> {
+    id: u64,
+    plan: &'a Plan,
+}
+
+impl<'a> RunInfo<'a> {
+    pub(crate) fn new(id: u64, plan: &'a Plan) -> Self {
+        RunInfo { id, plan }
+    }
+
+    /// A number identifying the run, unique within the process (the same as
+    /// [`Context::run_id`](crate::Context::run_id)).
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The plan of the flow being run.
+    #[must_use]
+    pub fn plan(&self) -> &'a Plan {
+        self.plan
+    }
+}
+
 /// Receives the lifecycle events of runs. Every method has an empty default, so an observer
-/// implements only what it needs. Attach one with [`RunOptions::observer`](crate::RunOptions).
+/// implements only what it needs. Attach one to a run with
+/// [`RunOptions::observer`](crate::RunOptions::observer), or to every run of a flow with
+/// [`Plan::attach_observer`].
 ///
 /// Step events come from the thread that runs the step, possibly from several threads at
-/// once; keep the methods short. A run without an observer pays one branch per step.
+/// once; keep the methods short. Undo events come from the thread that called `run`, after
+/// every step has stopped. A run without an observer pays one branch per step.
 ///
 /// ```
 /// use std::sync::Mutex;
-/// use routilux::{flow, routine, Observer, RunOptions, Schedule, StepPlan};
+/// use routilux::{flow, routine, Observer, RunInfo, RunOptions, StepPlan};
 ///
 /// #[routine]
 /// fn one() -> u32 { 1 }
@@ -24,40 +55,143 @@ use crate::plan::{Plan, StepPlan};
 /// struct Names(Mutex<Vec<String>>);
 ///
 /// impl Observer for Names {
-///     fn step_finished(&self, step: &StepPlan) {
-///         self.0.lock().unwrap().push(step.name().to_owned());
+///     fn step_finished(&self, _: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+///         self.0.lock().unwrap().push(format!("{} #{attempt}", step.name()));
 ///     }
 /// }
 ///
 /// let names = Names::default();
 /// One::run_with(RunOptions::new().observer(&names))?;
-/// assert_eq!(*names.0.lock().unwrap(), ["a"]);
+/// assert_eq!(*names.0.lock().unwrap(), ["a #1"]);
 /// # Ok::<(), routilux::FlowError>(())
 /// ```
+#[allow(unused_variables)]
 pub trait Observer: Sync {
-    /// A run of `plan` is about to start its first step.
-    fn run_started(&self, plan: &Plan) {
-        let _ = plan;
+    /// A run is about to start its first step.
+    fn run_started(&self, run: &RunInfo<'_>) {}
+
+    /// `step` is about to run on the current thread; `attempt` is 1 for its first run.
+    fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {}
+
+    /// `step` produced its result on attempt `attempt`.
+    fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {}
+
+    /// Attempt `attempt` of `step` failed and will be retried after `delay`.
+    fn step_retrying(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        delay: Duration,
+        error: &(dyn Error + 'static),
+    ) {
     }
 
-    /// `step` is about to run on the current thread.
-    fn step_started(&self, step: &StepPlan) {
-        let _ = step;
-    }
+    /// `step` failed with `error` and its compensation replaced the result: the run goes on
+    /// as if the step had succeeded ([`step_finished`](Self::step_finished) follows).
+    fn step_compensated(&self, run: &RunInfo<'_>, step: &StepPlan, error: &(dyn Error + 'static)) {}
 
-    /// `step` returned its result.
-    fn step_finished(&self, step: &StepPlan) {
-        let _ = step;
-    }
-
-    /// `step` returned an error or panicked (`error` is then a
+    /// `step` failed for good on attempt `attempt`: it returned an error that was not retried
+    /// or compensated, or it panicked (`error` is then a
     /// [`StepPanicked`](crate::StepPanicked)).
-    fn step_failed(&self, step: &StepPlan, error: &(dyn Error + 'static)) {
-        let _ = (step, error);
+    fn step_failed(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        error: &(dyn Error + 'static),
+    ) {
     }
 
-    /// The run is over: every step that started has finished.
-    fn run_finished(&self, plan: &Plan, result: Result<(), &FlowError>) {
-        let _ = (plan, result);
+    /// The run is stopping because it was cancelled or its deadline passed (`reason` is
+    /// [`ErrorKind::Cancelled`] or [`ErrorKind::TimedOut`]).
+    fn run_cancelled(&self, run: &RunInfo<'_>, reason: ErrorKind) {}
+
+    /// Attempt `attempt` of undoing `step` is about to run.
+    fn undo_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {}
+
+    /// `step` was undone.
+    fn undo_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {}
+
+    /// Attempt `attempt` of undoing `step` failed (or panicked).
+    fn undo_failed(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        error: &(dyn Error + 'static),
+    ) {
+    }
+
+    /// The run is over: every step that started has finished and every undo has run.
+    fn run_finished(&self, run: &RunInfo<'_>, result: Result<(), &FlowError>) {}
+}
+
+/// Two observers as one: a run's own and its flow's.
+pub(crate) struct Both<'a>(pub(crate) &'a dyn Observer, pub(crate) &'a dyn Observer);
+
+impl Observer for Both<'_> {
+    fn run_started(&self, run: &RunInfo<'_>) {
+        self.0.run_started(run);
+        self.1.run_started(run);
+    }
+    fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.0.step_started(run, step, attempt);
+        self.1.step_started(run, step, attempt);
+    }
+    fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.0.step_finished(run, step, attempt);
+        self.1.step_finished(run, step, attempt);
+    }
+    fn step_retrying(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        delay: Duration,
+        error: &(dyn Error + 'static),
+    ) {
+        self.0.step_retrying(run, step, attempt, delay, error);
+        self.1.step_retrying(run, step, attempt, delay, error);
+    }
+    fn step_compensated(&self, run: &RunInfo<'_>, step: &StepPlan, error: &(dyn Error + 'static)) {
+        self.0.step_compensated(run, step, error);
+        self.1.step_compensated(run, step, error);
+    }
+    fn step_failed(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        error: &(dyn Error + 'static),
+    ) {
+        self.0.step_failed(run, step, attempt, error);
+        self.1.step_failed(run, step, attempt, error);
+    }
+    fn run_cancelled(&self, run: &RunInfo<'_>, reason: ErrorKind) {
+        self.0.run_cancelled(run, reason);
+        self.1.run_cancelled(run, reason);
+    }
+    fn undo_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.0.undo_started(run, step, attempt);
+        self.1.undo_started(run, step, attempt);
+    }
+    fn undo_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.0.undo_finished(run, step, attempt);
+        self.1.undo_finished(run, step, attempt);
+    }
+    fn undo_failed(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        error: &(dyn Error + 'static),
+    ) {
+        self.0.undo_failed(run, step, attempt, error);
+        self.1.undo_failed(run, step, attempt, error);
+    }
+    fn run_finished(&self, run: &RunInfo<'_>, result: Result<(), &FlowError>) {
+        self.0.run_finished(run, result);
+        self.1.run_finished(run, result);
     }
 }

@@ -1,9 +1,12 @@
 //! How a run is carried out: [`Schedule`] and [`RunOptions`].
 
 use std::fmt;
+use std::time::Duration;
 
 use rayon::ThreadPool;
 
+use crate::cancel::CancelToken;
+use crate::context::RunData;
 use crate::observe::Observer;
 
 /// The order in which a run executes its steps.
@@ -22,7 +25,8 @@ pub enum Schedule {
     Dataflow,
 }
 
-/// Options of one run: the [`Schedule`] and the rayon pool to run on.
+/// Options of one run: the [`Schedule`], the rayon pool to run on, an [`Observer`], a
+/// [`CancelToken`], a timeout and the run's [`RunData`].
 ///
 /// Anything that converts into `RunOptions` can be passed to a flow's `run_with`: a
 /// [`Schedule`], a `&ThreadPool`, or `RunOptions` built by hand.
@@ -40,6 +44,9 @@ pub struct RunOptions<'p> {
     inline_small: bool,
     pool: Option<&'p ThreadPool>,
     observer: Option<&'p dyn Observer>,
+    cancel: Option<&'p CancelToken>,
+    timeout: Option<Duration>,
+    data: Option<&'p RunData>,
 }
 
 impl fmt::Debug for RunOptions<'_> {
@@ -49,6 +56,9 @@ impl fmt::Debug for RunOptions<'_> {
             .field("inline_small", &self.inline_small)
             .field("pool", &self.pool)
             .field("observer", &self.observer.is_some())
+            .field("cancel", &self.cancel)
+            .field("timeout", &self.timeout)
+            .field("data", &self.data)
             .finish()
     }
 }
@@ -63,7 +73,56 @@ impl<'p> RunOptions<'p> {
             inline_small: true,
             pool: None,
             observer: None,
+            cancel: None,
+            timeout: None,
+            data: None,
         }
+    }
+
+    /// Lets `token` cancel the run (see [`CancelToken`]).
+    #[must_use]
+    pub const fn cancel(mut self, token: &'p CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// The cancel token these options attach, if any.
+    #[must_use]
+    pub const fn get_cancel(&self) -> Option<&'p CancelToken> {
+        self.cancel
+    }
+
+    /// Gives the run a deadline `timeout` after it starts. Past it, no new step starts and
+    /// sleeps before retries end; steps already running finish (they can poll
+    /// [`Context::is_cancelled`](crate::Context::is_cancelled)); completed undoable steps are
+    /// undone and the run returns a [`FlowError`](crate::FlowError) of kind
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut). A run that finished every step
+    /// returns its result, however long it took.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout these options set, if any.
+    #[must_use]
+    pub const fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Uses `data` as the run's key/value store ([`Context::data`](crate::Context::data)), so
+    /// the caller can seed it before the run and read it afterwards. Without it, each run
+    /// gets an empty store of its own.
+    #[must_use]
+    pub const fn data(mut self, data: &'p RunData) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The run data these options attach, if any.
+    #[must_use]
+    pub const fn get_data(&self) -> Option<&'p RunData> {
+        self.data
     }
 
     /// Sets the schedule.

@@ -3,6 +3,7 @@
 //! ```text
 //! flow! { [#[attr]...] [vis] flow Name {
 //!     input NAME: TYPE;            // any number, in order: the parameters of `run`
+//!     [/// docs] [#[step(retries = N, backoff = EXPR)]]
 //!     step NAME = ROUTINE(ARG, ...);  // ARG: the name of an input or step
 //!     return NAME; | return (NAME, ...);  // optional, last
 //! } }
@@ -11,6 +12,11 @@
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, Path, Token, Type, Visibility, braced, parenthesized};
+
+use crate::options::{self, Options};
+
+/// The options a step's `#[step(...)]` takes.
+const STEP_OPTIONS: &[&str] = &["retries", "backoff"];
 
 mod kw {
     syn::custom_keyword!(flow);
@@ -43,6 +49,12 @@ pub(crate) struct Step {
     pub args: Vec<Ident>,
     /// Position among the flow's statements, to report errors in source order.
     pub order: usize,
+    /// `#[step(...)]` options that override the routine's.
+    pub options: Options,
+    /// Problems with the step's attributes, reported with the flow's other problems.
+    pub errors: Vec<syn::Error>,
+    /// The step's doc comment, trimmed.
+    pub doc: String,
 }
 
 /// `return NAME;` or `return (NAME, ...);`
@@ -77,6 +89,12 @@ impl Parse for FlowDef {
                     def.name
                 )));
             }
+            let attrs = body.call(Attribute::parse_outer)?;
+            if !attrs.is_empty() && !body.peek(kw::step) {
+                return Err(body.error(
+                    "expected `step` after its attributes: only steps take `#[step(...)]` and doc comments",
+                ));
+            }
             let lookahead = body.lookahead1();
             if lookahead.peek(kw::input) {
                 body.parse::<kw::input>()?;
@@ -94,11 +112,15 @@ impl Parse for FlowDef {
                 parenthesized!(args in body);
                 let args = Punctuated::<Ident, Token![,]>::parse_terminated_with(&args, parse_arg)?;
                 body.parse::<Token![;]>()?;
+                let (options, errors, doc) = step_attributes(&attrs);
                 def.steps.push(Step {
                     name,
                     routine,
                     args: args.into_iter().collect(),
                     order,
+                    options,
+                    errors,
+                    doc,
                 });
             } else if lookahead.peek(Token![return]) {
                 body.parse::<Token![return]>()?;
@@ -124,6 +146,53 @@ impl Parse for FlowDef {
         }
         Ok(def)
     }
+}
+
+/// A step's doc comment and `#[step(...)]` options; anything else is an error.
+fn step_attributes(attrs: &[Attribute]) -> (Options, Vec<syn::Error>, String) {
+    let mut options = Options::default();
+    let mut errors = Vec::new();
+    let mut doc = Vec::new();
+    let mut seen_step = false;
+    for attr in attrs {
+        if attr.path().is_ident("doc") {
+            if let syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(text),
+                        ..
+                    }),
+                ..
+            }) = &attr.meta
+            {
+                doc.push(text.value().trim().to_owned());
+            }
+        } else if attr.path().is_ident("step") {
+            if seen_step {
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    "a step takes one `#[step(...)]`; put all its options in it",
+                ));
+                continue;
+            }
+            seen_step = true;
+            match attr.meta.require_list() {
+                Ok(list) => {
+                    let (parsed, problems) =
+                        options::parse(list.tokens.clone(), STEP_OPTIONS, "`#[step]`");
+                    options = parsed;
+                    errors.extend(problems);
+                }
+                Err(error) => errors.push(error),
+            }
+        } else {
+            errors.push(syn::Error::new_spanned(
+                attr.path(),
+                "unknown attribute on a step: steps take doc comments and `#[step(retries = N, backoff = EXPR)]`",
+            ));
+        }
+    }
+    (options, errors, doc.join(" ").trim().to_owned())
 }
 
 /// A name of an input or step, with a message that says so when something else is written.

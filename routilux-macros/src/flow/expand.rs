@@ -219,14 +219,18 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // One function per kind. Arguments carry the spans of the kind's first step, so type and
     // arity mismatches are reported at the user's tokens (every step of a kind has the same
     // argument types, hence the same mismatch).
+    let mut kind_tables = Vec::with_capacity(layout.kinds.len());
     let kind_fns = layout.kinds.iter().enumerate().map(|(k, kind)| {
         let step = &def.steps[kind.first];
         let routine = &step.routine;
         let function = format_ident!("k{}", k);
+        let undo = format_ident!("u{}", k);
+        let compensate = format_ident!("p{}", k);
         let table = format_ident!("K{}", k);
         let width = kind.rows[0].len();
         let count = kind.rows.len();
         let rows = kind.rows.iter().map(|r| quote!([#(#r as u32),*]));
+        kind_tables.push(quote!(static #table: [[u32; #width]; #count] = [#(#rows),*];));
         let mut cell = 0usize;
         let args = kind.args.iter().zip(&step.args).map(|(place, arg)| match *place {
             ArgPlace::Input(i) => {
@@ -245,19 +249,29 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let call = quote_spanned!(routine_span(def, kind.first)=>
             <#routine as #private::Routine>::finish(<#routine as #private::Routine>::CALL(#(#args),*))?
         );
+        let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         quote! {
             fn #function(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
-                static #table: [[u32; #width]; #count] = [#(#rows),*];
                 let cells = &#table[#row as usize];
                 self.#out_field[cells[#out_cell] as usize].set(#access, #call);
                 ::core::result::Result::Ok(())
             }
+
+            fn #undo(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
+                <#routine as #private::Routine>::undo_slot(#out, #access)
+            }
+
+            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &#private::Access) -> #private::Decision {
+                <#routine as #private::Routine>::compensate_slot(error, #out, #access)
+            }
         }
-    });
+    }).collect::<Vec<_>>();
     let dispatch = layout.dispatch.iter().map(|&(k, r)| {
         let function = format_ident!("k{}", k);
+        let undo = format_ident!("u{}", k);
+        let compensate = format_ident!("p{}", k);
         let r = r as u32;
-        quote!((Slots::#function, #r))
+        quote!((Slots::#function, Slots::#undo, Slots::#compensate, #r))
     });
     let clear_fns = input_fields.iter().chain(&group_fields).enumerate().map(|(n, field)| {
         let function = format_ident!("c{}", n);
@@ -291,15 +305,34 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let deps = checked.deps[pos];
         let reads = &checked.reads[pos];
         let succs = &checked.succs[pos];
-        quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*]))
+        let path = &step.routine;
+        let retries = step.options.get("retries").map(|e| quote!(.retries(#e)));
+        let backoff = step.options.get("backoff").map(|e| quote!(.backoff(#e)));
+        let policy = quote_spanned!(routine_span(def, decl)=>
+            <#path as #private::Routine>::POLICY #retries #backoff
+        );
+        let doc = &step.doc;
+        quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*], #policy, #doc))
     });
     let slot_types = (0..def.inputs.len())
         .map(Source::Input)
         .chain(checked.order.iter().map(|&d| Source::Step(d)))
         .map(|s| slot_type(def, s));
-    let static_slots = checked.slots.iter().zip(slot_types).map(|(&(consumers, kept), ty)| {
-        quote!(#private::SlotPlan::__new(#consumers, #kept, ::core::mem::needs_drop::<#ty>()))
-    });
+    // An undoable step's result is kept until the run ends, for its undo.
+    let undoable = (0..def.inputs.len())
+        .map(|_| None)
+        .chain(checked.order.iter().map(|&d| Some(&def.steps[d].routine)));
+    let static_slots = checked.slots.iter().zip(slot_types).zip(undoable).map(
+        |((&(consumers, kept), ty), routine)| {
+            let kept = match routine {
+                Some(routine) if !kept => {
+                    quote!(<#routine as #private::Routine>::POLICY.is_undoable())
+                }
+                _ => quote!(#kept),
+            };
+            quote!(#private::SlotPlan::__new(#consumers, #kept, ::core::mem::needs_drop::<#ty>()))
+        },
+    );
     let layers = &checked.layers;
     let n_inputs = def.inputs.len();
 
@@ -349,14 +382,17 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     #(#group_fields: [#private::Slot<#group_types>; #group_lens],)*
                 }
 
+                #(#kind_tables)*
+
                 impl Slots {
                     #(#kind_fns)*
                     #(#clear_fns)*
                 }
 
                 type Call = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
+                type Compensate = fn(&Slots, u32, &#private::BoxError, &#private::Access) -> #private::Decision;
                 type Clear = fn(&Slots, u32, &#private::Access);
-                static DISPATCH: [(Call, u32); #n_steps] = [#(#dispatch),*];
+                static DISPATCH: [(Call, Call, Compensate, u32); #n_steps] = [#(#dispatch),*];
                 static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
 
                 impl #private::Exec for Slots {
@@ -366,8 +402,27 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         #index: usize,
                         #access: &#private::Access,
                     ) -> ::core::result::Result<(), #private::BoxError> {
-                        let (call, row) = DISPATCH[#index];
+                        let (call, _, _, row) = DISPATCH[#index];
                         call(self, row, #access)
+                    }
+
+                    fn undo_step(
+                        &self,
+                        #index: usize,
+                        #access: &#private::Access,
+                    ) -> ::core::result::Result<(), #private::BoxError> {
+                        let (_, undo, _, row) = DISPATCH[#index];
+                        undo(self, row, #access)
+                    }
+
+                    fn compensate(
+                        &self,
+                        #index: usize,
+                        error: &#private::BoxError,
+                        #access: &#private::Access,
+                    ) -> #private::Decision {
+                        let (_, _, compensate, row) = DISPATCH[#index];
+                        compensate(self, row, error, #access)
                     }
 
                     #[inline]

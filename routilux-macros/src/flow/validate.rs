@@ -60,6 +60,11 @@ impl Problems {
 pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
     let mut problems = Problems(Vec::new());
     let flow = &def.name;
+    for step in &def.steps {
+        for error in &step.errors {
+            problems.0.push(((step.order, 0), error.clone()));
+        }
+    }
 
     // Names, in statement order; the first declaration of a name wins.
     let mut declared: Vec<(usize, &Ident, Source)> = def

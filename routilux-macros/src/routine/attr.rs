@@ -2,37 +2,41 @@
 //! call with shared references to other steps' results.
 
 use proc_macro2::TokenStream;
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Meta, ReturnType, Token, Type};
+use syn::{FnArg, ItemFn, ReturnType, Type};
+
+use crate::options::{self, Options};
+
+/// The options `#[routine(...)]` takes.
+const OPTIONS: &[&str] = &["retries", "backoff", "fallback"];
 
 /// A routine's result: its return type, and whether it is a `Result` to unwrap.
 pub(crate) struct Signature {
     /// The declared return type (`()` when omitted).
     pub returns: TokenStream,
     pub fallible: bool,
+    /// The options given in the attribute.
+    pub options: Options,
+    /// The position of the `&Context` parameter, if there is one.
+    pub context: Option<usize>,
 }
 
 /// Checks the attribute's options and the function's signature; collects every problem.
 pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signature> {
-    let mut errors: Vec<syn::Error> = Vec::new();
-    match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
-        Ok(options) => {
-            for option in options {
-                errors.push(syn::Error::new(
-                    option.path().span(),
-                    format!(
-                        "unknown routine option `{}`: `#[routine]` takes no options yet",
-                        quote::ToTokens::to_token_stream(option.path())
-                            .to_string()
-                            .replace(' ', "")
-                    ),
-                ));
-            }
+    let (options, mut errors) = options::parse(args, OPTIONS, "`#[routine]`");
+    if let Some(fallback) = options.list.iter().find(|(k, _)| k == "fallback") {
+        let fallible = matches!(&function.sig.output, ReturnType::Type(_, ty) if is_result(ty));
+        if !fallible {
+            errors.push(syn::Error::new(
+                fallback.0.span(),
+                format!(
+                    "`fallback` needs a routine that can fail: `{}` does not return a `Result`",
+                    function.sig.ident
+                ),
+            ));
         }
-        Err(error) => errors.push(error),
     }
+    let mut context: Option<usize> = None;
 
     let sig = &function.sig;
     let name = &sig.ident;
@@ -60,12 +64,21 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
             "routines cannot be variadic",
         ));
     }
-    for input in &sig.inputs {
+    for (position, input) in sig.inputs.iter().enumerate() {
         match input {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new(
                 receiver.span(),
                 format!("routine `{name}` takes `self`: `#[routine]` goes on free functions, not methods"),
             )),
+            FnArg::Typed(arg) if is_context(&arg.ty) => {
+                if context.is_some() {
+                    errors.push(syn::Error::new(
+                        arg.ty.span(),
+                        format!("routine `{name}` takes `&Context` twice: one context parameter is enough"),
+                    ));
+                }
+                context = Some(position);
+            }
             FnArg::Typed(arg) => {
                 if let Some(error) = check_parameter(&arg.ty) {
                     errors.push(error);
@@ -85,13 +98,37 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
 
     let mut errors = errors.into_iter();
     match errors.next() {
-        None => Ok(Signature { returns, fallible }),
+        None => Ok(Signature {
+            returns,
+            fallible,
+            options,
+            context,
+        }),
         Some(mut first) => {
             for error in errors {
                 first.combine(error);
             }
             Err(first)
         }
+    }
+}
+
+/// `&Context` or `&routilux::Context` (any lifetime): the step's context, not an argument.
+fn is_context(ty: &Type) -> bool {
+    let Type::Reference(reference) = ty else {
+        return false;
+    };
+    if reference.mutability.is_some() {
+        return false;
+    }
+    match &*reference.elem {
+        Type::Path(p) if p.qself.is_none() => {
+            let segments = &p.path.segments;
+            let last = segments.last();
+            last.is_some_and(|s| s.ident == "Context" && s.arguments.is_none())
+                && (segments.len() == 1 || (segments.len() == 2 && segments[0].ident == "routilux"))
+        }
+        _ => false,
     }
 }
 

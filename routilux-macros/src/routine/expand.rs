@@ -35,11 +35,46 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             #finish
         }
     };
-    let params = function.sig.inputs.iter().filter_map(|arg| match arg {
-        syn::FnArg::Typed(arg) => Some(&arg.ty),
-        syn::FnArg::Receiver(_) => None,
-    });
+    let params: Vec<_> = function
+        .sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| Some(*position) != signature.context)
+        .filter_map(|(_, arg)| match arg {
+            syn::FnArg::Typed(arg) => Some(&arg.ty),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
     let fn_ptr = quote!(fn(#(#params),*) -> #returns);
+    let call = match signature.context {
+        None => quote!(#name),
+        Some(position) => {
+            // A closure that fetches the step's context and passes it in its place.
+            let names: Vec<_> = (0..params.len())
+                .map(|i| quote::format_ident!("a{}", i, span = proc_macro2::Span::mixed_site()))
+                .collect();
+            let ctx = syn::Ident::new("ctx", proc_macro2::Span::mixed_site());
+            let mut args: Vec<TokenStream> = names.iter().map(|n| quote!(#n)).collect();
+            args.insert(position, quote!(#ctx));
+            quote!(|#(#names),*| ::routilux::__private::with_current(|#ctx| #name(#(#args),*)))
+        }
+    };
+    let options = &signature.options;
+    let retries = options.get("retries").map(|e| quote!(.retries(#e)));
+    let backoff = options.get("backoff").map(|e| quote!(.backoff(#e)));
+    let fallback = options.get("fallback");
+    let compensates = fallback.is_some();
+    let context = signature.context.is_some() || compensates;
+    let compensate = fallback.map(|value| {
+        quote! {
+            fn compensate(
+                _: &::routilux::__private::BoxError,
+            ) -> ::routilux::Compensation<Self::Output> {
+                ::routilux::__private::fallback(|| #value)
+            }
+        }
+    });
     let doc = format!("The routine `{name_str}` as seen by `flow!`.");
     quote! {
         // Routines take `&T` by contract, even for small `Copy` types.
@@ -57,10 +92,14 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             type Returns = #returns;
             type Output = #output;
             type Call = #fn_ptr;
-            const CALL: #fn_ptr = #name;
-            const NAME: &'static str = #name_str;
+            const CALL: #fn_ptr = #call;
+            const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
+                #retries
+                #backoff
+                .__flags(false, #compensates, #context);
 
             #finish_fn
+            #compensate
         }
     }
 }

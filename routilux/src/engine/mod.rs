@@ -5,16 +5,20 @@
 //! only scheduling code in routilux.
 
 mod dataflow;
+mod guarded;
 mod layered;
 mod sequential;
+mod undo;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::cancel::{CancelToken, Signal};
+use crate::context::RunData;
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
-use crate::observe::Observer;
+use crate::observe::{Both, Observer, RunInfo};
 use crate::options::{RunOptions, Schedule};
 use crate::plan::{Hot, Plan};
 
@@ -34,7 +38,37 @@ pub trait Exec: Sync {
 
     /// Drops the value in slot `slot`.
     fn clear(&self, slot: usize, access: &Access);
+
+    /// Undoes step `step`, which succeeded (only called for undoable steps).
+    ///
+    /// # Errors
+    /// The undo's error.
+    fn undo_step(&self, step: usize, access: &Access) -> Result<(), BoxError> {
+        let _ = (step, access);
+        Ok(())
+    }
+
+    /// Asks step `step` what its failure `error` means (only called for steps that
+    /// compensate); stores the replacement value when it continues.
+    fn compensate(&self, step: usize, error: &BoxError, access: &Access) -> Decision {
+        let _ = (step, error, access);
+        Decision::Retry
+    }
 }
+
+/// What a failed step does next, as decided by its compensation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Retry if attempts are left, else fail.
+    Retry,
+    /// The step's slot now holds a replacement value: it succeeded.
+    Continued,
+    /// Fail now.
+    Fail,
+}
+
+/// Run ids: unique within the process.
+static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Parallel schedules run a flow inline when its steps recently averaged less than this.
 const INLINE_BELOW_NS: u64 = 1_000;
@@ -44,11 +78,24 @@ const INLINE_BELOW_NS: u64 = 1_000;
 /// # Errors
 /// The [`FlowError`] of the first step that failed or panicked.
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
-    let observer = options.get_observer();
+    let flow_observer = plan.flow_observer();
+    let both;
+    let observer: Option<&dyn Observer> = match (options.get_observer(), flow_observer.as_deref()) {
+        (Some(own), Some(flow)) => {
+            both = Both(own, flow);
+            Some(&both)
+        }
+        (Some(own), None) => Some(own),
+        (None, Some(flow)) => Some(flow),
+        (None, None) => None,
+    };
+    let deadline = options
+        .get_timeout()
+        .and_then(|timeout| Instant::now().checked_add(timeout));
+    let run = Run::new(plan, exec, observer, options, deadline);
     if let Some(observer) = observer {
-        observer.run_started(plan);
+        observer.run_started(&run.info());
     }
-    let run = Run::new(plan, exec, observer);
     let run_steps = run.hot.steps.len();
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
     // once, so none pays for waking the pool.
@@ -73,7 +120,7 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
             None => run.dataflow(),
         },
     }
-    let result = run.finish();
+    let (result, info) = run.finish();
     if let (Some(started), Ok(())) = (started, &result) {
         // Cost of a step if one thread had run them all: wall time times the threads used.
         let threads = match schedule {
@@ -88,17 +135,32 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
         plan.record_step_cost(u64::try_from(ns).unwrap_or(u64::MAX));
     }
     if let Some(observer) = observer {
-        observer.run_finished(plan, result.as_ref().copied());
+        observer.run_finished(&info, result.as_ref().copied());
     }
     result
 }
 
 /// The shared state of one run.
 pub(crate) struct Run<'a, E> {
+    id: u64,
     plan: &'a Plan,
     hot: &'a Hot,
     exec: &'a E,
     observer: Option<&'a dyn Observer>,
+    /// Whether every step takes the guarded path: an observer, a cancel token or a deadline.
+    guarded: bool,
+    cancel: Option<&'a CancelToken>,
+    deadline: Option<Instant>,
+    data: Option<&'a RunData>,
+    own_data: OnceLock<RunData>,
+    /// Wakes steps sleeping before a retry when the run stops.
+    wake: Signal,
+    /// Undoable steps in the order they completed (the first `completed` entries).
+    done: Box<[AtomicU32]>,
+    completed: AtomicUsize,
+    /// With an observer: makes the completion order and the order of `step_finished` events
+    /// of undoable steps the same, so observers see the order undo reverses.
+    finish_order: std::sync::Mutex<()>,
     /// Per step: dependencies not yet finished (used only for steps with two or more).
     pending: Box<[AtomicU32]>,
     /// Per slot: consumers not yet finished (used only for slots with two or more).
@@ -108,8 +170,15 @@ pub(crate) struct Run<'a, E> {
 }
 
 impl<'a, E: Exec> Run<'a, E> {
-    fn new(plan: &'a Plan, exec: &'a E, observer: Option<&'a dyn Observer>) -> Self {
+    fn new(
+        plan: &'a Plan,
+        exec: &'a E,
+        observer: Option<&'a dyn Observer>,
+        options: &RunOptions<'a>,
+        deadline: Option<Instant>,
+    ) -> Self {
         let hot = plan.hot();
+        let cancel = options.get_cancel();
         let pending = hot.steps.iter().map(|s| AtomicU32::new(s.deps)).collect();
         let remaining = hot
             .slots
@@ -117,10 +186,20 @@ impl<'a, E: Exec> Run<'a, E> {
             .map(|s| AtomicU32::new(s.consumers()))
             .collect();
         let run = Run {
+            id: RUN_IDS.fetch_add(1, Ordering::Relaxed),
             plan,
             hot,
             exec,
             observer,
+            guarded: observer.is_some() || cancel.is_some() || deadline.is_some(),
+            cancel,
+            deadline,
+            data: options.get_data(),
+            own_data: OnceLock::new(),
+            wake: Signal::new(),
+            done: (0..hot.undoable).map(|_| AtomicU32::new(0)).collect(),
+            completed: AtomicUsize::new(0),
+            finish_order: std::sync::Mutex::new(()),
             pending,
             remaining,
             stopped: AtomicBool::new(false),
@@ -140,23 +219,20 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.stopped.load(Ordering::Relaxed) {
             return false;
         }
-        if let Some(observer) = self.observer {
-            observer.step_started(&self.plan.steps()[i as usize]);
+        let step = self.hot.steps[i as usize];
+        if self.guarded || !step.plain {
+            return self.run_step_guarded(i);
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
-        let drops = self.hot.steps[i as usize].drops;
-        if drops {
+        if step.drops {
             for &slot in self.hot.reads(i) {
                 self.release(slot);
             }
         }
         let (kind, error): (ErrorKind, BoxError) = match outcome {
             Ok(Ok(())) => {
-                if drops {
+                if step.drops {
                     self.after_produced(self.hot.inputs + i);
-                }
-                if let Some(observer) = self.observer {
-                    observer.step_finished(&self.plan.steps()[i as usize]);
                 }
                 return true;
             }
@@ -166,9 +242,6 @@ impl<'a, E: Exec> Run<'a, E> {
                 Box::new(StepPanicked::from_payload(&*payload)),
             ),
         };
-        if let Some(observer) = self.observer {
-            observer.step_failed(&self.plan.steps()[i as usize], &*error);
-        }
         self.fail(i, kind, error);
         false
     }
@@ -207,22 +280,66 @@ impl<'a, E: Exec> Run<'a, E> {
             || self.pending[i as usize].fetch_sub(1, Ordering::AcqRel) == 1
     }
 
+    /// Step `i` failed for good: stop the run. Returns whether this was the run's first
+    /// failure (later ones are consequences of the same stop and are not kept).
     #[cold]
-    fn fail(&self, i: u32, kind: ErrorKind, source: BoxError) {
-        self.stopped.store(true, Ordering::Relaxed);
+    fn fail(&self, i: u32, kind: ErrorKind, source: BoxError) -> bool {
         let step = self.plan.steps()[i as usize].name_cow();
-        let flow = self.plan.flow().to_owned().into();
-        // Only the first failure is kept; later ones are consequences of the same stop.
-        let _ = self
-            .failure
-            .set(FlowError::new(kind, flow, Some(step), Some(source)));
+        self.stop(FlowError::new(
+            kind,
+            self.flow_name(),
+            Some(step),
+            Some(source),
+        ))
     }
 
-    fn finish(self) -> Result<(), FlowError> {
-        match self.failure.into_inner() {
-            Some(error) => Err(error),
-            None => Ok(()),
+    #[cold]
+    fn stop(&self, error: FlowError) -> bool {
+        self.stopped.store(true, Ordering::Relaxed);
+        let first = self.failure.set(error).is_ok();
+        // Wake steps sleeping before a retry: the run is over for them.
+        self.wake.notify();
+        if let Some(token) = self.cancel {
+            token.signal().notify();
         }
+        first
+    }
+
+    fn flow_name(&self) -> std::borrow::Cow<'static, str> {
+        self.plan.flow().to_owned().into()
+    }
+
+    pub(crate) fn info(&self) -> RunInfo<'a> {
+        RunInfo::new(self.id, self.plan)
+    }
+
+    /// The run's key/value data.
+    fn data(&self) -> &RunData {
+        match self.data {
+            Some(data) => data,
+            None => self.own_data.get_or_init(RunData::new),
+        }
+    }
+
+    /// After the schedule: undoes completed steps if the run failed, and hands back the
+    /// result.
+    fn finish(self) -> (Result<(), FlowError>, RunInfo<'a>) {
+        let info = self.info();
+        let undo_errors = if self.failure.get().is_some() {
+            self.undo_completed()
+        } else {
+            Vec::new()
+        };
+        let result = match self.failure.into_inner() {
+            Some(mut error) => {
+                if !undo_errors.is_empty() {
+                    error.set_undo_errors(undo_errors);
+                }
+                Err(error)
+            }
+            None => Ok(()),
+        };
+        (result, info)
     }
 }
 

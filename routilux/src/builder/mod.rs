@@ -17,20 +17,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod dynflow;
+
 use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engine::{Access, Exec, execute};
-use crate::error::{BoxError, ErrorKind, FlowError};
-use crate::options::RunOptions;
+#[cfg(test)]
+pub(crate) use dynflow::first_input_handle;
+pub use dynflow::{DynFlow, Inputs, Outputs};
+
+use crate::error::BoxError;
 use crate::plan::Plan;
-use crate::slot::Slot;
+use crate::policy::{Backoff, Policy};
+use dynflow::DynStep;
 
 type AnyBox = Box<dyn Any + Send + Sync>;
 type StepFn = Box<dyn Fn(&[&(dyn Any + Send + Sync)]) -> Result<AnyBox, BoxError> + Send + Sync>;
+type UndoFn = Box<dyn Fn(&(dyn Any + Send + Sync)) -> Result<(), BoxError> + Send + Sync>;
+
+/// A step being declared.
+struct Declared {
+    name: String,
+    reads: Vec<u32>,
+    call: StepFn,
+    undo: Option<UndoFn>,
+    policy: Policy,
+}
 
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
 
@@ -92,7 +107,7 @@ pub struct Builder {
     id: u64,
     name: String,
     inputs: Vec<String>,
-    steps: Vec<(String, Vec<u32>, StepFn)>,
+    steps: Vec<Declared>,
     names: BTreeSet<String>,
     kept: Vec<u32>,
 }
@@ -195,9 +210,63 @@ impl Builder {
                 Err(error) => Err(Box::new(error) as BoxError),
             }
         });
-        self.steps
-            .push((name, deps.iter().map(|h| h.slot).collect(), call));
+        self.steps.push(Declared {
+            name,
+            reads: deps.iter().map(|h| h.slot).collect(),
+            call,
+            undo: None,
+            policy: Policy::NONE,
+        });
         Ok(self.handle(self.inputs.len() + self.steps.len() - 1))
+    }
+
+    /// The step behind `handle`, if it is a step of this builder.
+    fn declared<U>(&mut self, handle: Handle<U>) -> Result<&mut Declared, BuildError> {
+        let index = (handle.slot as usize).checked_sub(self.inputs.len());
+        match index.and_then(|i| self.steps.get_mut(i)) {
+            Some(step) if handle.builder == self.id => Ok(step),
+            _ => Err(BuildError::ForeignHandle {
+                step: format!("slot {}", handle.slot),
+            }),
+        }
+    }
+
+    /// Retries `step` up to `retries` times after a failure, waiting `backoff` in between.
+    ///
+    /// # Errors
+    /// [`BuildError::ForeignHandle`] if `step` is not a step of this builder.
+    pub fn retries<U>(
+        &mut self,
+        step: Handle<U>,
+        retries: u32,
+        backoff: Backoff,
+    ) -> Result<(), BuildError> {
+        let declared = self.declared(step)?;
+        declared.policy = declared.policy.retries(retries).backoff(backoff);
+        Ok(())
+    }
+
+    /// Makes `step` undoable: if the run fails after `step` succeeded, `undo` is called with
+    /// its result (see [`Step::undo`](crate::Step::undo)). The result is kept until the run
+    /// ends.
+    ///
+    /// # Errors
+    /// [`BuildError::ForeignHandle`] if `step` is not a step of this builder.
+    pub fn undo<U, Err, F>(&mut self, step: Handle<U>, undo: F) -> Result<(), BuildError>
+    where
+        U: Send + Sync + 'static,
+        Err: std::error::Error + Send + Sync + 'static,
+        F: Fn(&U) -> Result<(), Err> + Send + Sync + 'static,
+    {
+        let declared = self.declared(step)?;
+        declared.undo = Some(Box::new(move |value| {
+            let value = value
+                .downcast_ref::<U>()
+                .expect("routilux internal error: builder result of the wrong type");
+            undo(value).map_err(|e| Box::new(e) as BoxError)
+        }));
+        declared.policy = declared.policy.__flags(true, false, false);
+        Ok(())
     }
 
     /// Makes the run return `handle`'s value (see [`Outputs::take`]).
@@ -213,184 +282,34 @@ impl Builder {
         let n_inputs = self.inputs.len() as u32;
         let mut specs = Vec::with_capacity(self.steps.len());
         let mut calls = Vec::with_capacity(self.steps.len());
-        for (name, reads, call) in self.steps {
-            specs.push((name, "closure".to_owned(), reads.clone()));
-            calls.push((reads, call));
+        let mut kept = self.kept;
+        for (i, step) in self.steps.into_iter().enumerate() {
+            if step.undo.is_some() {
+                // An undoable step's result is kept for its undo.
+                kept.push(n_inputs + i as u32);
+            }
+            specs.push((
+                step.name,
+                "closure".to_owned(),
+                step.reads.clone(),
+                step.policy,
+            ));
+            calls.push((step.reads, step.call, step.undo));
         }
-        let (plan, position) = Plan::build(self.name, self.inputs, specs, &self.kept);
+        let (plan, position) = Plan::build(self.name, self.inputs, specs, &kept);
         let slot_of_decl: Vec<u32> = (0..n_inputs)
             .chain(position.iter().map(|&p| n_inputs + p))
             .collect();
         let mut ordered: Vec<Option<DynStep>> = (0..calls.len()).map(|_| None).collect();
-        for (decl, (reads, call)) in calls.into_iter().enumerate() {
+        for (decl, (reads, call, undo)) in calls.into_iter().enumerate() {
             let args = reads.iter().map(|&s| slot_of_decl[s as usize]).collect();
-            ordered[position[decl] as usize] = Some(DynStep { args, call });
+            ordered[position[decl] as usize] = Some(DynStep { args, call, undo });
         }
-        DynFlow {
-            builder: self.id,
+        DynFlow::new(
+            self.id,
             plan,
-            steps: ordered.into_iter().flatten().collect(),
+            ordered.into_iter().flatten().collect(),
             slot_of_decl,
-        }
-    }
-}
-
-/// One step of a [`DynFlow`]: its argument slots in call order and its function.
-struct DynStep {
-    args: Vec<u32>,
-    call: StepFn,
-}
-
-/// A flow assembled by a [`Builder`], ready to run any number of times.
-pub struct DynFlow {
-    builder: u64,
-    plan: Plan,
-    /// In plan order.
-    steps: Vec<DynStep>,
-    /// Plan slot of each input and step, in declaration order.
-    slot_of_decl: Vec<u32>,
-}
-
-impl fmt::Debug for DynFlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DynFlow")
-            .field("plan", &self.plan)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The input values of one run of a [`DynFlow`].
-pub struct Inputs<'f> {
-    flow: &'f DynFlow,
-    values: Vec<Option<AnyBox>>,
-}
-
-impl fmt::Debug for Inputs<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let given: Vec<bool> = self.values.iter().map(Option::is_some).collect();
-        f.debug_struct("Inputs").field("given", &given).finish()
-    }
-}
-
-impl Inputs<'_> {
-    /// Sets an input's value, replacing any earlier one.
-    ///
-    /// # Panics
-    /// If `handle` is not an input of this flow.
-    pub fn set<T: Send + Sync + 'static>(&mut self, handle: Handle<T>, value: T) -> &mut Self {
-        let slot = handle.slot as usize;
-        assert!(
-            handle.builder == self.flow.builder && slot < self.values.len(),
-            "routilux::Inputs::set: the handle is not an input of this flow"
-        );
-        self.values[slot] = Some(Box::new(value));
-        self
-    }
-}
-
-/// The returned values of a run of a [`DynFlow`] (those marked with [`Builder::output`]).
-pub struct Outputs {
-    values: Vec<Option<AnyBox>>,
-    slot_of_decl: Vec<u32>,
-}
-
-impl fmt::Debug for Outputs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outputs").finish_non_exhaustive()
-    }
-}
-
-impl Outputs {
-    /// Takes a returned value out; `None` if `handle` was not marked as an output or was
-    /// already taken.
-    pub fn take<T: 'static>(&mut self, handle: Handle<T>) -> Option<T> {
-        let slot = *self.slot_of_decl.get(handle.slot as usize)? as usize;
-        let value = self.values.get_mut(slot)?.take()?;
-        value.downcast::<T>().ok().map(|b| *b)
-    }
-}
-
-/// The per-run state of a [`DynFlow`]: its type-erased result slots.
-struct DynRun<'f> {
-    flow: &'f DynFlow,
-    slots: Vec<Slot<AnyBox>>,
-}
-
-impl Exec for DynRun<'_> {
-    fn run_step(&self, step: usize, access: &Access) -> Result<(), BoxError> {
-        let step_def = &self.flow.steps[step];
-        let args: Vec<&(dyn Any + Send + Sync)> = step_def
-            .args
-            .iter()
-            .map(|&s| &**self.slots[s as usize].get(access))
-            .collect();
-        let value = (step_def.call)(&args)?;
-        self.slots[self.flow.plan.input_count() + step].set(access, value);
-        Ok(())
-    }
-
-    fn clear(&self, slot: usize, access: &Access) {
-        self.slots[slot].clear(access);
-    }
-}
-
-impl DynFlow {
-    /// The flow's plan: its steps in topological order and its layers.
-    #[must_use]
-    pub fn plan(&self) -> &Plan {
-        &self.plan
-    }
-
-    /// An empty set of inputs for one run.
-    #[must_use]
-    pub fn inputs(&self) -> Inputs<'_> {
-        Inputs {
-            flow: self,
-            values: (0..self.plan.input_count()).map(|_| None).collect(),
-        }
-    }
-
-    /// Runs the flow once.
-    ///
-    /// # Errors
-    /// The first step failure or panic; an error of kind [`ErrorKind::MissingInput`] when an
-    /// input was not given.
-    pub fn run<'p>(
-        &self,
-        inputs: Inputs<'_>,
-        options: impl Into<RunOptions<'p>>,
-    ) -> Result<Outputs, FlowError> {
-        if let Some(missing) = inputs.values.iter().position(Option::is_none) {
-            let name = self.plan.inputs().nth(missing).unwrap_or("?").to_owned();
-            return Err(FlowError::new(
-                ErrorKind::MissingInput,
-                self.plan.flow().to_owned().into(),
-                None,
-                Some(format!("input `{name}` was not given").into()),
-            ));
-        }
-        let slots: Vec<Slot<AnyBox>> = inputs
-            .values
-            .into_iter()
-            .map(|v| v.map_or_else(Slot::empty, Slot::new))
-            .chain((0..self.steps.len()).map(|_| Slot::empty()))
-            .collect();
-        let run = DynRun { flow: self, slots };
-        execute(&self.plan, &run, &options.into())?;
-        let values = run.slots.into_iter().map(Slot::into_inner).collect();
-        Ok(Outputs {
-            values,
-            slot_of_decl: self.slot_of_decl.clone(),
-        })
-    }
-}
-
-/// The handle of a flow's first input (for the engine's own tests).
-#[cfg(test)]
-pub(crate) fn first_input_handle(flow: &DynFlow) -> Handle<u64> {
-    Handle {
-        builder: flow.builder,
-        slot: 0,
-        _type: PhantomData,
+        )
     }
 }

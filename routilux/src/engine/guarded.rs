@@ -1,0 +1,192 @@
+//! The guarded path of a step: observer events, cancellation and deadlines, the step's
+//! context, retries with backoff, compensation, and the log of completed undoable steps.
+//! Steps without any of these take the fast path in `Run::run_step`.
+
+use std::hash::BuildHasher;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::{ACCESS, Decision, Exec, Run};
+use crate::context::Context;
+use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+
+impl<E: Exec> Run<'_, E> {
+    /// Runs step `i` with everything its policy and the run ask for. Returns whether the step
+    /// succeeded.
+    #[inline(never)]
+    pub(super) fn run_step_guarded(&self, i: u32) -> bool {
+        let step = &self.plan.steps()[i as usize];
+        let policy = *step.policy();
+        let attempts = policy.get_retries().saturating_add(1);
+        let info = self.info();
+        let stopping = || self.is_stopping();
+        let mut attempt = 1;
+        let succeeded = loop {
+            if self.interrupted() {
+                return false;
+            }
+            if let Some(observer) = self.observer {
+                observer.step_started(&info, step, attempt);
+            }
+            let ctx = Context::new(
+                self.id,
+                (self.plan.flow(), step.name()),
+                (attempt, attempts),
+                &stopping,
+                self.data(),
+            );
+            let call =
+                || catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
+            let outcome = if policy.uses_context() {
+                ctx.enter(call)
+            } else {
+                call()
+            };
+            let error = match outcome {
+                Ok(Ok(())) => break true,
+                Ok(Err(error)) => error,
+                Err(payload) => {
+                    self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
+                    break false;
+                }
+            };
+            let decision = if policy.compensates() {
+                let compensate = || {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        self.exec.compensate(i as usize, &error, &ACCESS)
+                    }))
+                };
+                match ctx.enter(compensate) {
+                    Ok(decision) => decision,
+                    Err(payload) => {
+                        self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
+                        break false;
+                    }
+                }
+            } else {
+                Decision::Retry
+            };
+            match decision {
+                Decision::Continued => {
+                    if let Some(observer) = self.observer {
+                        observer.step_compensated(&info, step, &*error);
+                    }
+                    break true;
+                }
+                Decision::Retry if attempt < attempts && !self.is_stopping() => {
+                    let delay = policy
+                        .get_backoff()
+                        .jittered(attempt, self.random_unit(i, attempt));
+                    if let Some(observer) = self.observer {
+                        observer.step_retrying(&info, step, attempt, delay, &*error);
+                    }
+                    self.sleep(delay);
+                    attempt += 1;
+                }
+                Decision::Retry | Decision::Fail => {
+                    self.step_failed(i, attempt, ErrorKind::Failed, error);
+                    break false;
+                }
+            }
+        };
+        let drops = self.hot.steps[i as usize].drops;
+        if drops {
+            for &slot in self.hot.reads(i) {
+                self.release(slot);
+            }
+        }
+        if succeeded {
+            if drops {
+                self.after_produced(self.hot.inputs + i);
+            }
+            match (policy.is_undoable(), self.observer) {
+                (true, Some(observer)) => {
+                    let _order = self
+                        .finish_order
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    self.record_completion(i);
+                    observer.step_finished(&info, step, attempt);
+                }
+                (true, None) => self.record_completion(i),
+                (false, Some(observer)) => observer.step_finished(&info, step, attempt),
+                (false, None) => {}
+            }
+        }
+        succeeded
+    }
+
+    /// Appends undoable step `i` to the completion log.
+    fn record_completion(&self, i: u32) {
+        let k = self.completed.fetch_add(1, Ordering::Relaxed);
+        self.done[k].store(i, Ordering::Relaxed);
+    }
+
+    #[cold]
+    fn step_failed(&self, i: u32, attempt: u32, kind: ErrorKind, error: BoxError) {
+        if let Some(observer) = self.observer {
+            observer.step_failed(
+                &self.info(),
+                &self.plan.steps()[i as usize],
+                attempt,
+                &*error,
+            );
+        }
+        self.fail(i, kind, error);
+    }
+
+    /// Whether the run is stopping, without side effects (for [`Context::is_cancelled`]).
+    fn is_stopping(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+            || self.cancel.is_some_and(crate::CancelToken::is_cancelled)
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Whether the run must not start another step; stops it when it was cancelled or its
+    /// deadline passed.
+    fn interrupted(&self) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return true;
+        }
+        let reason = if self.cancel.is_some_and(crate::CancelToken::is_cancelled) {
+            ErrorKind::Cancelled
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            ErrorKind::TimedOut
+        } else {
+            return false;
+        };
+        if self.stop(FlowError::new(reason, self.flow_name(), None, None)) {
+            if let Some(observer) = self.observer {
+                observer.run_cancelled(&self.info(), reason);
+            }
+        }
+        true
+    }
+
+    /// Sleeps before a retry; wakes early when the run stops, is cancelled or times out.
+    fn sleep(&self, delay: Duration) {
+        let delay = match self.deadline {
+            Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
+            None => delay,
+        };
+        if delay.is_zero() {
+            return;
+        }
+        let signal = self.cancel.map_or(&self.wake, crate::CancelToken::signal);
+        signal.sleep(delay, || self.is_stopping());
+    }
+
+    /// A number in `[0, 1)` for the jitter of retry `attempt` of step `i`, different per
+    /// process, run, step and attempt.
+    fn random_unit(&self, i: u32, attempt: u32) -> f64 {
+        let hash = std::hash::RandomState::new().hash_one((self.id, i, attempt));
+        #[allow(clippy::cast_precision_loss)]
+        let unit = (hash >> 11) as f64 / (1u64 << 53) as f64;
+        unit
+    }
+}
+
+pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> BoxError {
+    Box::new(StepPanicked::from_payload(payload))
+}

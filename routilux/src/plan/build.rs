@@ -1,0 +1,117 @@
+//! Plans computed at run time, for the [`Builder`](crate::Builder).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+
+use super::{FlowObserver, Plan, SlotPlan, StepPlan};
+use crate::policy::Policy;
+
+impl Plan {
+    /// Builds a plan from steps listed in an order where every step reads only inputs and
+    /// earlier steps. `reads[i]` lists the slots step `i` reads, numbered inputs first then
+    /// steps in the given order. Returns the plan and, for each given step, its plan index.
+    pub(crate) fn build(
+        flow: String,
+        inputs: Vec<String>,
+        specs: Vec<(String, String, Vec<u32>, Policy)>,
+        kept: &[u32],
+    ) -> (Plan, Vec<u32>) {
+        let n_inputs = u32::try_from(inputs.len()).expect("fewer than 2^32 inputs");
+        let n = specs.len();
+        // Layer of a step: 1 + the deepest step it reads (inputs do not count).
+        let mut layer = vec![0u32; n];
+        for (i, (_, _, reads, _)) in specs.iter().enumerate() {
+            layer[i] = reads
+                .iter()
+                .filter(|&&s| s >= n_inputs)
+                .map(|&s| layer[(s - n_inputs) as usize] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let mut order: Vec<u32> = (0..u32::try_from(n).expect("fewer than 2^32 steps")).collect();
+        order.sort_by_key(|&i| (layer[i as usize], i));
+        let mut position = vec![0u32; n];
+        for (pos, &i) in order.iter().enumerate() {
+            position[i as usize] = u32::try_from(pos).expect("fewer than 2^32 steps");
+        }
+        let to_slot = |s: u32| {
+            if s < n_inputs {
+                s
+            } else {
+                n_inputs + position[(s - n_inputs) as usize]
+            }
+        };
+        let mut slots = vec![
+            SlotPlan {
+                consumers: 0,
+                kept: false,
+                needs_drop: true,
+            };
+            inputs.len() + n
+        ];
+        let mut succs: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut reads_by_pos: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut deps = vec![0u32; n];
+        for (i, (_, _, reads, _)) in specs.iter().enumerate() {
+            let pos = position[i];
+            let mut mapped: Vec<u32> = reads.iter().map(|&s| to_slot(s)).collect();
+            mapped.sort_unstable();
+            mapped.dedup();
+            for &s in &mapped {
+                slots[s as usize].consumers += 1;
+                if s >= n_inputs {
+                    succs[(s - n_inputs) as usize].push(pos);
+                    deps[pos as usize] += 1;
+                }
+            }
+            reads_by_pos[pos as usize] = mapped;
+        }
+        for &k in kept {
+            slots[to_slot(k) as usize].kept = true;
+        }
+        let mut names: Vec<Option<(String, String, Policy)>> = specs
+            .into_iter()
+            .map(|(n, r, _, p)| Some((n, r, p)))
+            .collect();
+        let steps: Vec<StepPlan> = order
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                let (name, routine, policy) = names[i as usize].take().expect("each step once");
+                let mut s = std::mem::take(&mut succs[pos]);
+                s.sort_unstable();
+                StepPlan {
+                    name: Cow::Owned(name),
+                    routine: Cow::Owned(routine),
+                    policy,
+                    doc: Cow::Borrowed(""),
+                    deps: deps[pos],
+                    reads: Cow::Owned(std::mem::take(&mut reads_by_pos[pos])),
+                    succs: Cow::Owned(s),
+                }
+            })
+            .collect();
+        let mut bounds = vec![0u32];
+        for w in order.windows(2) {
+            if layer[w[0] as usize] != layer[w[1] as usize] {
+                bounds.push(position[w[1] as usize]);
+            }
+        }
+        bounds.push(u32::try_from(n).expect("fewer than 2^32 steps"));
+        if n == 0 {
+            bounds = vec![0];
+        }
+        let plan = Plan {
+            flow: Cow::Owned(flow),
+            inputs: inputs.into_iter().map(Cow::Owned).collect(),
+            steps: Cow::Owned(steps),
+            slots: Cow::Owned(slots),
+            layers: Cow::Owned(bounds),
+            hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
+            observer: FlowObserver::new(),
+        };
+        (plan, position)
+    }
+}

@@ -1,0 +1,332 @@
+//! [`Plan`]: the static shape of a flow that the engine executes.
+//!
+//! `flow!` computes a plan at compile time and emits it as a `static`; the run-time
+//! [`Builder`](crate::Builder) computes the same structure when it is built. Steps are stored
+//! in topological order, grouped by layer (the length of the longest path of dependencies that
+//! leads to a step), ties kept in declaration order.
+//!
+//! Result slots are numbered inputs first, then steps in plan order: step `i` writes slot
+//! `inputs + i`.
+
+mod build;
+mod hot;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+pub(crate) use hot::Hot;
+
+use crate::observe::Observer;
+use crate::policy::Policy;
+
+/// The shape of a flow: its inputs, its steps in topological order and its layers.
+#[derive(Debug)]
+pub struct Plan {
+    flow: Cow<'static, str>,
+    inputs: Cow<'static, [Cow<'static, str>]>,
+    steps: Cow<'static, [StepPlan]>,
+    slots: Cow<'static, [SlotPlan]>,
+    layers: Cow<'static, [u32]>,
+    /// The engine's compact copy of the step table, made on first use.
+    hot: OnceLock<Hot>,
+    /// Recent cost of a step, in ns (a moving average over runs; `u64::MAX` before the first).
+    cost: AtomicU64,
+    /// The observer attached to every run of the flow.
+    observer: FlowObserver,
+}
+
+/// An observer attached to a flow (see [`Plan::attach_observer`]).
+pub(crate) type SharedObserver = Arc<dyn Observer + Send + Sync>;
+
+/// The per-flow observer: a flag the engine checks once per run, and the observer behind it.
+pub(crate) struct FlowObserver {
+    attached: AtomicBool,
+    observer: RwLock<Option<SharedObserver>>,
+}
+
+impl FlowObserver {
+    pub(crate) const fn new() -> Self {
+        FlowObserver {
+            attached: AtomicBool::new(false),
+            observer: RwLock::new(None),
+        }
+    }
+}
+
+impl fmt::Debug for FlowObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.attached.load(Ordering::Relaxed) {
+            "attached"
+        } else {
+            "none"
+        })
+    }
+}
+
+impl Clone for Plan {
+    fn clone(&self) -> Self {
+        Plan {
+            flow: self.flow.clone(),
+            inputs: self.inputs.clone(),
+            steps: self.steps.clone(),
+            slots: self.slots.clone(),
+            layers: self.layers.clone(),
+            hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
+            observer: FlowObserver::new(),
+        }
+    }
+}
+
+/// One step of a [`Plan`].
+#[derive(Clone, Debug)]
+pub struct StepPlan {
+    name: Cow<'static, str>,
+    routine: Cow<'static, str>,
+    deps: u32,
+    reads: Cow<'static, [u32]>,
+    succs: Cow<'static, [u32]>,
+    policy: Policy,
+    doc: Cow<'static, str>,
+}
+
+/// How a result slot is used: by how many steps, and whether the run returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotPlan {
+    consumers: u32,
+    kept: bool,
+    needs_drop: bool,
+}
+
+impl Plan {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __from_static(
+        flow: &'static str,
+        inputs: &'static [Cow<'static, str>],
+        steps: &'static [StepPlan],
+        slots: &'static [SlotPlan],
+        layers: &'static [u32],
+    ) -> Self {
+        Plan {
+            flow: Cow::Borrowed(flow),
+            inputs: Cow::Borrowed(inputs),
+            steps: Cow::Borrowed(steps),
+            slots: Cow::Borrowed(slots),
+            layers: Cow::Borrowed(layers),
+            hot: OnceLock::new(),
+            cost: AtomicU64::new(u64::MAX),
+            observer: FlowObserver::new(),
+        }
+    }
+
+    /// The flow's name.
+    #[must_use]
+    pub fn flow(&self) -> &str {
+        &self.flow
+    }
+
+    /// The names of the flow's inputs, in declaration order.
+    pub fn inputs(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.inputs.iter().map(|name| &**name)
+    }
+
+    pub(crate) fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// The steps in topological order (the order [`Schedule::Sequential`](crate::Schedule)
+    /// runs them in).
+    #[must_use]
+    pub fn steps(&self) -> &[StepPlan] {
+        &self.steps
+    }
+
+    /// The topological layers: each layer's steps depend only on steps of earlier layers, so
+    /// the steps of one layer can all run at the same time.
+    pub fn layers(&self) -> impl ExactSizeIterator<Item = &[StepPlan]> {
+        self.layers
+            .windows(2)
+            .map(|w| &self.steps[w[0] as usize..w[1] as usize])
+    }
+
+    pub(crate) fn layer_bounds(&self) -> &[u32] {
+        &self.layers
+    }
+
+    /// Attaches `observer` to every run of this flow from now on (besides any observer a run
+    /// brings in its [`RunOptions`](crate::RunOptions)), replacing the one attached before.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use routilux::{flow, routine, Observer, RunInfo};
+    ///
+    /// #[routine]
+    /// fn one() -> u32 { 1 }
+    /// flow! { flow Counted { step a = one(); return a; } }
+    ///
+    /// #[derive(Default)]
+    /// struct Runs(AtomicUsize);
+    /// impl Observer for Runs {
+    ///     fn run_started(&self, _: &RunInfo<'_>) { self.0.fetch_add(1, Ordering::Relaxed); }
+    /// }
+    ///
+    /// let runs = Arc::new(Runs::default());
+    /// Counted::plan().attach_observer(runs.clone());
+    /// Counted::run()?;
+    /// Counted::run()?;
+    /// Counted::plan().detach_observer();
+    /// Counted::run()?;
+    /// assert_eq!(runs.0.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), routilux::FlowError>(())
+    /// ```
+    pub fn attach_observer(&self, observer: Arc<dyn Observer + Send + Sync>) {
+        let mut slot = self
+            .observer
+            .observer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(observer);
+        self.observer.attached.store(true, Ordering::Release);
+    }
+
+    /// Detaches the flow's observer, if any; returns it.
+    pub fn detach_observer(&self) -> Option<Arc<dyn Observer + Send + Sync>> {
+        let mut slot = self
+            .observer
+            .observer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.observer.attached.store(false, Ordering::Release);
+        slot.take()
+    }
+
+    /// The flow's observer, if one is attached.
+    pub(crate) fn flow_observer(&self) -> Option<SharedObserver> {
+        if !self.observer.attached.load(Ordering::Acquire) {
+            return None;
+        }
+        self.observer
+            .observer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The recent cost of one step in ns, averaged over recent runs; `None` before any run.
+    pub(crate) fn step_cost(&self) -> Option<u64> {
+        match self.cost.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(ns),
+        }
+    }
+
+    /// Folds one run's cost per step into the average (concurrent runs may lose an update,
+    /// which only slows the average down).
+    pub(crate) fn record_step_cost(&self, ns: u64) {
+        let ns = ns.min(u64::MAX - 1);
+        let average = match self.step_cost() {
+            None => ns,
+            Some(old) => (old.saturating_mul(3) / 4).saturating_add(ns / 4),
+        };
+        self.cost.store(average, Ordering::Relaxed);
+    }
+}
+
+impl StepPlan {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __from_static(
+        name: &'static str,
+        routine: &'static str,
+        deps: u32,
+        reads: &'static [u32],
+        succs: &'static [u32],
+        policy: Policy,
+        doc: &'static str,
+    ) -> Self {
+        StepPlan {
+            name: Cow::Borrowed(name),
+            routine: Cow::Borrowed(routine),
+            deps,
+            reads: Cow::Borrowed(reads),
+            succs: Cow::Borrowed(succs),
+            policy,
+            doc: Cow::Borrowed(doc),
+        }
+    }
+
+    /// The step's doc comment in the flow (empty when it has none).
+    #[must_use]
+    pub fn doc(&self) -> &str {
+        &self.doc
+    }
+
+    /// The step's retries, backoff, and whether it can be undone.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The step's name, as declared in the flow.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name of the routine the step calls.
+    #[must_use]
+    pub fn routine(&self) -> &str {
+        &self.routine
+    }
+
+    pub(crate) fn name_cow(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+
+    /// How many distinct steps this step takes results from.
+    #[must_use]
+    pub fn dependency_count(&self) -> u32 {
+        self.deps
+    }
+
+    /// The result slots the step reads, each once (inputs first, then steps in plan order).
+    #[must_use]
+    pub fn reads(&self) -> &[u32] {
+        &self.reads
+    }
+
+    /// The plan indices of the steps that take this step's result, each once.
+    #[must_use]
+    pub fn successors(&self) -> &[u32] {
+        &self.succs
+    }
+}
+
+impl SlotPlan {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __new(consumers: u32, kept: bool, needs_drop: bool) -> Self {
+        SlotPlan {
+            consumers,
+            kept,
+            needs_drop,
+        }
+    }
+
+    /// Whether dropping the value does anything; if not, the engine never clears the slot.
+    pub(crate) fn needs_drop(self) -> bool {
+        self.needs_drop
+    }
+
+    pub(crate) fn consumers(self) -> u32 {
+        self.consumers
+    }
+
+    pub(crate) fn kept(self) -> bool {
+        self.kept
+    }
+}
