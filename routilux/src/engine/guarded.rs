@@ -156,10 +156,10 @@ impl<E: Exec> Run<'_, E> {
         } else {
             return false;
         };
-        if self.stop(FlowError::new(reason, self.flow_name(), None, None)) {
-            if let Some(observer) = self.observer {
-                observer.run_cancelled(&self.info(), reason);
-            }
+        if self.stop(FlowError::new(reason, self.flow_name(), None, None))
+            && let Some(observer) = self.observer
+        {
+            observer.run_cancelled(&self.info(), reason);
         }
         true
     }

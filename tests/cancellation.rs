@@ -1,0 +1,247 @@
+//! Cancellation and timeouts: a cancelled or timed-out run undoes like a failed one.
+
+mod common;
+
+use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Boom, Log, lines, schedules};
+use routilux::{
+    Backoff, CancelToken, Context, ErrorKind, Observer, RunInfo, Step, StepPlan, flow, routine,
+};
+
+struct Reserve;
+
+impl Step for Reserve {
+    type Args = (u32,);
+    type Output = u32;
+    type Error = Boom;
+
+    fn run((x,): (&u32,), _: &Context) -> Result<u32, Boom> {
+        Ok(x + 1)
+    }
+}
+
+/// Fails, then waits an hour before each retry: only a cancellation or deadline ends it.
+#[routine(retries = 5, backoff = Backoff::exponential(Duration::from_secs(3600)))]
+fn patient(_: &u32) -> Result<u32, Boom> {
+    Err(Boom("busy"))
+}
+
+flow! {
+    flow Patient {
+        input x: u32;
+        step a = Reserve(x);
+        step b = patient(a);
+        return b;
+    }
+}
+
+/// Records events, and cancels its token when a retry is announced.
+struct CancelOnRetry<'a> {
+    log: Log,
+    token: &'a CancelToken,
+}
+
+impl Observer for CancelOnRetry<'_> {
+    fn run_started(&self, run: &RunInfo<'_>) {
+        self.log.run_started(run);
+    }
+    fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.log.step_started(run, step, attempt);
+    }
+    fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.log.step_finished(run, step, attempt);
+    }
+    fn step_retrying(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        attempt: u32,
+        delay: Duration,
+        error: &(dyn Error + 'static),
+    ) {
+        self.log.step_retrying(run, step, attempt, delay, error);
+        // From another thread, as a user would.
+        let token = self.token.clone();
+        std::thread::spawn(move || token.cancel()).join().unwrap();
+    }
+    fn run_cancelled(&self, run: &RunInfo<'_>, reason: ErrorKind) {
+        self.log.run_cancelled(run, reason);
+    }
+    fn undo_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.log.undo_started(run, step, attempt);
+    }
+    fn undo_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        self.log.undo_finished(run, step, attempt);
+    }
+    fn run_finished(&self, run: &RunInfo<'_>, result: Result<(), &routilux::FlowError>) {
+        self.log.run_finished(run, result);
+    }
+}
+
+#[test]
+fn cancelling_during_a_backoff_wakes_the_sleep_and_undoes() {
+    for (schedule, options) in schedules() {
+        let token = CancelToken::new();
+        let observer = CancelOnRetry {
+            log: Log::default(),
+            token: &token,
+        };
+        let err = Patient::run_with(options.observer(&observer).cancel(&token), 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled, "{schedule:?}");
+        assert_eq!(err.step(), None);
+        assert_eq!(err.to_string(), "flow `Patient` was cancelled");
+        assert_eq!(
+            observer.log.events(),
+            lines(&[
+                "run",
+                "start a#1",
+                "finish a#1",
+                "start b#1",
+                "retry b#1 after 3600s: busy",
+                "cancelled Cancelled",
+                "undo a#1",
+                "undone a#1",
+                "end err",
+            ]),
+            "{schedule:?}"
+        );
+    }
+}
+
+#[test]
+fn a_deadline_ends_a_backoff_and_undoes() {
+    for (schedule, options) in schedules() {
+        let log = Log::default();
+        let options = options.observer(&log).timeout(Duration::from_millis(200));
+        let err = Patient::run_with(options, 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{schedule:?}");
+        assert_eq!(err.to_string(), "flow `Patient` timed out");
+        // Normally the deadline passes during b's hour-long backoff; on a machine slow enough
+        // to spend 200 ms before that, it passes earlier. Either way the run stops there, and
+        // whatever finished is undone.
+        let events = log.events();
+        let expected = lines(&[
+            "run",
+            "start a#1",
+            "finish a#1",
+            "start b#1",
+            "retry b#1 after 3600s: busy",
+        ]);
+        let at = events
+            .iter()
+            .position(|e| e == "cancelled TimedOut")
+            .expect("a timeout event");
+        assert_eq!(events[..at], expected[..at], "{schedule:?}");
+        let undo: &[&str] = if at >= 3 {
+            &["undo a#1", "undone a#1"]
+        } else {
+            &[]
+        };
+        let mut tail = vec!["cancelled TimedOut"];
+        tail.extend(undo);
+        tail.push("end err");
+        assert_eq!(events[at..], lines(&tail)[..], "{schedule:?}");
+    }
+}
+
+#[test]
+fn a_cancelled_token_or_a_zero_timeout_starts_nothing() {
+    for (schedule, options) in schedules() {
+        let token = CancelToken::new();
+        token.cancel();
+        let log = Log::default();
+        let err = Patient::run_with(options.observer(&log).cancel(&token), 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled, "{schedule:?}");
+        assert_eq!(
+            log.events(),
+            lines(&["run", "cancelled Cancelled", "end err"])
+        );
+
+        let log = Log::default();
+        let err = Patient::run_with(options.observer(&log).timeout(Duration::ZERO), 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{schedule:?}");
+        assert_eq!(
+            log.events(),
+            lines(&["run", "cancelled TimedOut", "end err"])
+        );
+    }
+}
+
+static SAW_CANCEL: AtomicBool = AtomicBool::new(false);
+
+/// Cancels the run itself, then checks that its context says so.
+#[routine]
+fn self_cancelling(ctx: &Context, token: &CancelToken) -> Result<u32, routilux::Cancelled> {
+    token.cancel();
+    SAW_CANCEL.store(ctx.is_cancelled(), Ordering::SeqCst);
+    ctx.check()?;
+    Ok(1)
+}
+
+#[routine]
+fn after(x: &u32) -> u32 {
+    x + 1
+}
+
+flow! {
+    flow SelfCancel {
+        input token: CancelToken;
+        step s = self_cancelling(token);
+        step t = after(s);
+        return t;
+    }
+}
+
+#[test]
+fn a_step_sees_the_cancellation_through_its_context() {
+    for (schedule, options) in schedules() {
+        SAW_CANCEL.store(false, Ordering::SeqCst);
+        let token = CancelToken::new();
+        let err = SelfCancel::run_with(options.cancel(&token), token.clone()).unwrap_err();
+        assert!(SAW_CANCEL.load(Ordering::SeqCst), "{schedule:?}");
+        // The step's own `Cancelled` error ends the run before the token is noticed.
+        assert_eq!(err.step(), Some("s"));
+        assert!(
+            std::error::Error::source(&err)
+                .unwrap()
+                .is::<routilux::Cancelled>()
+        );
+    }
+}
+
+flow! {
+    flow Quick {
+        input x: u32;
+        step a = Reserve(x);
+        step b = after(a);
+        return b;
+    }
+}
+
+#[test]
+fn a_token_and_deadline_that_never_fire_change_nothing() {
+    let token = CancelToken::new();
+    for (schedule, options) in schedules() {
+        let log = Log::default();
+        let options = options
+            .observer(&log)
+            .cancel(&token)
+            .timeout(Duration::from_secs(3600));
+        assert_eq!(Quick::run_with(options, 1).unwrap(), 3, "{schedule:?}");
+        assert_eq!(
+            log.events(),
+            lines(&[
+                "run",
+                "start a#1",
+                "finish a#1",
+                "start b#1",
+                "finish b#1",
+                "end ok"
+            ]),
+            "{schedule:?}"
+        );
+    }
+}
