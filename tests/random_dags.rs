@@ -1,11 +1,11 @@
 //! Property test: random DAGs built with `routilux::Builder`, run under every schedule by the
 //! same engine as `flow!` flows. Checked against a plain sequential evaluation.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
+use routilux::{Builder, DynFlow, Handle, Observer, RunInfo, RunOptions, Schedule, StepPlan};
 
 /// A random DAG: `deps[i]` are indices of earlier nodes (node 0 is the input).
 #[derive(Clone, Debug)]
@@ -71,6 +71,17 @@ fn build(
     failing: &[usize],
     record: &Arc<Record>,
 ) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
+    build_saga(dag, failing, &[], record, &Arc::default())
+}
+
+/// Like [`build`]; nodes in `undoable` get an undo that appends the node to `undone`.
+fn build_saga(
+    dag: &Dag,
+    failing: &[usize],
+    undoable: &[usize],
+    record: &Arc<Record>,
+    undone: &Arc<Mutex<Vec<usize>>>,
+) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
     let mut b = Builder::new("Random");
     let input = b.input::<u64>("x").unwrap();
     let mut handles = vec![input];
@@ -92,6 +103,14 @@ fn build(
                 result
             })
             .unwrap();
+        if undoable.contains(&node) {
+            let undone = Arc::clone(undone);
+            b.undo(h, move |_: &u64| {
+                undone.lock().unwrap().push(node);
+                Ok::<(), Injected>(())
+            })
+            .unwrap();
+        }
         handles.push(h);
     }
     for &h in &handles[1..] {
@@ -127,6 +146,26 @@ fn pool() -> &'static rayon::ThreadPool {
             .build()
             .unwrap()
     })
+}
+
+/// The order of `step_finished` and `undo_started` events, as node numbers.
+#[derive(Default)]
+struct Order {
+    finished: Mutex<Vec<usize>>,
+    undo_started: Mutex<Vec<usize>>,
+}
+
+fn node_of(step: &StepPlan) -> usize {
+    step.name()[1..].parse().unwrap()
+}
+
+impl Observer for Order {
+    fn step_finished(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
+        self.finished.lock().unwrap().push(node_of(step));
+    }
+    fn undo_started(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
+        self.undo_started.lock().unwrap().push(node_of(step));
+    }
 }
 
 /// Nodes that (transitively) depend on `node`.
@@ -201,6 +240,63 @@ proptest! {
             }
             for count in &record.runs {
                 prop_assert!(count.load(Ordering::SeqCst) <= 1);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// Sagas on random DAGs: whatever completed and is undoable is undone, newest first; nothing
+    /// else is undone; a run without failures undoes nothing.
+    #[test]
+    fn failed_runs_undo_every_completed_undoable_step_in_reverse_completion_order(
+        dag in dag(120),
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 0..=2),
+        undoable_mask in proptest::collection::vec(any::<bool>(), 120),
+    ) {
+        let n = dag.deps.len();
+        let failing: Vec<usize> = picks.iter().map(|p| p.index(n) + 1).collect();
+        let undoable: Vec<usize> = (1..=n).filter(|&node| undoable_mask[node - 1]).collect();
+        for options in options(pool()) {
+            let record = Record::new(n + 1);
+            let undone = Arc::new(Mutex::new(Vec::new()));
+            let order = Order::default();
+            let (flow, input, _) = build_saga(&dag, &failing, &undoable, &record, &undone);
+            let mut inputs = flow.inputs();
+            inputs.set(input, 1);
+            let result = flow.run(inputs, options.observer(&order));
+            let undone = undone.lock().unwrap().clone();
+            if failing.is_empty() {
+                prop_assert!(result.is_ok());
+                prop_assert!(undone.is_empty(), "a successful run undid {:?}", undone);
+                continue;
+            }
+            let err = result.expect_err("a step fails");
+            prop_assert!(err.undo_errors().is_empty());
+            let mut want: Vec<usize> = order
+                .finished
+                .lock()
+                .unwrap()
+                .iter()
+                .copied()
+                .filter(|node| undoable.contains(node))
+                .collect();
+            want.reverse();
+            prop_assert_eq!(&undone, &want, "undo order vs reverse completion order");
+            prop_assert_eq!(&*order.undo_started.lock().unwrap(), &want);
+            // Independent steps may complete in either order, but a step is always undone
+            // before the steps it depends on.
+            for (i, &first) in undone.iter().enumerate() {
+                let descendants = descendants(&dag, first);
+                for &then in &undone[i + 1..] {
+                    prop_assert!(
+                        !descendants[then],
+                        "node {} was undone before node {}, which depends on it",
+                        first, then
+                    );
+                }
             }
         }
     }

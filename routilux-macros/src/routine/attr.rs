@@ -72,8 +72,8 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
             )),
             FnArg::Typed(arg) if is_context(&arg.ty) => {
                 if context.is_some() {
-                    errors.push(syn::Error::new(
-                        arg.ty.span(),
+                    errors.push(syn::Error::new_spanned(
+                        &arg.ty,
                         format!("routine `{name}` takes `&Context` twice: one context parameter is enough"),
                     ));
                 }

@@ -1,0 +1,8 @@
+use routilux::routine;
+
+#[routine(retries)]
+fn flaky(x: &u64) -> Result<u64, std::io::Error> {
+    Ok(x + 1)
+}
+
+fn main() {}
