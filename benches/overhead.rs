@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use routilux::{RunOptions, Schedule};
+use routilux::{Observer, RunOptions, Schedule};
 use routilux_suite::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
 use routilux_suite::generated::OVERHEAD;
 use routilux_suite::{shapes, work};
@@ -20,6 +20,12 @@ fn threads() -> Vec<usize> {
         Err(_) => vec![1, 2],
     }
 }
+
+/// An observer that ignores every event: what attaching one costs, beside the same schedule
+/// with none attached.
+struct Ignore;
+
+impl Observer for Ignore {}
 
 fn overhead(c: &mut Criterion) {
     let shapes = shapes::overhead_shapes();
@@ -53,6 +59,10 @@ fn overhead(c: &mut Criterion) {
                 (
                     "routilux-sequential",
                     RunOptions::from(Schedule::Sequential),
+                ),
+                (
+                    "routilux-dataflow-observed",
+                    RunOptions::from(Schedule::Dataflow).observer(&Ignore),
                 ),
             ] {
                 group.bench_function(id, |b| {
