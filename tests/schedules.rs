@@ -281,17 +281,24 @@ fn a_panicking_step_is_an_error_and_the_pool_keeps_working() {
 }
 
 // Steps already running when another fails run to completion before `run` returns.
+// Each root waits for the other to have started, so neither order of starting them can let
+// the failure come before the slow step is running.
 static FAILED: AtomicBool = AtomicBool::new(false);
+static SLOW_STARTED: AtomicBool = AtomicBool::new(false);
 static SLOW_DONE: AtomicUsize = AtomicUsize::new(0);
 
 #[routine]
 fn fail_and_signal() -> Result<u64, Refused> {
+    while !SLOW_STARTED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
     FAILED.store(true, Ordering::SeqCst);
     Err(Refused("now"))
 }
 
 #[routine]
 fn wait_for_failure() -> u64 {
+    SLOW_STARTED.store(true, Ordering::SeqCst);
     while !FAILED.load(Ordering::SeqCst) {
         std::thread::yield_now();
     }
@@ -319,6 +326,7 @@ fn steps_in_flight_finish_before_run_returns() {
     let pool = pool(2);
     for schedule in [Schedule::Layered, Schedule::Dataflow] {
         FAILED.store(false, Ordering::SeqCst);
+        SLOW_STARTED.store(false, Ordering::SeqCst);
         let before = SLOW_DONE.load(Ordering::SeqCst);
         let options = RunOptions::from(schedule).pool(&pool).inline_small(false);
         let err = InFlight::run_with(options).unwrap_err();

@@ -66,16 +66,17 @@ impl Splits {
 
 impl<'a, E: Exec> Run<'a, E> {
     pub(super) fn dataflow(&self) {
-        let bounds = self.plan.layer_bounds();
-        if bounds.len() < 2 {
+        let roots = &self.hot.roots;
+        if roots.is_empty() {
             return;
         }
-        // Layer 0 holds exactly the steps without step dependencies.
-        let roots: Vec<u32> = (bounds[0]..bounds[1]).collect();
-        rayon::scope(|s| self.run_ready(s, &roots, Splits::new()));
+        rayon::scope(|s| self.run_ready(s, roots, Splits::new()));
     }
 
-    /// Runs the ready steps in `ready` (not empty), in parallel while splits last.
+    /// Runs the ready steps in `ready` (not empty, tallest first), in parallel while splits
+    /// last. A step taller than all the others is split off on its own; once the splits are
+    /// spent, one at least twice as tall as the rest still is, so that the rest can be stolen
+    /// while it runs instead of waiting behind it.
     fn run_ready<'s>(&'s self, s: &Scope<'s>, ready: &[u32], splits: Splits)
     where
         'a: 's,
@@ -83,13 +84,20 @@ impl<'a, E: Exec> Run<'a, E> {
         if let [only] = ready {
             return self.run_chain(s, *only);
         }
-        if splits.0 == 0 {
+        let (first, second) = (self.hot.height(ready[0]), self.hot.height(ready[1]));
+        let tallest = if splits.0 == 0 {
+            first >= second.saturating_mul(2)
+        } else {
+            first > second
+        };
+        if splits.0 == 0 && !tallest {
             for &step in ready {
                 self.run_chain(s, step);
             }
             return;
         }
-        let (left, right) = ready.split_at(ready.len() / 2);
+        let middle = if tallest { 1 } else { ready.len() / 2 };
+        let (left, right) = ready.split_at(middle);
         if Nesting::deep() {
             let right = right.to_vec();
             s.spawn(move |s| self.run_ready(s, &right, Splits::new()));

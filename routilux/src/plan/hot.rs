@@ -2,7 +2,12 @@
 
 use super::{Plan, SlotPlan};
 
-/// What the engine reads per step, packed: no `Cow` to look through, 20 bytes a step.
+/// What the engine reads per step, packed: no `Cow` to look through, 24 bytes a step.
+///
+/// Successor lists and [`roots`](Self::roots) are sorted by height (the number of steps on the
+/// longest path from the step to the end of the flow), tallest first: the engine continues
+/// with the tallest ready step on the same thread and hands the rest out, so the likely
+/// critical path never waits behind short independent work.
 #[derive(Debug)]
 pub(crate) struct Hot {
     /// Per step: dependency count, then `[start, end)` of its reads and of its successors
@@ -13,6 +18,8 @@ pub(crate) struct Hot {
     pub(crate) inputs: u32,
     /// How many steps can be undone.
     pub(crate) undoable: usize,
+    /// The steps without step dependencies, tallest first.
+    pub(crate) roots: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +32,8 @@ pub(crate) struct HotStep {
     pub(crate) drops: bool,
     /// Whether the step has no retries, undo, compensation or context: the engine's fast path.
     pub(crate) plain: bool,
+    /// Steps on the longest path from this step to the end of the flow, itself included.
+    pub(crate) height: u32,
 }
 
 impl Hot {
@@ -34,6 +43,12 @@ impl Hot {
         &self.edges[start as usize..end as usize]
     }
 
+    #[inline]
+    pub(crate) fn height(&self, step: u32) -> u32 {
+        self.steps[step as usize].height
+    }
+
+    /// Successors of `step`, tallest first.
     #[inline]
     pub(crate) fn successors(&self, step: u32) -> &[u32] {
         let (start, end) = self.steps[step as usize].succs;
@@ -53,6 +68,17 @@ impl Plan {
             };
             let inputs = self.inputs.len();
             let droppable = |slot: &SlotPlan| slot.needs_drop && !slot.kept;
+            // Steps are in topological order: successors come later.
+            let mut heights = vec![1u32; self.steps.len()];
+            for (i, s) in self.steps.iter().enumerate().rev() {
+                let below = s.succs.iter().map(|&n| heights[n as usize]).max();
+                heights[i] = below.map_or(1, |h| h.saturating_add(1));
+            }
+            let tallest_first = |list: &[u32]| {
+                let mut sorted = list.to_vec();
+                sorted.sort_by_key(|&n| std::cmp::Reverse(heights[n as usize]));
+                sorted
+            };
             let steps = self
                 .steps
                 .iter()
@@ -64,20 +90,68 @@ impl Plan {
                     HotStep {
                         deps: s.deps,
                         reads: range(&s.reads),
-                        succs: range(&s.succs),
+                        succs: range(&tallest_first(&s.succs)),
                         drops,
                         plain: s.policy.is_plain(),
+                        height: heights[i],
                     }
                 })
                 .collect();
             let undoable = self.steps.iter().filter(|s| s.policy.is_undoable()).count();
+            let roots: Vec<u32> = (0..self.steps.len() as u32)
+                .filter(|&i| self.steps[i as usize].deps == 0)
+                .collect();
             Hot {
                 undoable,
+                roots: tallest_first(&roots),
                 steps,
                 edges,
                 slots: self.slots.to_vec(),
                 inputs: u32::try_from(self.inputs.len()).expect("fewer than 2^32 inputs"),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Builder;
+
+    fn ok(args: &[&u64]) -> Result<u64, std::fmt::Error> {
+        Ok(args.iter().copied().sum())
+    }
+
+    #[test]
+    fn roots_and_successors_are_tallest_first() {
+        let mut b = Builder::new("Heights");
+        let x = b.input::<u64>("x").unwrap();
+        let short = b.step("short", &[x], ok).unwrap();
+        let c1 = b.step("c1", &[x], ok).unwrap();
+        let c2 = b.step("c2", &[c1], ok).unwrap();
+        let c3 = b.step("c3", &[c2], ok).unwrap();
+        let fork = b.step("fork", &[], ok).unwrap();
+        let leaf = b.step("leaf", &[fork], ok).unwrap();
+        let deep = b.step("deep", &[fork], ok).unwrap();
+        let deeper = b.step("deeper", &[deep], ok).unwrap();
+        for h in [short, c3, leaf, deeper] {
+            b.output(h);
+        }
+        let flow = b.build();
+        let plan = flow.plan();
+        let hot = plan.hot();
+        let name = |i: u32| plan.steps()[i as usize].name().to_owned();
+        let heights: Vec<(String, u32)> = (0..hot.steps.len() as u32)
+            .map(|i| (name(i), hot.height(i)))
+            .collect();
+        for (step, height) in [("short", 1), ("c1", 3), ("c3", 1), ("fork", 3), ("deep", 2)] {
+            assert!(heights.contains(&(step.to_owned(), height)), "{heights:?}");
+        }
+        let roots: Vec<String> = hot.roots.iter().map(|&i| name(i)).collect();
+        assert_eq!(roots[2], "short", "{roots:?}");
+        let fork = (0..hot.steps.len() as u32)
+            .find(|&i| name(i) == "fork")
+            .unwrap();
+        let successors: Vec<String> = hot.successors(fork).iter().map(|&i| name(i)).collect();
+        assert_eq!(successors, ["deep", "leaf"]);
     }
 }
