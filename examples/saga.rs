@@ -68,7 +68,7 @@ impl Step for ReserveFlight {
         ledger(format!("flight {reference} held for {}", trip.traveller));
         Ok(Booking {
             reference,
-            cents: 289_00,
+            cents: 28_900,
         })
     }
 
@@ -171,7 +171,7 @@ struct Printer {
 }
 
 impl Printer {
-    fn say(&self, what: String) {
+    fn say(&self, what: &str) {
         let line = format!(
             "{:>6.1} ms  {what}",
             self.start.elapsed().as_secs_f64() * 1e3
@@ -183,17 +183,17 @@ impl Printer {
 
 impl Observer for Printer {
     fn run_started(&self, run: &RunInfo<'_>) {
-        self.say(format!(
+        self.say(&format!(
             "run {} of `{}` started",
             run.id(),
             run.plan().flow()
         ));
     }
     fn step_started(&self, _: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        self.say(format!("  start    {} (attempt {attempt})", step.name()));
+        self.say(&format!("  start    {} (attempt {attempt})", step.name()));
     }
     fn step_finished(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
-        self.say(format!("  done     {}", step.name()));
+        self.say(&format!("  done     {}", step.name()));
     }
     fn step_retrying(
         &self,
@@ -203,13 +203,13 @@ impl Observer for Printer {
         delay: Duration,
         error: &(dyn Error + 'static),
     ) {
-        self.say(format!(
+        self.say(&format!(
             "  retry    {} after attempt {attempt} failed ({error}); waiting {delay:.1?}",
             step.name()
         ));
     }
     fn step_compensated(&self, _: &RunInfo<'_>, step: &StepPlan, error: &(dyn Error + 'static)) {
-        self.say(format!(
+        self.say(&format!(
             "  continue {} with a replacement value ({error})",
             step.name()
         ));
@@ -221,16 +221,16 @@ impl Observer for Printer {
         attempt: u32,
         error: &(dyn Error + 'static),
     ) {
-        self.say(format!(
+        self.say(&format!(
             "  FAILED   {} on attempt {attempt}: {error}",
             step.name()
         ));
     }
     fn undo_started(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
-        self.say(format!("  undo     {}", step.name()));
+        self.say(&format!("  undo     {}", step.name()));
     }
     fn undo_finished(&self, _: &RunInfo<'_>, step: &StepPlan, _: u32) {
-        self.say(format!("  undone   {}", step.name()));
+        self.say(&format!("  undone   {}", step.name()));
     }
     fn run_finished(&self, _: &RunInfo<'_>, result: Result<(), &FlowError>) {
         let outcome = if result.is_ok() {
@@ -238,7 +238,7 @@ impl Observer for Printer {
         } else {
             "failed"
         };
-        self.say(format!("run {outcome}"));
+        self.say(&format!("run {outcome}"));
     }
 }
 
@@ -260,10 +260,8 @@ fn main() {
         Ok(itinerary) => println!("\nBooked: {itinerary}"),
         Err(error) => {
             println!("\nThe run returned: {error}");
-            if let Some(cause) = error.source() {
-                if let Some(refused) = cause.downcast_ref::<Refused>() {
-                    println!("  the cause, as the step's own error type: {refused:?}");
-                }
+            if let Some(refused) = error.source().and_then(|c| c.downcast_ref::<Refused>()) {
+                println!("  the cause, as the step's own error type: {refused:?}");
             }
         }
     }

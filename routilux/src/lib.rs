@@ -65,12 +65,16 @@ mod cancel;
 mod context;
 mod engine;
 mod error;
+mod graph;
 mod observe;
 mod options;
 mod plan;
 mod policy;
 mod slot;
 mod step;
+#[cfg(feature = "tracing")]
+mod trace;
+mod track;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -80,6 +84,7 @@ pub use builder::{BuildError, Builder, DynFlow, Handle, Inputs, Outputs};
 pub use cancel::CancelToken;
 pub use context::{Cancelled, Context, RunData};
 pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};
+pub use graph::{Graph, GraphEdge, GraphInput, GraphStep};
 pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
@@ -143,6 +148,7 @@ pub use policy::{Backoff, Policy};
 /// ```
 pub use routilux_macros::flow;
 pub use step::{Args, Compensation, Step};
+pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 
 /// Makes a function usable as a step of a [`flow!`]; the function stays callable as written.
 ///

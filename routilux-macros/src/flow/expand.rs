@@ -456,6 +456,12 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 );
                 &PLAN
             }
+
+            /// The flow's static description, for pictures (DOT, Mermaid) and tools.
+            #[must_use]
+            #vis fn graph() -> ::routilux::Graph {
+                Self::plan().graph()
+            }
         }
     }
 }
@@ -512,6 +518,12 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
             /// Not available: the flow has errors.
             #[must_use]
             #vis fn plan() -> &'static ::routilux::Plan {
+                ::core::unimplemented!()
+            }
+
+            /// Not available: the flow has errors.
+            #[must_use]
+            #vis fn graph() -> ::routilux::Graph {
                 ::core::unimplemented!()
             }
 

@@ -152,6 +152,11 @@ impl Plan {
             .map(|w| &self.steps[w[0] as usize..w[1] as usize])
     }
 
+    /// Whether a run returns the value of slot `slot`.
+    pub(crate) fn slot_returned(&self, slot: usize) -> bool {
+        self.slots.get(slot).is_some_and(|s| s.kept)
+    }
+
     pub(crate) fn layer_bounds(&self) -> &[u32] {
         &self.layers
     }

@@ -1,0 +1,172 @@
+//! [`Graph`]: a flow's static description, for pictures and tools: its inputs, its steps with
+//! the routine behind each, the edges between them and the layers. Available without running
+//! the flow (`Name::graph()`, [`Plan::graph`]); exported as Graphviz DOT, Mermaid, and (with
+//! the `serde` feature) anything serde writes, such as JSON.
+//!
+//! ```
+//! use routilux::{flow, routine};
+//!
+//! #[routine]
+//! fn double(x: &u64) -> u64 { x * 2 }
+//!
+//! #[routine]
+//! fn add(a: &u64, b: &u64) -> u64 { a + b }
+//!
+//! flow! {
+//!     flow Sum {
+//!         input x: u64;
+//!         step twice = double(x);
+//!         step total = add(x, twice);
+//!         return total;
+//!     }
+//! }
+//!
+//! let graph = Sum::graph();
+//! assert_eq!(graph.layers, [["twice"], ["total"]]);
+//! assert!(graph.to_dot().contains("\"twice\" -> \"total\";"));
+//! assert!(graph.to_mermaid().starts_with("flowchart TD"));
+//! ```
+
+mod dot;
+mod mermaid;
+
+use crate::plan::Plan;
+
+/// The static description of a flow. Deterministic: the same flow always gives the same
+/// graph, in plan order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Graph {
+    /// The flow's name.
+    pub flow: String,
+    /// The inputs, in declaration order.
+    pub inputs: Vec<GraphInput>,
+    /// The steps, in topological (plan) order.
+    pub steps: Vec<GraphStep>,
+    /// Every dependency: `from` (an input or step) feeds `to` (a step).
+    pub edges: Vec<GraphEdge>,
+    /// The step names of each topological layer: a layer's steps can run at the same time.
+    pub layers: Vec<Vec<String>>,
+}
+
+/// An input of a [`Graph`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct GraphInput {
+    /// The input's name.
+    pub name: String,
+    /// Whether a run returns it.
+    pub returned: bool,
+}
+
+/// A step of a [`Graph`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct GraphStep {
+    /// The step's name.
+    pub name: String,
+    /// The routine (or [`Step`](crate::Step) type) it calls.
+    pub routine: String,
+    /// Its topological layer, from 0.
+    pub layer: usize,
+    /// Its doc comment in the flow (empty when it has none).
+    pub doc: String,
+    /// How many times a failed attempt is retried.
+    pub retries: u32,
+    /// Whether it is undone when a run fails after it succeeded.
+    pub undoable: bool,
+    /// Whether a run returns its result.
+    pub returned: bool,
+}
+
+/// A dependency edge of a [`Graph`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct GraphEdge {
+    /// The input or step whose value is read.
+    pub from: String,
+    /// The step that reads it.
+    pub to: String,
+}
+
+impl Plan {
+    /// The flow's static description (see [`Graph`]).
+    #[must_use]
+    pub fn graph(&self) -> Graph {
+        let inputs: Vec<&str> = self.inputs().collect();
+        let slot_name = |slot: u32| -> String {
+            let slot = slot as usize;
+            match inputs.get(slot) {
+                Some(name) => (*name).to_owned(),
+                None => self.steps()[slot - inputs.len()].name().to_owned(),
+            }
+        };
+        let mut steps = Vec::with_capacity(self.steps().len());
+        let mut layers = Vec::new();
+        for (layer, members) in self.layers().enumerate() {
+            layers.push(members.iter().map(|s| s.name().to_owned()).collect());
+            for step in members {
+                let slot = inputs.len() + steps.len();
+                steps.push(GraphStep {
+                    name: step.name().to_owned(),
+                    routine: step.routine().to_owned(),
+                    layer,
+                    doc: step.doc().to_owned(),
+                    retries: step.policy().get_retries(),
+                    undoable: step.policy().is_undoable(),
+                    returned: self.slot_returned(slot),
+                });
+            }
+        }
+        let edges = self
+            .steps()
+            .iter()
+            .flat_map(|step| step.reads().iter().map(move |&slot| (slot, step.name())))
+            .map(|(slot, to)| GraphEdge {
+                from: slot_name(slot),
+                to: to.to_owned(),
+            })
+            .collect();
+        Graph {
+            flow: self.flow().to_owned(),
+            inputs: inputs
+                .iter()
+                .enumerate()
+                .map(|(slot, name)| GraphInput {
+                    name: (*name).to_owned(),
+                    returned: self.slot_returned(slot),
+                })
+                .collect(),
+            steps,
+            edges,
+            layers,
+        }
+    }
+}
+
+impl Graph {
+    /// The graph in Graphviz DOT: inputs as ellipses, steps as boxes labelled with their
+    /// routine, one rank per layer; undoable steps dashed, returned results doubly outlined.
+    /// Render with `dot -Tsvg`.
+    #[must_use]
+    pub fn to_dot(&self) -> String {
+        dot::write(self)
+    }
+
+    /// The graph as a Mermaid flowchart (renders in GitHub and GitLab Markdown inside a
+    /// ```` ```mermaid ```` block).
+    #[must_use]
+    pub fn to_mermaid(&self) -> String {
+        mermaid::write(self)
+    }
+
+    /// The step called `name`.
+    #[must_use]
+    pub fn step(&self, name: &str) -> Option<&GraphStep> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}

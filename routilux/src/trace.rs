@@ -1,0 +1,172 @@
+//! With the `tracing` feature: every run is a `flow` span and every step attempt a `step`
+//! span inside it (target `routilux`, level INFO), so the subscribers an application already
+//! has see its flows. Nothing is done while no subscriber is interested.
+//!
+//! Fields: `flow`, `run` and, when the run ends, `outcome` (`ok` or the error) and
+//! `duration_us` on the run span; `flow`, `step`, `routine`, `attempt` and, when the attempt
+//! ends, `outcome` (`finished`, `continued`, `retried`, `failed`) and `duration_us` on step
+//! spans. A step span is entered on the thread running the step, so events the step emits
+//! belong to it.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tracing::field::Empty;
+
+use crate::error::FlowError;
+use crate::observe::{Observer, RunInfo};
+use crate::plan::StepPlan;
+
+/// The observer the engine adds to runs while a subscriber listens to `routilux`.
+pub(crate) static SPANS: Spans = Spans {
+    runs: Mutex::new(Vec::new()),
+};
+
+/// Whether a subscriber wants routilux's spans.
+pub(crate) fn enabled() -> bool {
+    tracing::enabled!(target: "routilux", tracing::Level::INFO)
+}
+
+pub(crate) struct Spans {
+    /// The span of each run in progress, by run id.
+    runs: Mutex<Vec<(u64, tracing::Span, Instant)>>,
+}
+
+/// One step attempt in progress on this thread.
+struct Attempt {
+    run: u64,
+    step: *const StepPlan,
+    span: tracing::Span,
+    start: Instant,
+}
+
+thread_local! {
+    /// Attempts in progress on this thread, innermost last (a step may run a nested flow).
+    static ATTEMPTS: RefCell<Vec<Attempt>> = const { RefCell::new(Vec::new()) };
+}
+
+fn enter(span: &tracing::Span) {
+    if let Some(id) = span.id() {
+        tracing::dispatcher::get_default(|dispatch| dispatch.enter(&id));
+    }
+}
+
+fn exit(span: &tracing::Span) {
+    if let Some(id) = span.id() {
+        tracing::dispatcher::get_default(|dispatch| dispatch.exit(&id));
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Spans {
+    fn end_attempt(&self, run: &RunInfo<'_>, step: &StepPlan, outcome: &str) {
+        let attempt = ATTEMPTS.with(|attempts| {
+            let mut attempts = attempts.borrow_mut();
+            let at = attempts
+                .iter()
+                .rposition(|a| a.run == run.id() && std::ptr::eq(a.step, step))?;
+            Some(attempts.remove(at))
+        });
+        if let Some(attempt) = attempt {
+            attempt.span.record("outcome", outcome);
+            attempt
+                .span
+                .record("duration_us", micros(attempt.start.elapsed()));
+            exit(&attempt.span);
+        }
+    }
+}
+
+impl Observer for Spans {
+    fn run_started(&self, run: &RunInfo<'_>) {
+        let span = tracing::info_span!(
+            target: "routilux",
+            "flow",
+            flow = run.plan().flow(),
+            run = run.id(),
+            outcome = Empty,
+            duration_us = Empty,
+        );
+        enter(&span);
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((run.id(), span, Instant::now()));
+    }
+
+    fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        let parent = self
+            .runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(id, _, _)| *id == run.id())
+            .map(|(_, span, _)| span.clone());
+        let span = tracing::info_span!(
+            target: "routilux",
+            parent: parent.as_ref().and_then(tracing::Span::id),
+            "step",
+            flow = run.plan().flow(),
+            step = step.name(),
+            routine = step.routine(),
+            attempt,
+            outcome = Empty,
+            duration_us = Empty,
+        );
+        enter(&span);
+        ATTEMPTS.with(|attempts| {
+            attempts.borrow_mut().push(Attempt {
+                run: run.id(),
+                step,
+                span,
+                start: Instant::now(),
+            });
+        });
+    }
+
+    fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, _: u32) {
+        self.end_attempt(run, step, "finished");
+    }
+
+    fn step_compensated(&self, run: &RunInfo<'_>, step: &StepPlan, _: &(dyn Error + 'static)) {
+        // The step then finishes with its replacement value: its attempt ends here.
+        self.end_attempt(run, step, "continued");
+    }
+
+    fn step_retrying(
+        &self,
+        run: &RunInfo<'_>,
+        step: &StepPlan,
+        _: u32,
+        _: Duration,
+        _: &(dyn Error + 'static),
+    ) {
+        self.end_attempt(run, step, "retried");
+    }
+
+    fn step_failed(&self, run: &RunInfo<'_>, step: &StepPlan, _: u32, _: &(dyn Error + 'static)) {
+        self.end_attempt(run, step, "failed");
+    }
+
+    fn run_finished(&self, run: &RunInfo<'_>, result: Result<(), &FlowError>) {
+        let entry = {
+            let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+            runs.iter()
+                .position(|(id, _, _)| *id == run.id())
+                .map(|at| runs.swap_remove(at))
+        };
+        if let Some((_, span, start)) = entry {
+            match result {
+                Ok(()) => span.record("outcome", "ok"),
+                Err(error) => span.record("outcome", tracing::field::display(error)),
+            };
+            span.record("duration_us", micros(start.elapsed()));
+            exit(&span);
+        }
+    }
+}
