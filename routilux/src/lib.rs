@@ -51,13 +51,25 @@
 //! - [`Schedule`] and [`RunOptions`] pick how a run is carried out; [`FlowError`] says which
 //!   step failed and why (a panicking step is an error too, never a crash).
 //! - [`Builder`] assembles flows at run time for the same engine.
+//! - [`Step`] is a step with undo and compensation, implemented by hand on your own type;
+//!   [`Context`] gives a step its attempt, a cancellation check and per-run [`RunData`].
+//! - [`Observer`] hears every lifecycle event; [`Tracker`] is one that keeps statistics and
+//!   timelines ([`RunRecord::to_chrome_trace`], [`RunRecord::to_svg`]); `Name::graph()`
+//!   ([`Graph`]) draws a flow as DOT or Mermaid.
 //!
 //! # Failure
 //!
 //! The first failing step stops the run: no new step starts, steps already running finish,
-//! and the steps that depend on the failed one never start. Results are dropped as soon as
-//! their last consumer has finished (returned results are kept), so a long flow holds only
-//! what is still needed.
+//! and the steps that depend on the failed one never start. Failed attempts are retried as
+//! the step's policy says; then every completed undoable step is undone, newest first. A
+//! [`CancelToken`] or a timeout ends a run the same way. Results are dropped as soon as their
+//! last consumer has finished (returned results are kept), so a long flow holds only what is
+//! still needed.
+//!
+//! # Features
+//!
+//! - `serde`: [`Graph`] implements `serde::Serialize`.
+//! - `tracing`: a `tracing` span per run and per step attempt (target `routilux`).
 #![deny(missing_docs)]
 
 mod builder;
