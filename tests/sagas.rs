@@ -430,3 +430,53 @@ fn steps_share_the_runs_data_and_the_caller_can_seed_and_read_it() {
     // Without `data`, each run starts empty.
     assert_eq!(Counting::run_with(RunOptions::new(), 1).unwrap(), (1, 1));
 }
+
+/// A step with nothing to undo: `UNDOABLE = false`, so a failed run never calls its `undo`.
+struct Price;
+
+impl Step for Price {
+    type Args = (u32,);
+    type Output = u32;
+    type Error = Boom;
+    const UNDOABLE: bool = false;
+
+    fn run((x,): (&u32,), _: &Context) -> Result<u32, Boom> {
+        Ok(x * 100)
+    }
+
+    fn undo(_: &u32, _: &Context) -> Result<(), Boom> {
+        unreachable!("a step that is not undoable is never undone")
+    }
+}
+
+flow! {
+    flow Quoted {
+        input x: u32;
+        step booked = Reserve(x);
+        step price = Price(booked);
+        step paid = hopeless(price);
+        return paid;
+    }
+}
+
+#[test]
+fn steps_declared_not_undoable_are_left_alone() {
+    for (schedule, options) in schedules() {
+        let log = Log::default();
+        let err = Quoted::run_with(options.observer(&log), 1).unwrap_err();
+        assert_eq!(err.step(), Some("paid"), "{schedule:?}");
+        assert!(err.undo_errors().is_empty());
+        let events = log.events();
+        let undos: Vec<&String> = events.iter().filter(|e| e.starts_with("undo")).collect();
+        assert_eq!(undos, ["undo booked#1", "undone booked#1"], "{schedule:?}");
+    }
+    let plan = Quoted::plan();
+    let undoable: Vec<bool> = plan
+        .steps()
+        .iter()
+        .map(|s| s.policy().is_undoable())
+        .collect();
+    let names: Vec<&str> = plan.steps().iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["booked", "price", "paid"]);
+    assert_eq!(undoable, [true, false, false]);
+}

@@ -82,7 +82,7 @@ where
         .retries(S::RETRIES)
         .backoff(S::BACKOFF)
         .undo_retries(S::UNDO_RETRIES)
-        .__flags(true, true, true);
+        .__flags(S::UNDOABLE, true, true);
 
     #[inline]
     fn finish(returned: Self::Returns) -> Result<Self::Output, BoxError> {

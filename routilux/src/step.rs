@@ -79,6 +79,11 @@ pub trait Step: 'static {
     /// How many times a failed `undo` is retried (immediately; an undo that panics is not
     /// retried).
     const UNDO_RETRIES: u32 = 0;
+    /// Whether the step has something to undo. Set it to `false` for a step that only
+    /// computes (or only compensates): a failed run then neither calls its
+    /// [`undo`](Self::undo) nor reports undo events for it, and its result is dropped as soon
+    /// as its last consumer finishes instead of being kept until the run ends.
+    const UNDOABLE: bool = true;
 
     /// Does the work.
     ///
