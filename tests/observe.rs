@@ -126,6 +126,10 @@ fn the_graph_describes_the_flow_without_running_it() {
     assert!(published.undoable && published.returned);
     assert!(!graph.step("xs").unwrap().returned);
     assert_eq!(Numbers::graph(), graph, "deterministic");
+    // Kept for its undo is not returned.
+    let booked = Bumpy::graph().step("booked").unwrap().clone();
+    assert!(booked.undoable && !booked.returned, "{booked:?}");
+    assert!(!Bumpy::graph().to_mermaid().contains("class s0,"));
 }
 
 #[test]
@@ -212,6 +216,21 @@ fn statistics_match_the_recorded_durations() {
             .unwrap_or_else(|| panic!("no row for {step} in\n{report}"));
         assert_eq!(row.split_whitespace().nth(1), Some("60"), "{row}");
     }
+}
+
+#[test]
+fn a_tracker_attached_twice_counts_each_attempt_once() {
+    let tracker = std::sync::Arc::new(Tracker::new());
+    Bumpy::plan().attach_observer(tracker.clone());
+    ATTEMPTS.store(0, std::sync::atomic::Ordering::SeqCst);
+    let options = RunOptions::from(Schedule::Sequential).observer(&*tracker);
+    let result = Bumpy::run_with(options, 1);
+    Bumpy::plan().detach_observer();
+    result.unwrap_err();
+    let bumped = tracker.stats("Bumpy", "bumped").unwrap();
+    assert_eq!((bumped.calls(), bumped.retries()), (2, 1));
+    let end = tracker.stats("Bumpy", "end").unwrap();
+    assert_eq!((end.calls(), end.failures()), (1, 1));
 }
 
 #[test]

@@ -47,16 +47,15 @@ thread_local! {
     static ATTEMPTS: RefCell<Vec<Attempt>> = const { RefCell::new(Vec::new()) };
 }
 
+// Spans are entered and exited through the subscriber that made them, which need not be
+// the default of the thread at hand: a step runs on a worker thread, and the run's
+// subscriber may be scoped to the caller's thread (`tracing::subscriber::with_default`).
 fn enter(span: &tracing::Span) {
-    if let Some(id) = span.id() {
-        tracing::dispatcher::get_default(|dispatch| dispatch.enter(&id));
-    }
+    span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
 }
 
 fn exit(span: &tracing::Span) {
-    if let Some(id) = span.id() {
-        tracing::dispatcher::get_default(|dispatch| dispatch.exit(&id));
-    }
+    span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
 }
 
 fn micros(d: Duration) -> u64 {
@@ -100,24 +99,30 @@ impl Observer for Spans {
     }
 
     fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
+        // The run's span, and the subscriber it belongs to.
         let parent = self
             .runs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|(id, _, _)| *id == run.id())
-            .map(|(_, span, _)| span.clone());
-        let span = tracing::info_span!(
-            target: "routilux",
-            parent: parent.as_ref().and_then(tracing::Span::id),
-            "step",
-            flow = run.plan().flow(),
-            step = step.name(),
-            routine = step.routine(),
-            attempt,
-            outcome = Empty,
-            duration_us = Empty,
-        );
+            .and_then(|(_, span, _)| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
+        let Some((parent, dispatch)) = parent else {
+            return;
+        };
+        let span = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!(
+                target: "routilux",
+                parent: parent,
+                "step",
+                flow = run.plan().flow(),
+                step = step.name(),
+                routine = step.routine(),
+                attempt,
+                outcome = Empty,
+                duration_us = Empty,
+            )
+        });
         enter(&span);
         ATTEMPTS.with(|attempts| {
             attempts.borrow_mut().push(Attempt {

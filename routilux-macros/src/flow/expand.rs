@@ -324,13 +324,12 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         .chain(checked.order.iter().map(|&d| Some(&def.steps[d].routine)));
     let static_slots = checked.slots.iter().zip(slot_types).zip(undoable).map(
         |((&(consumers, kept), ty), routine)| {
-            let kept = match routine {
-                Some(routine) if !kept => {
-                    quote!(<#routine as #private::Routine>::POLICY.is_undoable())
-                }
-                _ => quote!(#kept),
+            // `kept` here means returned; an undoable step's result is kept too.
+            let undo = match routine {
+                Some(routine) => quote!(<#routine as #private::Routine>::POLICY.is_undoable()),
+                None => quote!(false),
             };
-            quote!(#private::SlotPlan::__new(#consumers, #kept, ::core::mem::needs_drop::<#ty>()))
+            quote!(#private::SlotPlan::__new(#consumers, #undo, ::core::mem::needs_drop::<#ty>(), #kept))
         },
     );
     let layers = &checked.layers;

@@ -282,12 +282,7 @@ impl Builder {
         let n_inputs = self.inputs.len() as u32;
         let mut specs = Vec::with_capacity(self.steps.len());
         let mut calls = Vec::with_capacity(self.steps.len());
-        let mut kept = self.kept;
-        for (i, step) in self.steps.into_iter().enumerate() {
-            if step.undo.is_some() {
-                // An undoable step's result is kept for its undo.
-                kept.push(n_inputs + i as u32);
-            }
+        for step in self.steps {
             specs.push((
                 step.name,
                 "closure".to_owned(),
@@ -296,7 +291,7 @@ impl Builder {
             ));
             calls.push((step.reads, step.call, step.undo));
         }
-        let (plan, position) = Plan::build(self.name, self.inputs, specs, &kept);
+        let (plan, position) = Plan::build(self.name, self.inputs, specs, &self.kept);
         let slot_of_decl: Vec<u32> = (0..n_inputs)
             .chain(position.iter().map(|&p| n_inputs + p))
             .collect();

@@ -51,34 +51,39 @@ fn write_into(out: &mut String, graph: &Graph) -> std::fmt::Result {
         }
         writeln!(out, "    }}")?;
     }
-    for layer in &graph.layers {
-        writeln!(out, "    {{ rank=same;")?;
-        for name in layer {
-            let Some(step) = graph.step(name) else {
-                continue;
-            };
-            let mut label = format!("{}\n{}", step.name, step.routine);
-            if step.retries > 0 {
-                let _ = write!(label, " (retries {})", step.retries);
+    // Steps come in plan order, layer by layer: one rank per layer.
+    let mut layer = None;
+    for step in &graph.steps {
+        if layer != Some(step.layer) {
+            if layer.is_some() {
+                writeln!(out, "    }}")?;
             }
-            let mut style = String::from("rounded");
-            if step.undoable {
-                style.push_str(",dashed");
-            }
-            let peripheries = if step.returned { ", peripheries=2" } else { "" };
-            let tooltip = if step.doc.is_empty() {
-                String::new()
-            } else {
-                format!(", tooltip={}", quoted(&step.doc))
-            };
-            writeln!(
-                out,
-                "        {} [label={}, style={}{peripheries}{tooltip}];",
-                quoted(&step.name),
-                quoted(&label),
-                quoted(&style)
-            )?;
+            writeln!(out, "    {{ rank=same;")?;
+            layer = Some(step.layer);
         }
+        let mut label = format!("{}\n{}", step.name, step.routine);
+        if step.retries > 0 {
+            let _ = write!(label, " (retries {})", step.retries);
+        }
+        let mut style = String::from("rounded");
+        if step.undoable {
+            style.push_str(",dashed");
+        }
+        let peripheries = if step.returned { ", peripheries=2" } else { "" };
+        let tooltip = if step.doc.is_empty() {
+            String::new()
+        } else {
+            format!(", tooltip={}", quoted(&step.doc))
+        };
+        writeln!(
+            out,
+            "        {} [label={}, style={}{peripheries}{tooltip}];",
+            quoted(&step.name),
+            quoted(&label),
+            quoted(&style)
+        )?;
+    }
+    if layer.is_some() {
         writeln!(out, "    }}")?;
     }
     for edge in &graph.edges {

@@ -10,12 +10,12 @@ use crate::policy::Policy;
 impl Plan {
     /// Builds a plan from steps listed in an order where every step reads only inputs and
     /// earlier steps. `reads[i]` lists the slots step `i` reads, numbered inputs first then
-    /// steps in the given order. Returns the plan and, for each given step, its plan index.
+    /// steps in the given order; `returned` lists the slots a run returns. Returns the plan and, for each given step, its plan index.
     pub(crate) fn build(
         flow: String,
         inputs: Vec<String>,
         specs: Vec<(String, String, Vec<u32>, Policy)>,
-        kept: &[u32],
+        returned: &[u32],
     ) -> (Plan, Vec<u32>) {
         let n_inputs = u32::try_from(inputs.len()).expect("fewer than 2^32 inputs");
         let n = specs.len();
@@ -47,6 +47,7 @@ impl Plan {
                 consumers: 0,
                 kept: false,
                 needs_drop: true,
+                returned: false,
             };
             inputs.len() + n
         ];
@@ -67,8 +68,16 @@ impl Plan {
             }
             reads_by_pos[pos as usize] = mapped;
         }
-        for &k in kept {
-            slots[to_slot(k) as usize].kept = true;
+        for &k in returned {
+            let slot = &mut slots[to_slot(k) as usize];
+            slot.kept = true;
+            slot.returned = true;
+        }
+        // An undoable step's result is kept until the run ends, for its undo.
+        for (i, (_, _, _, policy)) in specs.iter().enumerate() {
+            if policy.is_undoable() {
+                slots[(n_inputs + position[i]) as usize].kept = true;
+            }
         }
         let mut names: Vec<Option<(String, String, Policy)>> = specs
             .into_iter()

@@ -92,12 +92,14 @@ pub struct StepPlan {
     doc: Cow<'static, str>,
 }
 
-/// How a result slot is used: by how many steps, and whether the run returns it.
+/// How a result slot is used: by how many steps, whether it is kept to the end of the run
+/// (returned, or read by an undo), and whether the run returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotPlan {
     consumers: u32,
     kept: bool,
     needs_drop: bool,
+    returned: bool,
 }
 
 impl Plan {
@@ -154,7 +156,7 @@ impl Plan {
 
     /// Whether a run returns the value of slot `slot`.
     pub(crate) fn slot_returned(&self, slot: usize) -> bool {
-        self.slots.get(slot).is_some_and(|s| s.kept)
+        self.slots.get(slot).is_some_and(|s| s.returned)
     }
 
     pub(crate) fn layer_bounds(&self) -> &[u32] {
@@ -314,11 +316,12 @@ impl StepPlan {
 impl SlotPlan {
     #[doc(hidden)]
     #[must_use]
-    pub const fn __new(consumers: u32, kept: bool, needs_drop: bool) -> Self {
+    pub const fn __new(consumers: u32, kept: bool, needs_drop: bool, returned: bool) -> Self {
         SlotPlan {
             consumers,
-            kept,
+            kept: kept || returned,
             needs_drop,
+            returned,
         }
     }
 

@@ -47,7 +47,10 @@ use crate::plan::StepPlan;
 /// run of a flow with [`Plan::attach_observer`](crate::Plan::attach_observer) (as an
 /// `Arc<Tracker>`). Memory stays bounded: at most [`with_history`](Self::with_history) runs
 /// (1000 by default) and [`with_samples`](Self::with_samples) durations per step (1000) are
-/// kept.
+/// kept, plus one fixed-size entry per distinct flow and step name seen (for
+/// [`Builder`](crate::Builder) flows whose names are made up at run time, call
+/// [`clear`](Self::clear) now and then). Every event takes one lock: attach a tracker where
+/// the steps are worth watching, not to flows of nanosecond steps.
 pub struct Tracker {
     history_len: usize,
     samples: usize,
@@ -251,10 +254,13 @@ impl Tracker {
                 .open
                 .remove(&index)
                 .map(|open| live.close(open, index, step.name(), outcome));
+            // An attempt is counted once, when its span closes: an event heard twice (the
+            // same tracker attached to the run and to the flow) finds nothing open.
+            let Some(took) = took else {
+                return;
+            };
             let stats = self.stats_of(state, run, step);
-            if let Some(took) = took {
-                stats.record(took);
-            }
+            stats.record(took);
             match outcome {
                 Outcome::Retried => stats.retried(),
                 Outcome::Failed => stats.failed(),

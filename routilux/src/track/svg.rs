@@ -13,11 +13,15 @@ const LANE: f64 = 28.0;
 const BAR: f64 = 20.0;
 const LEGEND: f64 = 40.0;
 
-/// `text` with the five XML special characters escaped.
+/// `text` with the five XML special characters escaped, and the characters XML 1.0 cannot
+/// hold at all (control characters other than tab, newline and carriage return, U+FFFE and
+/// U+FFFF; e.g. the ANSI escapes of a coloured error message) replaced by U+FFFD.
 pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -172,5 +176,13 @@ mod tests {
     #[test]
     fn xml_escapes_markup() {
         assert_eq!(xml("a<b & \"c\">'"), "a&lt;b &amp; &quot;c&quot;&gt;&apos;");
+    }
+
+    #[test]
+    fn xml_replaces_what_it_cannot_hold() {
+        assert_eq!(
+            xml("\u{1b}[31mred\tok\n\u{ffff}"),
+            "\u{fffd}[31mred\tok\n\u{fffd}"
+        );
     }
 }

@@ -125,7 +125,9 @@ impl RunRecord {
         &self.spans
     }
 
-    /// The thread lanes, labelled `worker N` (rayon's thread index) or by thread name.
+    /// The thread lanes, labelled `worker N` (the thread's index in its rayon pool), or by
+    /// thread name, or `caller` for an unnamed thread outside rayon. Workers come first, by
+    /// index.
     #[must_use]
     pub fn lanes(&self) -> &[String] {
         &self.lanes
