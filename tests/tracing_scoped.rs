@@ -14,10 +14,13 @@ use routilux::{RunOptions, Schedule, flow, routine};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Records the name, parent and enter/exit balance of every span.
+/// A span's name, parent, and how many more times it was entered than exited.
+type Seen = (&'static str, Option<u64>, i32);
+
+/// Records every span.
 #[derive(Clone, Default)]
 struct Recorder {
-    spans: Arc<Mutex<BTreeMap<u64, (&'static str, Option<u64>, i32)>>>,
+    spans: Arc<Mutex<BTreeMap<u64, Seen>>>,
     next: Arc<AtomicU64>,
 }
 
