@@ -6,22 +6,10 @@ use std::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Boom, Log, lines, schedules};
+use common::{Boom, Log, Reserve, lines, schedules};
 use routilux::{
-    Backoff, CancelToken, Context, ErrorKind, Observer, RunInfo, Step, StepPlan, flow, routine,
+    Backoff, CancelToken, Context, ErrorKind, Observer, RunInfo, StepPlan, flow, routine,
 };
-
-struct Reserve;
-
-impl Step for Reserve {
-    type Args = (u32,);
-    type Output = u32;
-    type Error = Boom;
-
-    fn run((x,): (&u32,), _: &Context) -> Result<u32, Boom> {
-        Ok(x + 1)
-    }
-}
 
 /// Fails, then waits an hour before each retry: only a cancellation or deadline ends it.
 #[routine(retries = 5, backoff = Backoff::exponential(Duration::from_secs(3600)))]

@@ -5,24 +5,11 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Boom, Log, lines, parallel_schedules, schedules};
+use common::{Boom, Log, Reserve, lines, parallel_schedules, schedules};
 use routilux::{
     Backoff, Compensation, Context, ErrorKind, RunData, RunOptions, Step, StepPanicked, flow,
     routine,
 };
-
-/// An undoable reservation: `x + 1`, undone by doing nothing (the observer sees the undo).
-struct Reserve;
-
-impl Step for Reserve {
-    type Args = (u32,);
-    type Output = u32;
-    type Error = Boom;
-
-    fn run((x,): (&u32,), _: &Context) -> Result<u32, Boom> {
-        Ok(x + 1)
-    }
-}
 
 #[routine(retries = 2)]
 fn hopeless(_: &u32) -> Result<u32, Boom> {

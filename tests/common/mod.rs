@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use routilux::{ErrorKind, FlowError, Observer, RunInfo, RunOptions, Schedule, StepPlan};
 
+/// An undoable reservation: `x + 1`, undone by doing nothing (the observer sees the undo).
+pub struct Reserve;
+
+impl routilux::Step for Reserve {
+    type Args = (u32,);
+    type Output = u32;
+    type Error = Boom;
+
+    fn run((x,): (&u32,), _: &routilux::Context) -> Result<u32, Boom> {
+        Ok(x + 1)
+    }
+}
+
 /// A routine's error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Boom(pub &'static str);
