@@ -2,14 +2,11 @@
 
 mod common;
 
-use std::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{Boom, Log, Reserve, lines, schedules};
-use routilux::{
-    Backoff, CancelToken, Context, ErrorKind, Observer, RunInfo, StepPlan, flow, routine,
-};
+use routilux::{Backoff, CancelToken, Context, ErrorKind, flow, routine};
 
 /// Fails, then waits an hour before each retry: only a cancellation or deadline ends it.
 #[routine(retries = 5, backoff = Backoff::exponential(Duration::from_secs(3600)))]
@@ -26,63 +23,22 @@ flow! {
     }
 }
 
-/// Records events, and cancels its token when a retry is announced.
-struct CancelOnRetry<'a> {
-    log: Log,
-    token: &'a CancelToken,
-}
-
-impl Observer for CancelOnRetry<'_> {
-    fn run_started(&self, run: &RunInfo<'_>) {
-        self.log.run_started(run);
-    }
-    fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        self.log.step_started(run, step, attempt);
-    }
-    fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        self.log.step_finished(run, step, attempt);
-    }
-    fn step_retrying(
-        &self,
-        run: &RunInfo<'_>,
-        step: &StepPlan,
-        attempt: u32,
-        delay: Duration,
-        error: &(dyn Error + 'static),
-    ) {
-        self.log.step_retrying(run, step, attempt, delay, error);
-        // From another thread, as a user would.
-        let token = self.token.clone();
-        std::thread::spawn(move || token.cancel()).join().unwrap();
-    }
-    fn run_cancelled(&self, run: &RunInfo<'_>, reason: ErrorKind) {
-        self.log.run_cancelled(run, reason);
-    }
-    fn undo_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        self.log.undo_started(run, step, attempt);
-    }
-    fn undo_finished(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        self.log.undo_finished(run, step, attempt);
-    }
-    fn run_finished(&self, run: &RunInfo<'_>, result: Result<(), &routilux::FlowError>) {
-        self.log.run_finished(run, result);
-    }
-}
-
 #[test]
 fn cancelling_during_a_backoff_wakes_the_sleep_and_undoes() {
     for (schedule, options) in schedules() {
         let token = CancelToken::new();
-        let observer = CancelOnRetry {
-            log: Log::default(),
-            token: &token,
-        };
-        let err = Patient::run_with(options.observer(&observer).cancel(&token), 1).unwrap_err();
+        let canceller = token.clone();
+        // Cancels from another thread, as a user would, once b's retry is announced.
+        let log = Log::on_retry(move || {
+            let token = canceller.clone();
+            std::thread::spawn(move || token.cancel()).join().unwrap();
+        });
+        let err = Patient::run_with(options.observer(&log).cancel(&token), 1).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled, "{schedule:?}");
         assert_eq!(err.step(), None);
         assert_eq!(err.to_string(), "flow `Patient` was cancelled");
         assert_eq!(
-            observer.log.events(),
+            log.events(),
             lines(&[
                 "run",
                 "start a#1",

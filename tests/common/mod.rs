@@ -36,15 +36,26 @@ impl Error for Boom {}
 
 /// Records every event as a line of text.
 #[derive(Default)]
-pub struct Log(Mutex<Vec<String>>);
+pub struct Log {
+    lines: Mutex<Vec<String>>,
+    on_retry: Option<Box<dyn Fn() + Send + Sync>>,
+}
 
 impl Log {
+    /// A log that also calls `hook` each time a retry is announced, before the backoff.
+    pub fn on_retry(hook: impl Fn() + Send + Sync + 'static) -> Self {
+        Log {
+            lines: Mutex::default(),
+            on_retry: Some(Box::new(hook)),
+        }
+    }
+
     pub fn push(&self, line: String) {
-        self.0.lock().unwrap().push(line);
+        self.lines.lock().unwrap().push(line);
     }
 
     pub fn events(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        self.lines.lock().unwrap().clone()
     }
 
     /// The events whose text starts with `prefix`, without it.
@@ -78,6 +89,9 @@ impl Observer for Log {
             "retry {}#{attempt} after {delay:?}: {error}",
             step.name()
         ));
+        if let Some(hook) = &self.on_retry {
+            hook();
+        }
     }
     fn step_compensated(&self, _: &RunInfo<'_>, step: &StepPlan, error: &(dyn Error + 'static)) {
         self.push(format!("compensate {}: {error}", step.name()));

@@ -80,29 +80,26 @@ const INLINE_BELOW_NS: u64 = 1_000;
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
     let flow_observer = plan.flow_observer();
     let both;
-    #[allow(unused_mut)]
-    let mut observer: Option<&dyn Observer> =
-        match (options.get_observer(), flow_observer.as_deref()) {
-            (Some(own), Some(flow)) => {
-                both = Both(own, flow);
-                Some(&both)
-            }
-            (Some(own), None) => Some(own),
-            (None, Some(flow)) => Some(flow),
-            (None, None) => None,
-        };
+    let observer: Option<&dyn Observer> = match (options.get_observer(), flow_observer.as_deref()) {
+        (Some(own), Some(flow)) => {
+            both = Both(own, flow);
+            Some(&both)
+        }
+        (Some(own), None) => Some(own),
+        (None, Some(flow)) => Some(flow),
+        (None, None) => None,
+    };
     #[cfg(feature = "tracing")]
     let with_spans;
     #[cfg(feature = "tracing")]
-    if crate::trace::enabled() {
-        observer = Some(match observer {
-            Some(others) => {
-                with_spans = Both(others, &crate::trace::SPANS);
-                &with_spans
-            }
-            None => &crate::trace::SPANS,
-        });
-    }
+    let observer: Option<&dyn Observer> = match observer {
+        _ if !crate::trace::enabled() => observer,
+        Some(others) => {
+            with_spans = Both(others, &crate::trace::SPANS);
+            Some(&with_spans)
+        }
+        None => Some(&crate::trace::SPANS),
+    };
     let deadline = options
         .get_timeout()
         .and_then(|timeout| Instant::now().checked_add(timeout));

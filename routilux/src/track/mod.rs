@@ -57,10 +57,12 @@ pub struct Tracker {
     state: Mutex<State>,
 }
 
+/// Statistics by flow, then step.
+type Stats = BTreeMap<String, BTreeMap<String, StepStats>>;
+
 #[derive(Default)]
 struct State {
-    /// By flow, then step.
-    stats: BTreeMap<String, BTreeMap<String, StepStats>>,
+    stats: Stats,
     live: HashMap<u64, Live>,
     history: VecDeque<Arc<RunRecord>>,
     runs: u64,
@@ -221,26 +223,27 @@ impl Tracker {
         state.runs = 0;
     }
 
-    fn with_live(&self, run: &RunInfo<'_>, f: impl FnOnce(&mut Live, &mut State)) {
+    /// Runs `f` on run `run` in progress and the statistics, if the run is known.
+    fn with_live(&self, run: &RunInfo<'_>, f: impl FnOnce(&mut Live, &mut Stats)) {
         let mut guard = self.lock();
-        let state = &mut *guard;
-        if let Some(mut live) = state.live.remove(&run.id()) {
-            f(&mut live, state);
-            state.live.insert(run.id(), live);
+        let State { live, stats, .. } = &mut *guard;
+        if let Some(live) = live.get_mut(&run.id()) {
+            f(live, stats);
         }
     }
 
+    /// The statistics of `step` of `run`'s flow, made on first use.
     fn stats_of<'s>(
         &self,
-        state: &'s mut State,
+        stats: &'s mut Stats,
         run: &RunInfo<'_>,
         step: &StepPlan,
     ) -> &'s mut StepStats {
         let flow = run.plan().flow();
-        if !state.stats.contains_key(flow) {
-            state.stats.insert(flow.to_owned(), BTreeMap::new());
+        if !stats.contains_key(flow) {
+            stats.insert(flow.to_owned(), BTreeMap::new());
         }
-        let steps = state.stats.get_mut(flow).expect("inserted above");
+        let steps = stats.get_mut(flow).expect("inserted above");
         if !steps.contains_key(step.name()) {
             steps.insert(step.name().to_owned(), StepStats::new(self.samples));
         }
@@ -249,7 +252,7 @@ impl Tracker {
 
     fn end_attempt(&self, run: &RunInfo<'_>, step: &StepPlan, outcome: Outcome) {
         let index = index_of(run, step);
-        self.with_live(run, |live, state| {
+        self.with_live(run, |live, stats| {
             let took = live
                 .open
                 .remove(&index)
@@ -259,7 +262,7 @@ impl Tracker {
             let Some(took) = took else {
                 return;
             };
-            let stats = self.stats_of(state, run, step);
+            let stats = self.stats_of(stats, run, step);
             stats.record(took);
             match outcome {
                 Outcome::Retried => stats.retried(),
