@@ -50,11 +50,11 @@ fn overhead(c: &mut Criterion) {
                 ("routilux-dataflow", RunOptions::from(Schedule::Dataflow)),
                 (
                     "routilux-dataflow-parallel",
-                    RunOptions::from(Schedule::Dataflow).inline_small(false),
+                    RunOptions::from(Schedule::Dataflow),
                 ),
                 (
                     "routilux-layered-parallel",
-                    RunOptions::from(Schedule::Layered).inline_small(false),
+                    RunOptions::from(Schedule::Layered),
                 ),
                 (
                     "routilux-sequential",

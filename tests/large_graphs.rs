@@ -22,12 +22,7 @@ fn run(flow: &DynFlow, input: Handle<u64>, output: Handle<u64>, options: RunOpti
 fn all_options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
     [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow]
         .into_iter()
-        .flat_map(|s| {
-            [
-                RunOptions::from(s),
-                RunOptions::from(s).pool(pool).inline_small(false),
-            ]
-        })
+        .flat_map(|s| [RunOptions::from(s), RunOptions::from(s).pool(pool)])
         .collect()
 }
 

@@ -358,10 +358,7 @@ fn ns(value: &serde_json::Value) -> u64 {
 fn the_chrome_trace_has_one_event_per_attempt_and_no_overlap_per_thread() {
     let tracker = Tracker::new();
     for schedule in [Schedule::Layered, Schedule::Dataflow] {
-        let options = RunOptions::from(schedule)
-            .pool(pool())
-            .inline_small(false)
-            .observer(&tracker);
+        let options = RunOptions::from(schedule).pool(pool()).observer(&tracker);
         Wide::run_with(options, 3).unwrap();
         let run = tracker.last_run().unwrap();
         let trace: serde_json::Value = serde_json::from_str(&run.to_chrome_trace()).unwrap();
@@ -439,7 +436,6 @@ fn the_svg_gantt_is_well_formed_and_shows_every_attempt() {
     let tracker = Tracker::new();
     let options = RunOptions::from(Schedule::Dataflow)
         .pool(pool())
-        .inline_small(false)
         .observer(&tracker);
     Wide::run_with(options, 3).unwrap();
     ATTEMPTS.store(0, std::sync::atomic::Ordering::SeqCst);

@@ -133,7 +133,7 @@ fn options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
     let mut all = Vec::new();
     for s in [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow] {
         all.push(RunOptions::from(s));
-        all.push(RunOptions::from(s).pool(pool).inline_small(false));
+        all.push(RunOptions::from(s).pool(pool));
     }
     all
 }

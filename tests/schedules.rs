@@ -23,7 +23,7 @@ fn all_options(pool: &rayon::ThreadPool) -> Vec<RunOptions<'_>> {
             [
                 RunOptions::from(s),
                 RunOptions::from(s).pool(pool),
-                RunOptions::from(s).pool(pool).inline_small(false),
+                RunOptions::from(s).pool(pool),
             ]
         })
         .collect()
@@ -328,7 +328,7 @@ fn steps_in_flight_finish_before_run_returns() {
         FAILED.store(false, Ordering::SeqCst);
         SLOW_STARTED.store(false, Ordering::SeqCst);
         let before = SLOW_DONE.load(Ordering::SeqCst);
-        let options = RunOptions::from(schedule).pool(&pool).inline_small(false);
+        let options = RunOptions::from(schedule).pool(&pool);
         let err = InFlight::run_with(options).unwrap_err();
         assert_eq!(err.step(), Some("bad"));
         assert_eq!(SLOW_DONE.load(Ordering::SeqCst), before + 1);

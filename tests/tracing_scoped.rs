@@ -83,7 +83,7 @@ flow! {
 fn worker_thread_spans_reach_a_subscriber_scoped_to_the_caller() {
     for schedule in [Schedule::Layered, Schedule::Dataflow] {
         let recorder = Recorder::default();
-        let options = RunOptions::from(schedule).pool(pool()).inline_small(false);
+        let options = RunOptions::from(schedule).pool(pool());
         tracing::subscriber::with_default(recorder.clone(), || Fan::run_with(options, 1)).unwrap();
         let spans = recorder.spans.lock().unwrap().clone();
         let runs: Vec<u64> = spans

@@ -178,6 +178,10 @@ pub struct StepPanicked {
 }
 
 impl StepPanicked {
+    pub(crate) fn new(message: String) -> Self {
+        StepPanicked { message }
+    }
+
     pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
             (*s).to_owned()

@@ -9,6 +9,9 @@ use crate::cancel::CancelToken;
 use crate::context::RunData;
 use crate::observe::Observer;
 
+/// The undo budget of [`RunOptions::new`].
+const DEFAULT_UNDO_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The order in which a run executes its steps.
 ///
 /// Every schedule runs every step exactly once, never before its dependencies, and gives the same
@@ -41,7 +44,8 @@ pub enum Schedule {
 #[derive(Clone, Copy)]
 pub struct RunOptions<'p> {
     schedule: Schedule,
-    inline_small: bool,
+    run_on_caller: bool,
+    undo_timeout: Duration,
     pool: Option<&'p ThreadPool>,
     observer: Option<&'p dyn Observer>,
     cancel: Option<&'p CancelToken>,
@@ -53,7 +57,8 @@ impl fmt::Debug for RunOptions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunOptions")
             .field("schedule", &self.schedule)
-            .field("inline_small", &self.inline_small)
+            .field("run_on_caller", &self.run_on_caller)
+            .field("undo_timeout", &self.undo_timeout)
             .field("pool", &self.pool)
             .field("observer", &self.observer.is_some())
             .field("cancel", &self.cancel)
@@ -70,7 +75,8 @@ impl<'p> RunOptions<'p> {
     pub const fn new() -> Self {
         RunOptions {
             schedule: Schedule::Dataflow,
-            inline_small: true,
+            run_on_caller: true,
+            undo_timeout: DEFAULT_UNDO_TIMEOUT,
             pool: None,
             observer: None,
             cancel: None,
@@ -132,28 +138,52 @@ impl<'p> RunOptions<'p> {
         self
     }
 
-    /// Runs parallel schedules on `pool` instead of the current pool.
-    /// [`Schedule::Sequential`] always runs on the calling thread.
+    /// Runs the flow on `pool` instead of the current pool: every step runs on one of its
+    /// threads, whatever the schedule (a call from another thread moves there, as
+    /// `pool.install` does).
     #[must_use]
     pub const fn pool(mut self, pool: &'p ThreadPool) -> Self {
         self.pool = Some(pool);
         self
     }
 
-    /// Whether a parallel schedule may run a flow inline on the calling thread when its steps
-    /// have recently taken under a microsecond on average (the default: `true`). Handing such
-    /// steps to other threads costs more than it saves; the engine keeps timing the runs and
-    /// goes parallel again as soon as the steps get heavier. Results never differ.
+    /// Whether steps may run on the calling thread when it is not a thread of the run's pool
+    /// (the default: `true`).
+    ///
+    /// With `true`, a run called from a plain thread without [`pool`](Self::pool) starts on
+    /// that thread, so a small flow costs no more than calling its steps, and ready steps that
+    /// wait longer than a heartbeat (tens of microseconds) move to the global pool. With
+    /// `false`, the run moves to the global pool as `pool.install` would and the calling
+    /// thread only waits: for threads that must never run a step, such as an async
+    /// executor's. With a pool given, steps always run on that pool's threads.
     #[must_use]
-    pub const fn inline_small(mut self, inline_small: bool) -> Self {
-        self.inline_small = inline_small;
+    pub const fn run_on_caller(mut self, run_on_caller: bool) -> Self {
+        self.run_on_caller = run_on_caller;
         self
     }
 
-    /// Whether small flows may run inline; see [`RunOptions::inline_small`].
+    /// Whether steps may run on the calling thread; see [`RunOptions::run_on_caller`].
     #[must_use]
-    pub const fn get_inline_small(&self) -> bool {
-        self.inline_small
+    pub const fn get_run_on_caller(&self) -> bool {
+        self.run_on_caller
+    }
+
+    /// How long the undos of a failed run may take in all (the default: 30 seconds).
+    ///
+    /// A cancel or a timeout is what starts undoing, so neither can end it; this budget does.
+    /// Once it is spent, the undos not yet finished are not attempted again and are reported
+    /// in [`FlowError::undo_errors`](crate::FlowError::undo_errors), with the attempts they
+    /// had.
+    #[must_use]
+    pub const fn undo_timeout(mut self, budget: Duration) -> Self {
+        self.undo_timeout = budget;
+        self
+    }
+
+    /// The time budget of the undos of a failed run; see [`RunOptions::undo_timeout`].
+    #[must_use]
+    pub const fn get_undo_timeout(&self) -> Duration {
+        self.undo_timeout
     }
 
     /// Reports the run's events to `observer`.

@@ -141,15 +141,8 @@ pub fn pool() -> &'static rayon::ThreadPool {
 
 /// Every schedule, the parallel ones on [`pool`] and never inlined.
 pub fn schedules() -> [(Schedule, RunOptions<'static>); 3] {
-    [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow].map(|schedule| {
-        (
-            schedule,
-            RunOptions::new()
-                .schedule(schedule)
-                .pool(pool())
-                .inline_small(false),
-        )
-    })
+    [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow]
+        .map(|schedule| (schedule, RunOptions::new().schedule(schedule).pool(pool())))
 }
 
 /// The parallel schedules only.

@@ -1,186 +1,193 @@
 //! [`Schedule::Dataflow`](crate::Schedule::Dataflow): a step starts as soon as its own
-//! dependencies are done.
+//! dependencies are done, on whichever thread is free.
 //!
-//! A finishing step counts down its successors' pending dependencies. One successor that
-//! became ready runs next on the same thread (a chain never leaves its thread); several are
-//! shared out with `rayon::join_context`, splitting adaptively as rayon's own iterators do:
-//! a batch is halved only while it has splits left (one per pool thread to begin with, renewed
-//! when a thief takes half), and otherwise runs in a plain loop. So a wide fan-out costs a few
-//! joins, not one per step. Joins nest on the thread's stack; past a nesting bound the extra
-//! ready steps are spawned instead, so deep or comb-shaped graphs cannot overflow a worker's
-//! stack.
+//! The run keeps one queue of ready steps in its lane. A thread that finishes a step counts
+//! down its successors' pending dependencies, continues with the tallest successor that became
+//! ready (a chain never leaves its thread) and queues the others. Queued steps are taken by any
+//! participant: the thread that called the run (its *owner*) and *helpers*, pool jobs that join
+//! the run through the lane and leave when the queue is empty. So a ready step never waits
+//! behind another step while a participant is free.
+//!
+//! Helpers are asked for as soon as steps are queued when the owner is a pool thread (a spawn
+//! is cheap there). When the owner is a plain thread, waking the pool would cost more than a
+//! small flow takes, so the heartbeat watcher asks for them once the queue has waited a tick.
+//! Either way, decisions follow from the current run only.
 
-use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 
-use rayon::Scope;
-
-use super::{Exec, Run};
-
-/// Successors handled with an on-stack buffer; wider fan-outs are split first.
-const BATCH: usize = 16;
-/// Nested chains per thread beyond which ready steps are spawned rather than joined.
-const MAX_NESTING: u32 = 32;
-
-thread_local! {
-    static NESTING: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Counts how many chains are running nested on this thread's stack.
-struct Nesting;
-
-impl Nesting {
-    fn enter() -> Self {
-        NESTING.with(|n| n.set(n.get() + 1));
-        Nesting
-    }
-
-    fn deep() -> bool {
-        NESTING.with(Cell::get) >= MAX_NESTING
-    }
-}
-
-impl Drop for Nesting {
-    fn drop(&mut self) {
-        NESTING.with(|n| n.set(n.get() - 1));
-    }
-}
-
-/// How many more times a batch may be split: rayon's adaptive rule.
-#[derive(Clone, Copy)]
-struct Splits(usize);
-
-impl Splits {
-    fn new() -> Self {
-        Splits(rayon::current_num_threads())
-    }
-
-    /// The splits of each half; a half that was stolen gets a fresh allowance.
-    fn halve(self, migrated: bool) -> Self {
-        if migrated {
-            Splits((self.0 / 2).max(rayon::current_num_threads()))
-        } else {
-            Splits(self.0 / 2)
-        }
-    }
-}
+use super::lane::spawn_helper;
+use super::{Exec, Run, watcher};
+use crate::error::{ErrorKind, FlowError, Internal};
 
 impl<'a, E: Exec> Run<'a, E> {
-    pub(super) fn dataflow(&self) {
+    /// Runs the flow with the current thread as owner: `in_pool` when it is a pool thread.
+    pub(super) fn dataflow(&self, in_pool: bool) {
         let roots = &self.hot.roots;
-        if roots.is_empty() {
+        let Some((&first, rest)) = roots.split_first() else {
             return;
-        }
-        rayon::scope(|s| self.run_ready(s, roots, Splits::new()));
-    }
-
-    /// Runs the ready steps in `ready` (not empty, tallest first), in parallel while splits
-    /// last. A step taller than all the others is split off on its own; once the splits are
-    /// spent, one at least twice as tall as the rest still is, so that the rest can be stolen
-    /// while it runs instead of waiting behind it.
-    fn run_ready<'s>(&'s self, s: &Scope<'s>, ready: &[u32], splits: Splits)
-    where
-        'a: 's,
-    {
-        if let [only] = ready {
-            return self.run_chain(s, *only);
-        }
-        let (first, second) = (self.hot.height(ready[0]), self.hot.height(ready[1]));
-        let tallest = if splits.0 == 0 {
-            first >= second.saturating_mul(2)
-        } else {
-            first > second
         };
-        if splits.0 == 0 && !tallest {
-            for &step in ready {
-                self.run_chain(s, step);
-            }
-            return;
+        let threads = rayon::current_num_threads();
+        // A pool thread is one of the pool's threads; a plain thread comes on top of them.
+        let max_helpers = if in_pool { threads - 1 } else { threads };
+        let lane = self.lane;
+        let epoch = lane.open(
+            std::ptr::from_ref(self).cast(),
+            help::<E>,
+            max_helpers,
+            !in_pool,
+        );
+        lane.active.fetch_add(1, Ordering::SeqCst);
+        for &root in rest {
+            self.push(root);
         }
-        let middle = if tallest { 1 } else { ready.len() / 2 };
-        let (left, right) = ready.split_at(middle);
-        if Nesting::deep() {
-            let right = right.to_vec();
-            s.spawn(move |s| self.run_ready(s, &right, Splits::new()));
-            self.run_ready(s, left, splits.halve(false));
-        } else {
-            rayon::join_context(
-                |c| self.run_ready(s, left, splits.halve(c.migrated())),
-                |c| self.run_ready(s, right, splits.halve(c.migrated())),
-            );
+        if !rest.is_empty() {
+            self.queued(rest.len(), in_pool, epoch);
+        }
+        self.run_chain(first, in_pool, epoch);
+        lane.active.fetch_sub(1, Ordering::SeqCst);
+        loop {
+            lane.active.fetch_add(1, Ordering::SeqCst);
+            if let Some(step) = self.pop() {
+                self.run_chain(step, in_pool, epoch);
+                lane.active.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            lane.active.fetch_sub(1, Ordering::SeqCst);
+            if self.settled() {
+                break;
+            }
+            lane.wait_until(|| {
+                self.settled() || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
+            });
+        }
+        lane.close();
+    }
+
+    /// Whether no step runs and none can start: every reachable step is done, or the run
+    /// stopped and its running steps have finished.
+    fn settled(&self) -> bool {
+        let lane = self.lane;
+        lane.active.load(Ordering::SeqCst) == 0
+            && (lane.queued() == 0 || self.stopped.load(Ordering::Relaxed))
+    }
+
+    /// Queues ready step `step`.
+    #[inline]
+    fn push(&self, step: u32) {
+        let k = self.lane.tail.fetch_add(1, Ordering::SeqCst);
+        // Each step becomes ready once per run, so the queue never holds more than the steps.
+        self.ready[k as usize].store(step + 1, Ordering::Release);
+    }
+
+    /// Takes the oldest queued step, unless the run has stopped.
+    #[inline]
+    fn pop(&self) -> Option<u32> {
+        let lane = self.lane;
+        let mut head = lane.head.load(Ordering::SeqCst);
+        loop {
+            if self.stopped.load(Ordering::Relaxed) || head >= lane.tail.load(Ordering::SeqCst) {
+                return None;
+            }
+            match lane.head.compare_exchange_weak(
+                head,
+                head + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => head = now,
+            }
+        }
+        // The pusher has reserved this entry; its store may still be on its way.
+        let entry = &self.ready[head as usize];
+        loop {
+            let step = entry.load(Ordering::Acquire);
+            if step != 0 {
+                return Some(step - 1);
+            }
+            std::hint::spin_loop();
         }
     }
 
-    /// Runs step `i`, then whatever it makes ready, continuing on this thread with one of them.
-    fn run_chain<'s>(&'s self, s: &Scope<'s>, mut i: u32)
-    where
-        'a: 's,
-    {
-        let _nesting = Nesting::enter();
+    /// `count` steps were just queued: make sure someone will take them.
+    #[inline]
+    fn queued(&self, count: usize, in_pool: bool, epoch: u64) {
+        let lane = self.lane;
+        lane.wake_owner();
+        if in_pool {
+            for _ in 0..lane.reserve_helpers(epoch, count) {
+                spawn_helper(lane, epoch);
+            }
+        } else {
+            watcher::poke();
+        }
+    }
+
+    /// Runs step `i`, then whatever it makes ready: continues with the tallest successor that
+    /// became ready and queues the others.
+    fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64) {
         loop {
             if !self.run_step(i) {
                 return;
             }
-            let successors = self.hot.successors(i);
-            if successors.len() > BATCH {
-                return self.release_many(s, successors, Splits::new());
-            }
-            let mut ready = [0u32; BATCH];
-            let mut n = 0;
-            for &next in successors {
-                if self.dependency_done(next) {
-                    ready[n] = next;
-                    n += 1;
+            let mut next = None;
+            let mut queued = 0;
+            for &successor in self.hot.successors(i) {
+                if self.dependency_done(successor) {
+                    if next.is_none() {
+                        next = Some(successor);
+                    } else {
+                        self.push(successor);
+                        queued += 1;
+                    }
                 }
             }
-            match n {
-                0 => return,
-                1 => i = ready[0],
-                _ if Nesting::deep() => {
-                    s.spawn(move |s| self.run_ready(s, &ready[1..n], Splits::new()));
-                    i = ready[0];
-                }
-                _ => {
-                    rayon::join(
-                        || self.run_chain(s, ready[0]),
-                        || self.run_ready(s, &ready[1..n], Splits::new()),
-                    );
-                    return;
-                }
+            if queued > 0 {
+                self.queued(queued, in_pool, epoch);
+            }
+            match next {
+                Some(step) => i = step,
+                None => return,
             }
         }
     }
 
-    /// Counts down a wide fan-out's successors, splitting the work across threads while
-    /// splits last.
-    fn release_many<'s>(&'s self, s: &Scope<'s>, successors: &'a [u32], splits: Splits)
-    where
-        'a: 's,
-    {
-        if successors.len() <= BATCH || splits.0 == 0 {
-            for chunk in successors.chunks(BATCH) {
-                let mut ready = [0u32; BATCH];
-                let mut n = 0;
-                for &next in chunk {
-                    if self.dependency_done(next) {
-                        ready[n] = next;
-                        n += 1;
-                    }
-                }
-                if n > 0 {
-                    self.run_ready(s, &ready[..n], splits);
-                }
+    /// The helper side: takes queued steps until the queue is empty.
+    fn help(&self) {
+        let lane = self.lane;
+        let epoch = lane.open_epoch();
+        loop {
+            lane.active.fetch_add(1, Ordering::SeqCst);
+            let step = self.pop();
+            if let Some(step) = step {
+                self.run_chain(step, true, epoch);
             }
-            return;
+            if lane.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+                lane.wake_owner();
+            }
+            if step.is_none() {
+                return;
+            }
         }
-        let (left, right) = successors.split_at(successors.len() / 2);
-        if Nesting::deep() {
-            s.spawn(move |s| self.release_many(s, right, Splits::new()));
-            self.release_many(s, left, splits.halve(false));
-        } else {
-            rayon::join_context(
-                |c| self.release_many(s, left, splits.halve(c.migrated())),
-                |c| self.release_many(s, right, splits.halve(c.migrated())),
-            );
-        }
+    }
+}
+
+/// What a helper job calls, through the lane.
+///
+/// # Safety
+/// `run` points to a live `Run<'_, E>` (the lane guarantees it while the helper is inside).
+unsafe fn help<E: Exec>(run: *const ()) {
+    // SAFETY: the caller's contract.
+    let run = unsafe { &*run.cast::<Run<'_, E>>() };
+    // Steps, drops and observers are already caught; anything else is a bug of ours, and a
+    // panic must not escape into the pool (rayon would abort the process).
+    if catch_unwind(AssertUnwindSafe(|| run.help())).is_err() {
+        run.stop(FlowError::new(
+            ErrorKind::Internal,
+            run.flow_name(),
+            None,
+            Some(Box::new(Internal("a helper thread of the run panicked"))),
+        ));
     }
 }

@@ -7,8 +7,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::notify::{
+    RUN_CANCELLED, STEP_COMPENSATED, STEP_FAILED, STEP_FINISHED, STEP_RETRYING, STEP_STARTED,
+};
 use super::{ACCESS, Decision, Exec, Run};
-use crate::context::Context;
+use crate::context::{Cancelled, Context};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 
 impl<E: Exec> Run<'_, E> {
@@ -26,8 +29,14 @@ impl<E: Exec> Run<'_, E> {
             if self.interrupted() {
                 return false;
             }
-            if let Some(observer) = self.observer {
-                observer.step_started(&info, step, attempt);
+            if self.observed() {
+                self.emit(STEP_STARTED, Some(i), |o| {
+                    o.step_started(&info, step, attempt)
+                });
+                // An observer that panicked stopped the run: the step does not start.
+                if self.stopped.load(Ordering::Relaxed) {
+                    return false;
+                }
             }
             let ctx = Context::new(
                 self.id,
@@ -69,18 +78,32 @@ impl<E: Exec> Run<'_, E> {
             };
             match decision {
                 Decision::Continued => {
-                    if let Some(observer) = self.observer {
-                        observer.step_compensated(&info, step, &*error);
-                    }
+                    self.emit(STEP_COMPENSATED, Some(i), |o| {
+                        o.step_compensated(&info, step, &*error);
+                    });
                     break true;
                 }
-                Decision::Retry if attempt < attempts && !self.is_stopping() => {
+                // A step that gave up because the run is being cancelled or timed out, or
+                // that would have been retried but for that, is not the cause of the stop.
+                _ if self.interrupted_by(&*error) => {
+                    self.emit(STEP_FAILED, Some(i), |o| {
+                        o.step_failed(&info, step, attempt, &*error);
+                    });
+                    break false;
+                }
+                Decision::Retry if attempt < attempts && self.interrupted() => {
+                    self.emit(STEP_FAILED, Some(i), |o| {
+                        o.step_failed(&info, step, attempt, &*error);
+                    });
+                    break false;
+                }
+                Decision::Retry if attempt < attempts => {
                     let delay = policy
                         .get_backoff()
                         .jittered(attempt, self.random_unit(i, attempt));
-                    if let Some(observer) = self.observer {
-                        observer.step_retrying(&info, step, attempt, delay, &*error);
-                    }
+                    self.emit(STEP_RETRYING, Some(i), |o| {
+                        o.step_retrying(&info, step, attempt, delay, &*error);
+                    });
                     self.sleep(delay);
                     attempt += 1;
                 }
@@ -100,18 +123,22 @@ impl<E: Exec> Run<'_, E> {
             if drops {
                 self.after_produced(self.hot.inputs + i);
             }
-            match (policy.is_undoable(), self.observer) {
-                (true, Some(observer)) => {
+            match (policy.is_undoable(), self.observed()) {
+                (true, true) => {
                     let _order = self
                         .finish_order
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     self.record_completion(i);
-                    observer.step_finished(&info, step, attempt);
+                    self.emit(STEP_FINISHED, Some(i), |o| {
+                        o.step_finished(&info, step, attempt);
+                    });
                 }
-                (true, None) => self.record_completion(i),
-                (false, Some(observer)) => observer.step_finished(&info, step, attempt),
-                (false, None) => {}
+                (true, false) => self.record_completion(i),
+                (false, true) => self.emit(STEP_FINISHED, Some(i), |o| {
+                    o.step_finished(&info, step, attempt);
+                }),
+                (false, false) => {}
             }
         }
         succeeded
@@ -125,15 +152,19 @@ impl<E: Exec> Run<'_, E> {
 
     #[cold]
     fn step_failed(&self, i: u32, attempt: u32, kind: ErrorKind, error: BoxError) {
-        if let Some(observer) = self.observer {
-            observer.step_failed(
-                &self.info(),
-                &self.plan.steps()[i as usize],
-                attempt,
-                &*error,
-            );
+        if self.observed() {
+            let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
+            self.emit(STEP_FAILED, Some(i), |o| {
+                o.step_failed(&info, step, attempt, &*error);
+            });
         }
         self.fail(i, kind, error);
+    }
+
+    /// Whether `error` is a step giving up because the run is being cancelled or timed out
+    /// (`ctx.check()?`); if so, the run stops with that reason.
+    fn interrupted_by(&self, error: &(dyn std::error::Error + 'static)) -> bool {
+        error.is::<Cancelled>() && self.interrupted()
     }
 
     /// Whether the run is stopping, without side effects (for [`Context::is_cancelled`]).
@@ -156,10 +187,9 @@ impl<E: Exec> Run<'_, E> {
         } else {
             return false;
         };
-        if self.stop(FlowError::new(reason, self.flow_name(), None, None))
-            && let Some(observer) = self.observer
-        {
-            observer.run_cancelled(&self.info(), reason);
+        if self.stop(FlowError::new(reason, self.flow_name(), None, None)) {
+            let info = self.info();
+            self.emit(RUN_CANCELLED, None, |o| o.run_cancelled(&info, reason));
         }
         true
     }

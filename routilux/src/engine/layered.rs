@@ -11,7 +11,9 @@ impl<E: Exec> Run<'_, E> {
             if end - start == 1 {
                 self.run_step(start);
             } else {
-                (start..end).into_par_iter().for_each(|i| {
+                // One step per piece: two long steps of a layer never end up in one piece
+                // that a single thread runs in turn while another idles.
+                (start..end).into_par_iter().with_max_len(1).for_each(|i| {
                     self.run_step(i);
                 });
             }

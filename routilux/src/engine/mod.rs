@@ -3,24 +3,40 @@
 //! Flows from `flow!` and from the [`Builder`](crate::Builder) both reach the engine as a
 //! [`Plan`] plus an [`Exec`] that runs step `i` and clears slot `s`; the schedules below are the
 //! only scheduling code in routilux.
+//!
+//! Where a run happens follows from the call, never from earlier runs:
+//! - with a pool given ([`RunOptions::pool`]), every step runs on that pool's threads (the run
+//!   moves there with `install` when called from elsewhere);
+//! - called from a pool's thread, the run stays on that pool;
+//! - called from any other thread without a pool, [`Schedule::Sequential`] and chain-shaped
+//!   flows run on the calling thread, [`Schedule::Layered`] moves to the global pool, and
+//!   [`Schedule::Dataflow`] starts on the calling thread and hands ready steps to the global
+//!   pool once they have waited a heartbeat (see `watcher`), unless
+//!   [`RunOptions::run_on_caller`] says otherwise.
 
 mod dataflow;
 mod guarded;
+mod lane;
 mod layered;
+mod notify;
 mod sequential;
 mod undo;
+mod watcher;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cancel::{CancelToken, Signal};
 use crate::context::RunData;
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
-use crate::observe::{Both, Observer, RunInfo};
+use crate::observe::RunInfo;
 use crate::options::{RunOptions, Schedule};
 use crate::plan::{Hot, Plan};
+
+use lane::Lane;
+use notify::Observers;
 
 /// Proof that the engine is running a step or clearing a slot under its ordering rules; only
 /// the engine can create one. See [`Slot`](crate::__private::Slot).
@@ -70,84 +86,61 @@ pub enum Decision {
 /// Run ids: unique within the process.
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// Parallel schedules run a flow inline when its steps recently averaged less than this.
-const INLINE_BELOW_NS: u64 = 1_000;
-
 /// Runs every step of `plan` on `exec` under `options`. Returns the first failure.
 ///
 /// # Errors
 /// The [`FlowError`] of the first step that failed or panicked.
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
+    match options.get_pool() {
+        Some(pool) if pool.current_thread_index().is_none() => {
+            pool.install(|| execute_here(plan, exec, options))
+        }
+        None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
+            rayon::scope(|_| execute_here(plan, exec, options))
+        }
+        _ => execute_here(plan, exec, options),
+    }
+}
+
+/// Runs the flow from the current thread, which is a thread of the run's pool or the caller
+/// that may run steps itself.
+fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
     let flow_observer = plan.flow_observer();
-    let both;
-    let observer: Option<&dyn Observer> = match (options.get_observer(), flow_observer.as_deref()) {
-        (Some(own), Some(flow)) => {
-            both = Both(own, flow);
-            Some(&both)
-        }
-        (Some(own), None) => Some(own),
-        (None, Some(flow)) => Some(flow),
-        (None, None) => None,
-    };
+    let mut observers = Observers::default();
+    if let Some(own) = options.get_observer() {
+        observers.push(own);
+    }
+    if let Some(flow) = flow_observer.as_deref() {
+        observers.push(flow);
+    }
     #[cfg(feature = "tracing")]
-    let with_spans;
-    #[cfg(feature = "tracing")]
-    let observer: Option<&dyn Observer> = match observer {
-        _ if !crate::trace::enabled() => observer,
-        Some(others) => {
-            with_spans = Both(others, &crate::trace::SPANS);
-            Some(&with_spans)
-        }
-        None => Some(&crate::trace::SPANS),
-    };
+    if crate::trace::enabled() {
+        observers.push(&crate::trace::SPANS);
+    }
     let deadline = options
         .get_timeout()
         .and_then(|timeout| Instant::now().checked_add(timeout));
-    let run = Run::new(plan, exec, observer, options, deadline);
-    if let Some(observer) = observer {
-        observer.run_started(&run.info());
-    }
-    let run_steps = run.hot.steps.len();
+    let hot = plan.hot();
+    let mut lane = Lane::acquire();
+    let owned = lane.lane();
+    let scratch = lane.scratch(Run::<E>::scratch_len(hot));
+    let mut run = Run::new(plan, exec, observers, options, deadline, owned, scratch);
+    run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
-    // once, so none pays for waking the pool.
-    let chain = plan.layer_bounds().len() == run.hot.steps.len() + 1;
-    let requested = options.get_schedule();
-    let adaptive = options.get_inline_small() && requested != Schedule::Sequential;
-    let small = adaptive && plan.step_cost().is_some_and(|ns| ns < INLINE_BELOW_NS);
-    let schedule = if chain || small {
-        Schedule::Sequential
-    } else {
-        requested
-    };
-    let started = adaptive.then(Instant::now);
-    match schedule {
+    // once, so none pays for other threads.
+    let chain = plan.layer_bounds().len() == hot.steps.len() + 1;
+    let in_pool = rayon::current_thread_index().is_some();
+    match options.get_schedule() {
+        _ if chain => run.sequential(),
         Schedule::Sequential => run.sequential(),
-        Schedule::Layered => match options.get_pool() {
-            Some(pool) => pool.install(|| run.layered()),
-            None => run.layered(),
-        },
-        Schedule::Dataflow => match options.get_pool() {
-            Some(pool) => pool.install(|| run.dataflow()),
-            None => run.dataflow(),
-        },
+        Schedule::Layered if in_pool => run.layered(),
+        Schedule::Layered => rayon::scope(|_| run.layered()),
+        Schedule::Dataflow => run.dataflow(in_pool),
     }
     let (result, info) = run.finish();
-    if let (Some(started), Ok(())) = (started, &result) {
-        // Cost of a step if one thread had run them all: wall time times the threads used.
-        let threads = match schedule {
-            Schedule::Sequential => 1,
-            _ => options.get_pool().map_or_else(
-                rayon::current_num_threads,
-                rayon::ThreadPool::current_num_threads,
-            ),
-        };
-        let steps = run_steps.max(1) as u128;
-        let ns = started.elapsed().as_nanos() * threads as u128 / steps;
-        plan.record_step_cost(u64::try_from(ns).unwrap_or(u64::MAX));
-    }
-    if let Some(observer) = observer {
-        observer.run_finished(&info, result.as_ref().copied());
-    }
+    // A panic in `run_finished` cannot change a result that is already decided.
+    let heard = result.as_ref().copied();
+    run.emit_after(|o| o.run_finished(&info, heard));
     result
 }
 
@@ -157,62 +150,84 @@ pub(crate) struct Run<'a, E> {
     plan: &'a Plan,
     hot: &'a Hot,
     exec: &'a E,
-    observer: Option<&'a dyn Observer>,
+    observers: Observers<'a>,
     /// Whether every step takes the guarded path: an observer, a cancel token or a deadline.
     guarded: bool,
     cancel: Option<&'a CancelToken>,
     deadline: Option<Instant>,
+    undo_budget: Duration,
     data: Option<&'a RunData>,
     own_data: OnceLock<RunData>,
     /// Wakes steps sleeping before a retry when the run stops.
     wake: Signal,
+    /// The lane the run's counters live in and helpers join it through.
+    lane: &'static Lane,
     /// Undoable steps in the order they completed (the first `completed` entries).
-    done: Box<[AtomicU32]>,
+    done: &'a [AtomicU32],
     completed: AtomicUsize,
     /// With an observer: makes the completion order and the order of `step_finished` events
     /// of undoable steps the same, so observers see the order undo reverses.
     finish_order: std::sync::Mutex<()>,
     /// Per step: dependencies not yet finished (used only for steps with two or more).
-    pending: Box<[AtomicU32]>,
+    pending: &'a [AtomicU32],
     /// Per slot: consumers not yet finished (used only for slots with two or more).
-    remaining: Box<[AtomicU32]>,
+    remaining: &'a [AtomicU32],
+    /// The queue of ready steps (Dataflow): `lane.head..lane.tail`, each entry `step + 1`.
+    ready: &'a [AtomicU32],
     stopped: AtomicBool,
     failure: OnceLock<FlowError>,
 }
 
 impl<'a, E: Exec> Run<'a, E> {
+    /// Counters a run of `hot` needs: pending, remaining, the ready queue and the undo log.
+    fn scratch_len(hot: &Hot) -> usize {
+        hot.steps.len() * 2 + hot.slots.len() + hot.undoable
+    }
+
     fn new(
         plan: &'a Plan,
         exec: &'a E,
-        observer: Option<&'a dyn Observer>,
+        observers: Observers<'a>,
         options: &RunOptions<'a>,
         deadline: Option<Instant>,
+        lane: &'static Lane,
+        scratch: &'a [AtomicU32],
     ) -> Self {
         let hot = plan.hot();
         let cancel = options.get_cancel();
-        let pending = hot.steps.iter().map(|s| AtomicU32::new(s.deps)).collect();
-        let remaining = hot
-            .slots
-            .iter()
-            .map(|s| AtomicU32::new(s.consumers()))
-            .collect();
+        let (pending, rest) = scratch.split_at(hot.steps.len());
+        let (remaining, rest) = rest.split_at(hot.slots.len());
+        let (ready, done) = rest.split_at(hot.steps.len());
+        for (counter, step) in pending.iter().zip(&hot.steps) {
+            if step.deps > 1 {
+                counter.store(step.deps, Ordering::Relaxed);
+            }
+        }
+        for (counter, slot) in remaining.iter().zip(&hot.slots) {
+            if slot.consumers() > 1 {
+                counter.store(slot.consumers(), Ordering::Relaxed);
+            }
+        }
         let run = Run {
             id: RUN_IDS.fetch_add(1, Ordering::Relaxed),
             plan,
             hot,
             exec,
-            observer,
-            guarded: observer.is_some() || cancel.is_some() || deadline.is_some(),
+            guarded: !observers.is_empty() || cancel.is_some() || deadline.is_some(),
+            observers,
             cancel,
             deadline,
+            undo_budget: options.get_undo_timeout(),
             data: options.get_data(),
             own_data: OnceLock::new(),
             wake: Signal::new(),
-            done: (0..hot.undoable).map(|_| AtomicU32::new(0)).collect(),
+            lane,
+            done,
             completed: AtomicUsize::new(0),
             finish_order: std::sync::Mutex::new(()),
             pending,
             remaining,
+            ready,
             stopped: AtomicBool::new(false),
             failure: OnceLock::new(),
         };
@@ -262,7 +277,7 @@ impl<'a, E: Exec> Run<'a, E> {
     fn after_produced(&self, slot: u32) {
         let plan = self.hot.slots[slot as usize];
         if plan.consumers() == 0 && !plan.kept() && plan.needs_drop() {
-            self.exec.clear(slot as usize, &ACCESS);
+            self.clear(slot);
         }
     }
 
@@ -278,8 +293,43 @@ impl<'a, E: Exec> Run<'a, E> {
         if plan.consumers() == 1
             || self.remaining[slot as usize].fetch_sub(1, Ordering::AcqRel) == 1
         {
-            self.exec.clear(slot as usize, &ACCESS);
+            self.clear(slot);
         }
+    }
+
+    /// Drops the value in `slot`. A `Drop` that panics fails the run (as a panic of the step
+    /// or input the value came from) instead of unwinding through the engine.
+    #[inline]
+    fn clear(&self, slot: u32) {
+        if let Err(payload) =
+            catch_unwind(AssertUnwindSafe(|| self.exec.clear(slot as usize, &ACCESS)))
+        {
+            self.drop_panicked(slot, &*payload);
+        }
+    }
+
+    #[cold]
+    fn drop_panicked(&self, slot: u32, payload: &(dyn std::any::Any + Send)) {
+        let inputs = self.hot.inputs;
+        let (what, name) = if slot < inputs {
+            let name = self.plan.input_name(slot as usize);
+            ("input", name)
+        } else {
+            (
+                "result of step",
+                self.plan.steps()[(slot - inputs) as usize].name_cow(),
+            )
+        };
+        let message = format!(
+            "dropping the {what} `{name}` panicked: {}",
+            StepPanicked::from_payload(payload).message()
+        );
+        self.stop(FlowError::new(
+            ErrorKind::Panicked,
+            self.flow_name(),
+            Some(name),
+            Some(Box::new(StepPanicked::new(message))),
+        ));
     }
 
     /// One dependency of step `i` finished; returns whether `i` is now ready.
@@ -332,16 +382,35 @@ impl<'a, E: Exec> Run<'a, E> {
         }
     }
 
-    /// After the schedule: undoes completed steps if the run failed, and hands back the
-    /// result.
-    fn finish(self) -> (Result<(), FlowError>, RunInfo<'a>) {
+    /// After the schedule: drops what is left, undoes completed steps if the run failed, and
+    /// hands back the result. Afterwards only the returned values of a successful run remain.
+    fn finish(&mut self) -> (Result<(), FlowError>, RunInfo<'a>) {
         let info = self.info();
+        let slots = self.hot.slots.len() as u32;
+        let leftover = |slot: u32| {
+            let plan = self.hot.slots[slot as usize];
+            plan.needs_drop() && !plan.kept()
+        };
+        // Values of a stopped run that their consumers never released.
+        if self.failure.get().is_some() {
+            (0..slots)
+                .filter(|&s| leftover(s))
+                .for_each(|s| self.clear(s));
+        }
         let undo_errors = if self.failure.get().is_some() {
             self.undo_completed()
         } else {
             Vec::new()
         };
-        let result = match self.failure.into_inner() {
+        // Values kept for undo, and on failure the values that were to be returned.
+        let failed = self.failure.get().is_some();
+        for slot in 0..slots {
+            let plan = self.hot.slots[slot as usize];
+            if plan.needs_drop() && plan.kept() && (failed || !plan.returned()) {
+                self.clear(slot);
+            }
+        }
+        let result = match self.failure.take() {
             Some(mut error) => {
                 if !undo_errors.is_empty() {
                     error.set_undo_errors(undo_errors);
@@ -351,69 +420,5 @@ impl<'a, E: Exec> Run<'a, E> {
             None => Ok(()),
         };
         (result, info)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use crate::{Builder, DynFlow, RunOptions, Schedule};
-
-    type Threads = Arc<Mutex<Vec<Option<usize>>>>;
-
-    /// Two independent steps that record which rayon thread ran them.
-    fn flow(threads: &Threads) -> DynFlow {
-        let mut b = Builder::new("Where");
-        let x = b.input::<u64>("x").unwrap();
-        for name in ["a", "b"] {
-            let threads = Arc::clone(threads);
-            b.step(name, &[x], move |_: &[&u64]| {
-                threads.lock().unwrap().push(rayon::current_thread_index());
-                Ok::<u64, std::convert::Infallible>(1)
-            })
-            .unwrap();
-        }
-        b.build()
-    }
-
-    fn run(flow: &DynFlow, options: RunOptions<'_>) {
-        let mut inputs = flow.inputs();
-        let x = crate::builder::first_input_handle(flow);
-        inputs.set(x, 1);
-        flow.run(inputs, options).unwrap();
-    }
-
-    #[test]
-    fn small_flows_run_inline_and_heavier_ones_go_parallel_again() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let threads = Threads::default();
-        let flow = flow(&threads);
-        let options = RunOptions::from(Schedule::Dataflow).pool(&pool);
-
-        // Cheap steps: the run stays on the calling thread (not a pool thread).
-        flow.plan().record_step_cost(10);
-        run(&flow, options.inline_small(true));
-        assert_eq!(*threads.lock().unwrap(), [None, None]);
-
-        // Unless inlining is switched off.
-        threads.lock().unwrap().clear();
-        flow.plan().record_step_cost(10);
-        run(&flow, options.inline_small(false));
-        assert!(threads.lock().unwrap().iter().all(Option::is_some));
-
-        // Expensive steps: on the pool.
-        threads.lock().unwrap().clear();
-        for _ in 0..8 {
-            flow.plan().record_step_cost(1_000_000);
-        }
-        let before = flow.plan().step_cost().unwrap();
-        assert!(before > super::INLINE_BELOW_NS, "{before}");
-        flow.plan().record_step_cost(before);
-        run(&flow, options.inline_small(true));
-        assert!(threads.lock().unwrap().iter().all(Option::is_some));
     }
 }

@@ -1,19 +1,24 @@
 //! Putting a failed run back in order: every completed undoable step is undone, in reverse
-//! completion order, on the calling thread, after every step has stopped.
+//! completion order, on the calling thread, after every step has stopped, within the run's undo
+//! budget ([`RunOptions::undo_timeout`](crate::RunOptions::undo_timeout)).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::guarded::panicked;
+use super::notify::{UNDO_FAILED, UNDO_FINISHED, UNDO_STARTED};
 use super::{ACCESS, Exec, Run};
 use crate::context::Context;
-use crate::error::UndoError;
+use crate::error::{Internal, UndoError};
 
 impl<E: Exec> Run<'_, E> {
     /// Undoes the completed undoable steps, newest first; returns the undos that failed.
     pub(super) fn undo_completed(&self) -> Vec<UndoError> {
         let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
         let info = self.info();
+        let deadline = Instant::now().checked_add(self.undo_budget);
+        let spent = || deadline.is_some_and(|d| Instant::now() >= d);
         // An undo runs to completion whatever happened to the run.
         let never = || false;
         let mut errors = Vec::new();
@@ -22,10 +27,18 @@ impl<E: Exec> Run<'_, E> {
             let step = &self.plan.steps()[i as usize];
             let attempts = step.policy().get_undo_retries().saturating_add(1);
             let mut attempt = 1;
+            if spent() {
+                errors.push(UndoError::new(
+                    step.name_cow(),
+                    0,
+                    Box::new(Internal(OUT_OF_TIME)),
+                ));
+                continue;
+            }
             loop {
-                if let Some(observer) = self.observer {
-                    observer.undo_started(&info, step, attempt);
-                }
+                self.emit(UNDO_STARTED, Some(i), |o| {
+                    o.undo_started(&info, step, attempt)
+                });
                 let ctx = Context::new(
                     self.id,
                     (self.plan.flow(), step.name()),
@@ -40,19 +53,19 @@ impl<E: Exec> Run<'_, E> {
                 });
                 let (error, retry) = match outcome {
                     Ok(Ok(())) => {
-                        if let Some(observer) = self.observer {
-                            observer.undo_finished(&info, step, attempt);
-                        }
+                        self.emit(UNDO_FINISHED, Some(i), |o| {
+                            o.undo_finished(&info, step, attempt);
+                        });
                         break;
                     }
                     Ok(Err(error)) => (error, attempt < attempts),
                     // A panicking undo is reported, not retried.
                     Err(payload) => (panicked(&*payload), false),
                 };
-                if let Some(observer) = self.observer {
-                    observer.undo_failed(&info, step, attempt, &*error);
-                }
-                if !retry {
+                self.emit(UNDO_FAILED, Some(i), |o| {
+                    o.undo_failed(&info, step, attempt, &*error);
+                });
+                if !retry || spent() {
                     errors.push(UndoError::new(step.name_cow(), attempt, error));
                     break;
                 }
@@ -62,3 +75,6 @@ impl<E: Exec> Run<'_, E> {
         errors
     }
 }
+
+/// Why an undo that was never attempted failed.
+const OUT_OF_TIME: &str = "not attempted: the run's undo budget was spent";

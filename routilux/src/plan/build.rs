@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
 
 use super::{FlowObserver, Plan, SlotPlan, StepPlan};
 use crate::policy::Policy;
@@ -118,7 +117,6 @@ impl Plan {
             slots: Cow::Owned(slots),
             layers: Cow::Owned(bounds),
             hot: OnceLock::new(),
-            cost: AtomicU64::new(u64::MAX),
             observer: FlowObserver::new(),
         };
         (plan, position)

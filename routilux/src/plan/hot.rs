@@ -33,6 +33,7 @@ pub(crate) struct HotStep {
     /// Whether the step has no retries, undo, compensation or context: the engine's fast path.
     pub(crate) plain: bool,
     /// Steps on the longest path from this step to the end of the flow, itself included.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) height: u32,
 }
 
@@ -43,7 +44,7 @@ impl Hot {
         &self.edges[start as usize..end as usize]
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn height(&self, step: u32) -> u32 {
         self.steps[step as usize].height
     }

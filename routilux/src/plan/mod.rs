@@ -13,7 +13,7 @@ mod hot;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 pub(crate) use hot::Hot;
@@ -31,8 +31,6 @@ pub struct Plan {
     layers: Cow<'static, [u32]>,
     /// The engine's compact copy of the step table, made on first use.
     hot: OnceLock<Hot>,
-    /// Recent cost of a step, in ns (a moving average over runs; `u64::MAX` before the first).
-    cost: AtomicU64,
     /// The observer attached to every run of the flow.
     observer: FlowObserver,
 }
@@ -74,7 +72,6 @@ impl Clone for Plan {
             slots: self.slots.clone(),
             layers: self.layers.clone(),
             hot: OnceLock::new(),
-            cost: AtomicU64::new(u64::MAX),
             observer: FlowObserver::new(),
         }
     }
@@ -119,7 +116,6 @@ impl Plan {
             slots: Cow::Borrowed(slots),
             layers: Cow::Borrowed(layers),
             hot: OnceLock::new(),
-            cost: AtomicU64::new(u64::MAX),
             observer: FlowObserver::new(),
         }
     }
@@ -137,6 +133,10 @@ impl Plan {
 
     pub(crate) fn input_count(&self) -> usize {
         self.inputs.len()
+    }
+
+    pub(crate) fn input_name(&self, input: usize) -> Cow<'static, str> {
+        self.inputs[input].clone()
     }
 
     /// The steps in topological order (the order [`Schedule::Sequential`](crate::Schedule)
@@ -221,25 +221,6 @@ impl Plan {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    /// The recent cost of one step in ns, averaged over recent runs; `None` before any run.
-    pub(crate) fn step_cost(&self) -> Option<u64> {
-        match self.cost.load(Ordering::Relaxed) {
-            u64::MAX => None,
-            ns => Some(ns),
-        }
-    }
-
-    /// Folds one run's cost per step into the average (concurrent runs may lose an update,
-    /// which only slows the average down).
-    pub(crate) fn record_step_cost(&self, ns: u64) {
-        let ns = ns.min(u64::MAX - 1);
-        let average = match self.step_cost() {
-            None => ns,
-            Some(old) => (old.saturating_mul(3) / 4).saturating_add(ns / 4),
-        };
-        self.cost.store(average, Ordering::Relaxed);
     }
 }
 
@@ -336,5 +317,10 @@ impl SlotPlan {
 
     pub(crate) fn kept(self) -> bool {
         self.kept
+    }
+
+    /// Whether the run hands the value back to its caller.
+    pub(crate) fn returned(self) -> bool {
+        self.returned
     }
 }

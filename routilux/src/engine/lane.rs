@@ -1,0 +1,315 @@
+//! Lanes: where a run keeps its counters and its queue of ready steps, and through which other
+//! threads join it.
+//!
+//! A lane is allocated once and never freed (`&'static`), then reused run after run: a thread
+//! keeps one cached, nested or concurrent runs take others from a process-wide free list. So a
+//! run allocates nothing for its bookkeeping, and a helper that arrives late — after its run
+//! has ended, perhaps while the lane serves another run — can still look at the lane safely: it
+//! *enters* the run only if the run it was called for is still open, and the owner of a run
+//! waits, before it returns, until every helper that entered has left.
+//!
+//! The entry protocol is a Dekker handshake on two `SeqCst` atomics: a helper increments
+//! `entered` and then reads `open`; the owner clears `open` and then reads `entered`. Either
+//! the helper sees the run closed (and leaves without touching it), or the owner sees the
+//! helper (and waits for it).
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+/// Runs the helper side of a run: `data` is the run, type-erased.
+pub(crate) type HelpFn = unsafe fn(*const ());
+
+/// One lane; see the module docs.
+pub(crate) struct Lane {
+    /// The epoch of the run open on this lane; 0 when none is.
+    open: AtomicU64,
+    /// The last epoch handed out (only the owner writes it).
+    epoch: AtomicU64,
+    /// Helpers inside the open run (or about to find that it is closed).
+    entered: AtomicUsize,
+    /// Helpers spawned for the open run that have not left it: the run's epoch (low 32 bits)
+    /// in the high half, the count in the low half, so that a count reserved for one run never
+    /// leaks into the next.
+    helpers: AtomicU64,
+    /// How many helpers the run may have.
+    max_helpers: AtomicUsize,
+    /// Whether the heartbeat watcher looks after this run (its owner is not a pool thread).
+    pub(crate) watched: AtomicBool,
+    /// The queue of ready steps: `head..tail` of `scratch`'s queue part are waiting.
+    pub(crate) head: AtomicU32,
+    pub(crate) tail: AtomicU32,
+    /// Participants running steps of the run right now.
+    pub(crate) active: AtomicUsize,
+    /// The run, type-erased, and the function helpers call on it.
+    data: AtomicPtr<()>,
+    help: AtomicPtr<()>,
+    /// Whether the owner sleeps, waiting for helpers (see [`Lane::wake_owner`]).
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
+    wakeup: Condvar,
+    /// The run's counters and queue, reused from run to run; only the owner resizes it,
+    /// while no run is open.
+    scratch: UnsafeCell<Vec<AtomicU32>>,
+}
+
+// SAFETY: every field but `scratch` is thread-safe; `scratch` is resized only by the lane's
+// current owner (one at a time, by the pool protocol) while no run is open and no helper is
+// inside, and otherwise only read as a slice of atomics.
+unsafe impl Sync for Lane {}
+
+/// Every lane ever made, for the watcher.
+static ALL: Mutex<Vec<&'static Lane>> = Mutex::new(Vec::new());
+/// Lanes nobody owns.
+static FREE: Mutex<Vec<&'static Lane>> = Mutex::new(Vec::new());
+
+/// The calling thread's cached lane; given back to [`FREE`] when the thread exits.
+struct Cached(Cell<Option<&'static Lane>>);
+
+impl Drop for Cached {
+    fn drop(&mut self) {
+        if let Some(lane) = self.0.take() {
+            FREE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(lane);
+        }
+    }
+}
+
+thread_local! {
+    static CACHED: Cached = const { Cached(Cell::new(None)) };
+}
+
+/// Every lane made so far (a snapshot).
+pub(crate) fn all_lanes(into: &mut Vec<&'static Lane>) {
+    let all = ALL.lock().unwrap_or_else(PoisonError::into_inner);
+    if into.len() != all.len() {
+        into.clear();
+        into.extend_from_slice(&all);
+    }
+}
+
+impl Lane {
+    fn new() -> Self {
+        Lane {
+            open: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            entered: AtomicUsize::new(0),
+            helpers: AtomicU64::new(0),
+            max_helpers: AtomicUsize::new(0),
+            watched: AtomicBool::new(false),
+            head: AtomicU32::new(0),
+            tail: AtomicU32::new(0),
+            active: AtomicUsize::new(0),
+            data: AtomicPtr::new(std::ptr::null_mut()),
+            help: AtomicPtr::new(std::ptr::null_mut()),
+            sleeping: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            wakeup: Condvar::new(),
+            scratch: UnsafeCell::new(Vec::new()),
+        }
+    }
+
+    /// A lane owned by the caller until [`Owned`] is dropped.
+    pub(crate) fn acquire() -> Owned {
+        let cached = CACHED.try_with(|c| c.0.take()).ok().flatten();
+        let lane = cached.unwrap_or_else(|| {
+            let free = FREE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            free.unwrap_or_else(|| {
+                let lane: &'static Lane = Box::leak(Box::new(Lane::new()));
+                ALL.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(lane);
+                lane
+            })
+        });
+        Owned { lane }
+    }
+
+    /// The open run's epoch, 0 if none.
+    pub(crate) fn open_epoch(&self) -> u64 {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Reserves up to `want` more helpers for run `epoch`, within its maximum; returns how
+    /// many the caller must spawn.
+    pub(crate) fn reserve_helpers(&self, epoch: u64, want: usize) -> usize {
+        let max = self.max_helpers.load(Ordering::Relaxed) as u64;
+        let mut current = self.helpers.load(Ordering::SeqCst);
+        loop {
+            if current >> 32 != epoch & 0xffff_ffff {
+                return 0;
+            }
+            let count = current & 0xffff_ffff;
+            let more = (want as u64).min(max.saturating_sub(count));
+            if more == 0 {
+                return 0;
+            }
+            match self.helpers.compare_exchange_weak(
+                current,
+                current + more,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(_) => return more as usize,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Queued steps not yet taken.
+    pub(crate) fn queued(&self) -> u32 {
+        let tail = self.tail.load(Ordering::SeqCst);
+        tail.saturating_sub(self.head.load(Ordering::SeqCst))
+    }
+
+    /// Called by a helper of run `epoch`: runs the helper side of the run if it is still open.
+    pub(crate) fn help(&'static self, epoch: u64) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        if self.open.load(Ordering::SeqCst) == epoch {
+            let data = self.data.load(Ordering::Acquire).cast_const();
+            let help = self.help.load(Ordering::Acquire);
+            // SAFETY: `help` was stored from a `HelpFn` by `open`, for `data`, which stays valid
+            // while the run is open and we are counted in `entered` (the owner waits for us).
+            unsafe {
+                let help: HelpFn = std::mem::transmute::<*mut (), HelpFn>(help);
+                help(data);
+            }
+            self.helpers.fetch_sub(1, Ordering::SeqCst);
+        }
+        if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.wake_owner();
+        }
+    }
+
+    /// Wakes the owner if it sleeps waiting for helpers or for queued work.
+    #[inline]
+    pub(crate) fn wake_owner(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            self.wakeup.notify_all();
+        }
+    }
+
+    /// Blocks the owner until `done()` holds; helpers call [`Lane::wake_owner`] after every
+    /// change that can make it hold.
+    pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
+        for _ in 0..64 {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        for _ in 0..16 {
+            if done() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.sleeping.store(true, Ordering::SeqCst);
+        while !done() {
+            // The timeout is a safety net only: every change that matters notifies.
+            guard = self
+                .wakeup
+                .wait_timeout(guard, std::time::Duration::from_millis(10))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Exclusive ownership of a lane; gives it back when dropped.
+pub(crate) struct Owned {
+    lane: &'static Lane,
+}
+
+impl Owned {
+    pub(crate) fn lane(&self) -> &'static Lane {
+        self.lane
+    }
+
+    /// The lane's scratch space, `len` zeroed counters.
+    pub(crate) fn scratch(&mut self, len: usize) -> &[AtomicU32] {
+        debug_assert_eq!(self.lane.open.load(Ordering::Relaxed), 0);
+        // SAFETY: we own the lane and no run is open on it, so nothing else reads `scratch`
+        // (helpers reach it only through an open run); `&mut self` keeps us from handing out
+        // a second view while this one lives.
+        let scratch = unsafe { &mut *self.lane.scratch.get() };
+        if scratch.len() < len {
+            scratch.resize_with(len.next_power_of_two(), || AtomicU32::new(0));
+        }
+        let scratch = &mut scratch[..len];
+        for counter in scratch.iter_mut() {
+            *counter.get_mut() = 0;
+        }
+        scratch
+    }
+}
+
+impl Lane {
+    /// Opens a run on the lane (its owner only): helpers of the returned epoch may now enter
+    /// and call `help(data)`. The owner must [`close`](Self::close) it before `data` becomes
+    /// invalid.
+    pub(crate) fn open(
+        &self,
+        data: *const (),
+        help: HelpFn,
+        max_helpers: usize,
+        watched: bool,
+    ) -> u64 {
+        let lane = self;
+        let epoch = lane.epoch.load(Ordering::Relaxed) + 1;
+        lane.epoch.store(epoch, Ordering::Relaxed);
+        lane.data.store(data.cast_mut(), Ordering::Relaxed);
+        lane.help.store(help as *mut (), Ordering::Relaxed);
+        lane.helpers
+            .store((epoch & 0xffff_ffff) << 32, Ordering::Relaxed);
+        lane.max_helpers.store(max_helpers, Ordering::Relaxed);
+        lane.head.store(0, Ordering::Relaxed);
+        lane.tail.store(0, Ordering::Relaxed);
+        lane.active.store(0, Ordering::Relaxed);
+        lane.watched.store(watched, Ordering::Relaxed);
+        lane.open.store(epoch, Ordering::SeqCst);
+        epoch
+    }
+
+    /// Closes the open run: no helper enters it any more; returns once every helper that
+    /// entered has left.
+    pub(crate) fn close(&self) {
+        let lane = self;
+        lane.open.store(0, Ordering::SeqCst);
+        lane.watched.store(false, Ordering::Relaxed);
+        if lane.entered.load(Ordering::SeqCst) != 0 {
+            lane.wait_until(|| lane.entered.load(Ordering::SeqCst) == 0);
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        debug_assert_eq!(self.lane.open.load(Ordering::Relaxed), 0);
+        let lane = self.lane;
+        let back = CACHED.try_with(|c| {
+            if c.0.get().is_none() {
+                c.0.set(Some(lane));
+                true
+            } else {
+                false
+            }
+        });
+        if back != Ok(true) {
+            FREE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(lane);
+        }
+    }
+}
+
+/// Spawns a helper for run `epoch` of `lane` on the current rayon pool (the global pool outside
+/// any).
+pub(crate) fn spawn_helper(lane: &'static Lane, epoch: u64) {
+    rayon::spawn(move || lane.help(epoch));
+}

@@ -1,0 +1,94 @@
+//! Telling observers: every observer of a run hears every event, and an observer that panics
+//! fails the run (kind [`Panicked`](crate::ErrorKind::Panicked), naming the event) instead of
+//! unwinding through the engine.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Exec, Run};
+use crate::error::{ErrorKind, FlowError, StepPanicked};
+use crate::observe::Observer;
+
+pub(crate) const RUN_STARTED: &str = "run_started";
+pub(crate) const STEP_STARTED: &str = "step_started";
+pub(crate) const STEP_FINISHED: &str = "step_finished";
+pub(crate) const STEP_RETRYING: &str = "step_retrying";
+pub(crate) const STEP_COMPENSATED: &str = "step_compensated";
+pub(crate) const STEP_FAILED: &str = "step_failed";
+pub(crate) const RUN_CANCELLED: &str = "run_cancelled";
+pub(crate) const UNDO_STARTED: &str = "undo_started";
+pub(crate) const UNDO_FINISHED: &str = "undo_finished";
+pub(crate) const UNDO_FAILED: &str = "undo_failed";
+
+/// The observers of one run: the caller's, the flow's and the tracing one, each optional.
+#[derive(Default)]
+pub(crate) struct Observers<'a> {
+    list: [Option<&'a dyn Observer>; 3],
+    len: usize,
+}
+
+impl<'a> Observers<'a> {
+    pub(crate) fn push(&mut self, observer: &'a dyn Observer) {
+        self.list[self.len] = Some(observer);
+        self.len += 1;
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a dyn Observer> + '_ {
+        self.list[..self.len].iter().flatten().copied()
+    }
+}
+
+impl<E: Exec> Run<'_, E> {
+    /// Tells every observer `event` (about step `step`, if any); a panicking observer fails
+    /// the run, and the others still hear the event.
+    #[inline]
+    pub(super) fn emit(
+        &self,
+        event: &'static str,
+        step: Option<u32>,
+        tell: impl Fn(&dyn Observer),
+    ) {
+        for observer in self.observers.iter() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| tell(observer))) {
+                self.observer_panicked(event, step, &*payload);
+            }
+        }
+    }
+
+    /// Tells every observer an event that comes after the run's result is decided: a panic is
+    /// swallowed, after the other observers have heard the event.
+    pub(super) fn emit_after(&self, tell: impl Fn(&dyn Observer)) {
+        for observer in self.observers.iter() {
+            let _ignored = catch_unwind(AssertUnwindSafe(|| tell(observer)));
+        }
+    }
+
+    /// Whether any observer listens.
+    #[inline]
+    pub(super) fn observed(&self) -> bool {
+        !self.observers.is_empty()
+    }
+
+    #[cold]
+    fn observer_panicked(
+        &self,
+        event: &'static str,
+        step: Option<u32>,
+        payload: &(dyn std::any::Any + Send),
+    ) {
+        let message = format!(
+            "an observer panicked in `{event}`: {}",
+            StepPanicked::from_payload(payload).message()
+        );
+        let step = step.map(|i| self.plan.steps()[i as usize].name_cow());
+        self.stop(FlowError::new(
+            ErrorKind::Panicked,
+            self.flow_name(),
+            step,
+            Some(Box::new(StepPanicked::new(message))),
+        ));
+    }
+}
