@@ -215,9 +215,11 @@ impl Tracker {
         Report { rows }
     }
 
-    /// Forgets every statistic and run.
+    /// Forgets every statistic and run, including runs still in progress (their end is then
+    /// not recorded).
     pub fn clear(&self) {
         let mut state = self.lock();
+        state.live.clear();
         state.stats.clear();
         state.history.clear();
         state.runs = 0;
