@@ -320,8 +320,27 @@ mod tests {
             f64::MAX,
             f64::INFINITY,
         ];
-        let units = [0.0, 0.5, 1.0 - f64::EPSILON, 1.0, -1.0, 2.0, f64::NAN, f64::INFINITY];
-        let retries = [0, 1, 2, 3, 64, 1100, i32::MAX as u32, u32::MAX - 1, u32::MAX];
+        let units = [
+            0.0,
+            0.5,
+            1.0 - f64::EPSILON,
+            1.0,
+            -1.0,
+            2.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let retries = [
+            0,
+            1,
+            2,
+            3,
+            64,
+            1100,
+            i32::MAX as u32,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
         let mut checked = 0_u64;
         for &base in &durations {
             for &cap in &durations {

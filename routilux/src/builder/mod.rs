@@ -431,8 +431,7 @@ impl Builder {
     /// # Errors
     /// [`BuildError::OtherFlow`] if `handle` comes from another builder.
     pub fn try_output<T>(&mut self, handle: Handle<T>) -> Result<(), BuildError> {
-        if handle.builder != self.id
-            || handle.slot as usize >= self.inputs.len() + self.steps.len()
+        if handle.builder != self.id || handle.slot as usize >= self.inputs.len() + self.steps.len()
         {
             return Err(BuildError::OtherFlow {
                 flow: self.name.clone(),
@@ -527,7 +526,11 @@ mod tests {
 
     fn misuse(error: &FlowError) -> &BuildError {
         assert_eq!(error.kind(), ErrorKind::Misuse, "{error}");
-        error.source().unwrap().downcast_ref::<BuildError>().unwrap()
+        error
+            .source()
+            .unwrap()
+            .downcast_ref::<BuildError>()
+            .unwrap()
     }
 
     #[test]
@@ -595,7 +598,10 @@ mod tests {
         );
         assert!(error.to_string().contains("input `z` of flow `Late`"));
         // The name was not claimed.
-        assert!(b.step("z", &[x], |a: &[&u64]| Ok::<_, Infallible>(*a[0])).is_ok());
+        assert!(
+            b.step("z", &[x], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -603,7 +609,9 @@ mod tests {
         let mut other = Builder::new("Other");
         let foreign_input = other.input::<u64>("f").unwrap();
         let foreign = other
-            .step("g", &[foreign_input], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
+            .step("g", &[foreign_input], |a: &[&u64]| {
+                Ok::<_, Infallible>(*a[0])
+            })
             .unwrap();
 
         let mut b = Builder::new("Main");
@@ -627,7 +635,13 @@ mod tests {
             "`Builder::retries` was given `x`, an input of flow `Main`, not a step"
         );
         let error = b.undo(x, |_: &u64| Ok::<_, Infallible>(())).unwrap_err();
-        assert!(matches!(error, BuildError::NotAStep { operation: "Builder::undo", .. }));
+        assert!(matches!(
+            error,
+            BuildError::NotAStep {
+                operation: "Builder::undo",
+                ..
+            }
+        ));
         assert!(b.retries(y, 1, Backoff::NONE).is_ok());
         assert!(b.try_output(foreign).is_err());
         b.output(y);
@@ -648,7 +662,10 @@ mod tests {
         let (b, _) = make();
         assert!(matches!(
             b.try_build(),
-            Err(BuildError::OtherFlow { operation: "Builder::output", .. })
+            Err(BuildError::OtherFlow {
+                operation: "Builder::output",
+                ..
+            })
         ));
         // `build` cannot fail: every run does instead, saying why.
         let (b, x) = make();
@@ -658,9 +675,16 @@ mod tests {
         let error = flow.run(inputs, Schedule::Sequential).unwrap_err();
         assert!(matches!(
             misuse(&error),
-            BuildError::OtherFlow { operation: "Builder::output", .. }
+            BuildError::OtherFlow {
+                operation: "Builder::output",
+                ..
+            }
         ));
-        assert!(error.to_string().starts_with("flow `Main` failed: `Builder::output`"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("flow `Main` failed: `Builder::output`")
+        );
     }
 
     #[test]
