@@ -1,6 +1,6 @@
 //! Makespan on unbalanced DAGs: how close each schedule comes to the lower bound
 //! `max(critical path, total work / threads)`. Steps busy-wait for their weight. Prints a table
-//! and writes `target/routilux-bench/makespan.json` for `scripts/benchmarks_md.py`.
+//! and writes `<target dir>/routilux-bench/makespan.json` for `scripts/benchmarks_md.py`.
 //!
 //! `cargo bench --bench makespan` (threads: `ROUTILUX_BENCH_THREADS`, default 2).
 
@@ -163,7 +163,12 @@ fn main() {
             ));
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/routilux-bench");
+    // Cargo's target directory (CARGO_TARGET_DIR or build.target-dir included): the parent
+    // of the scratch directory cargo gives benches.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+        .join("routilux-bench");
     std::fs::create_dir_all(&dir).expect("a results directory");
     std::fs::write(
         dir.join("makespan.json"),

@@ -1,7 +1,7 @@
 //! Peak memory of a 100-step `flow!` chain whose steps each produce a 10 MB buffer: results are
 //! dropped after their last consumer, so the peak should stay within a few buffers of the
 //! baseline, not grow to 100 of them. Reads the peak resident set (`VmHWM`) from
-//! `/proc/self/status` (Linux); writes `target/routilux-bench/memory.json`.
+//! `/proc/self/status` (Linux); writes `<target dir>/routilux-bench/memory.json`.
 
 use routilux::Schedule;
 use routilux_suite::generated::Buffers100;
@@ -56,7 +56,12 @@ fn main() {
             "{{\"schedule\": \"{label}\", \"buffers_above_baseline\": {above}}}"
         ));
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/routilux-bench");
+    // Cargo's target directory (CARGO_TARGET_DIR or build.target-dir included): the parent
+    // of the scratch directory cargo gives benches.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+        .join("routilux-bench");
     std::fs::create_dir_all(&dir).expect("a results directory");
     std::fs::write(
         dir.join("memory.json"),

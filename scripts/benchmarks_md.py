@@ -5,8 +5,12 @@
     scripts/measure_compile_time.sh
     scripts/benchmarks_md.py > BENCHMARKS.md
 
-Reads criterion's results under target/criterion and the JSON the other benches write to
-target/routilux-bench. Every number in the output comes from those files.
+Reads criterion's results under TARGET/criterion and the JSON the other benches write to
+TARGET/routilux-bench, where TARGET is cargo's target directory: $CARGO_TARGET_DIR if set (relative
+to the current directory, as cargo reads it), else `cargo metadata`'s target_directory (which
+follows .cargo/config's build.target-dir), else ./target next to this script. The JSON files are
+also looked for in ./target/routilux-bench, where older benches wrote them. Every number in the
+output comes from those files.
 """
 
 import json
@@ -18,8 +22,33 @@ import sys
 from datetime import date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CRITERION = os.path.join(ROOT, "target", "criterion")
-EXTRA = os.path.join(ROOT, "target", "routilux-bench")
+
+
+def target_dir():
+    """Cargo's target directory for this workspace (see the module docstring)."""
+    env = os.environ.get("CARGO_TARGET_DIR")
+    if env:
+        return os.path.abspath(env)
+    try:
+        out = subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--no-deps",
+             "--manifest-path", os.path.join(ROOT, "Cargo.toml")],
+            capture_output=True, text=True, check=True, timeout=120).stdout
+        return json.loads(out)["target_directory"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        return os.path.join(ROOT, "target")
+
+
+TARGET = target_dir()
+CRITERION = os.path.join(TARGET, "criterion")
+
+
+def extra(name):
+    """The path of a bench's JSON result: under TARGET/routilux-bench, or where older benches
+    wrote it (ROOT/target/routilux-bench) if only there."""
+    candidates = [os.path.join(TARGET, "routilux-bench", name),
+                  os.path.join(ROOT, "target", "routilux-bench", name)]
+    return next((c for c in candidates if os.path.exists(c)), candidates[0])
 
 OVERHEAD_SHAPES = ["chain10", "chain100", "chain1000", "fanout1000", "wave8", "wave32",
                    "wave64", "tree10", "diamond4", "random32x32"]
@@ -135,7 +164,7 @@ def main():
             w(f"| {g} | " + " | ".join(cells) + " |")
         w("")
 
-    path = os.path.join(EXTRA, "makespan.json")
+    path = extra("makespan.json")
     if os.path.exists(path):
         rows = json.load(open(path))
         w(f"## Unbalanced DAGs: makespan / max(critical path, work / threads)\n")
@@ -145,7 +174,7 @@ def main():
             w(f"| {r['dag']} | {r['schedule']} | {r['threads']} | {r['makespan_ms']:.2f} ms | {r['bound_ms']:.2f} ms | {r['ratio']:.3f} |")
         w("")
 
-    path = os.path.join(EXTRA, "memory.json")
+    path = extra("memory.json")
     if os.path.exists(path):
         rows = json.load(open(path))
         w("## Peak memory: 100-step chain of 10 MB buffers\n")
@@ -156,7 +185,7 @@ def main():
             w(f"| {r['schedule']} | {r['buffers_above_baseline']:.2f} |")
         w("")
 
-    path = os.path.join(EXTRA, "compile_time.json")
+    path = extra("compile_time.json")
     if os.path.exists(path):
         r = json.load(open(path))
         w("## Compile time of a 1000-step `flow!`\n")
@@ -195,7 +224,7 @@ def observer_table(w, per_step, threads):
 
 
 def default_schedule(w, per_step, per_run):
-    path = os.path.join(EXTRA, "makespan.json")
+    path = extra("makespan.json")
     if not os.path.exists(path):
         return
     rows = json.load(open(path))
@@ -294,17 +323,17 @@ def targets(w, per_step, per_run):
     if seq and ours and par:
         r = (seq / ours) / (seq / par)
         row("CPU fan-out speedup / par_iter's", f"{r:.2f}×", "≥ 0.95×", "", r >= 0.95)
-    path = os.path.join(EXTRA, "makespan.json")
+    path = extra("makespan.json")
     if os.path.exists(path):
         for r in json.load(open(path)):
             if r["schedule"].lower().startswith("dataflow"):
                 row(f"makespan / bound: {r['dag']}", f"{r['ratio']:.3f}", "≤ 1.05", "",
                     r["ratio"] <= 1.05, MISSED["makespan"])
-    path = os.path.join(EXTRA, "compile_time.json")
+    path = extra("compile_time.json")
     if os.path.exists(path):
         c = json.load(open(path))["flow_check_s"]
         row("1000-step flow! expands and type-checks", f"{c:.2f} s", "≤ 2 s", "", c <= 2)
-    path = os.path.join(EXTRA, "memory.json")
+    path = extra("memory.json")
     if os.path.exists(path):
         worst = max(r["buffers_above_baseline"] for r in json.load(open(path)))
         row("peak memory, 100 × 10 MB chain (worst schedule)", f"{worst:.2f} buffers", "≤ 3", "", worst <= 3)

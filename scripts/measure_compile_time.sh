@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # How long does a 1000-step `flow!` take to expand and type-check?
 #
-# Builds a scratch crate (target/compile-time-probe) whose only code is one 1000-step flow!
+# Builds a scratch crate (<target>/compile-time-probe) whose only code is one 1000-step flow!
 # with random dependencies, warms its dependencies with one `cargo check`, then times
 # `cargo check` after touching the source (best of 3): macro expansion plus type checking of
 # that one file. The same DAG written as plain function calls is timed as a baseline. Writes
-# target/routilux-bench/compile_time.json. Run from anywhere: scripts/measure_compile_time.sh
+# <target>/routilux-bench/compile_time.json, where <target> is $CARGO_TARGET_DIR if set, else
+# ./target. Run from anywhere: scripts/measure_compile_time.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-probe="$root/target/compile-time-probe"
-mkdir -p "$probe/src" "$root/target/routilux-bench"
+target=$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")
+probe="$target/compile-time-probe"
+mkdir -p "$probe/src" "$target/routilux-bench"
 cat > "$probe/Cargo.toml" <<TOML
 [package]
 name = "compile-time-probe"
@@ -61,4 +63,4 @@ flow_s=$(printf '%.6f' "$flow_s")
 plain_s=$(printf '%.6f' "$plain_s")
 echo "cargo check of a 1000-step flow!: ${flow_s}s (the same DAG as plain calls: ${plain_s}s)"
 printf '{"steps": 1000, "flow_check_s": %s, "plain_check_s": %s}\n' "$flow_s" "$plain_s" \
-    > "$root/target/routilux-bench/compile_time.json"
+    > "$target/routilux-bench/compile_time.json"

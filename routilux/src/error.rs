@@ -17,6 +17,10 @@ pub enum ErrorKind {
     Panicked,
     /// A required input of a [`DynFlow`](crate::DynFlow) run was not given.
     MissingInput,
+    /// A [`DynFlow`](crate::DynFlow) was used with a handle or inputs of another flow (or
+    /// its [`Builder`](crate::Builder) was): [`Error::source`] is the
+    /// [`BuildError`](crate::BuildError) naming the mistake.
+    Misuse,
     /// The engine broke one of its own invariants (a bug in routilux: please report it).
     Internal,
     /// The run's [`CancelToken`](crate::CancelToken) was cancelled before every step ran.

@@ -24,7 +24,8 @@ use std::time::Duration;
 ///
 /// Unusual values are made safe rather than rejected: a factor below 1 or not a number counts
 /// as 1, a jitter outside `0.0..=1.0` is clamped (not a number counts as 0), and delays
-/// saturate at the cap (without a cap, at about 584 years) instead of overflowing.
+/// saturate at the cap (without a cap, at [`Duration::MAX`]) instead of overflowing. No
+/// combination of constructors, modifiers and retry numbers panics.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
     base: Duration,
@@ -84,28 +85,36 @@ impl Backoff {
     }
 
     /// The delay before retry number `retry` (1 for the first retry), without jitter: the
-    /// longest the engine waits.
+    /// longest the engine waits. Never panics: see the type's notes on unusual values.
     #[must_use]
     pub fn delay(&self, retry: u32) -> Duration {
+        // A factor below 1 or NaN counts as 1; +inf stays (and saturates below).
         let factor = if self.factor >= 1.0 { self.factor } else { 1.0 };
         let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
+        if self.base.is_zero() || exponent == 0 || factor == 1.0 {
+            return self.base.min(self.max);
+        }
+        // `base > 0` and `factor > 1` here, so `seconds` is positive, possibly +inf, never
+        // NaN; anything a `Duration` cannot hold saturates.
         let seconds = self.base.as_secs_f64() * factor.powi(exponent);
         let delay = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
-        delay.min(self.max)
+        delay.max(self.base).min(self.max)
     }
 
-    /// The delay before retry `retry` with jitter applied; `unit` is uniform in `[0, 1)`.
+    /// The delay before retry `retry` with jitter applied; `unit` is uniform in `[0, 1)`
+    /// (values outside `[0, 1]` are clamped, NaN counts as 0). Never longer than
+    /// [`delay`](Self::delay), never panics.
     pub(crate) fn jittered(&self, retry: u32, unit: f64) -> Duration {
         let delay = self.delay(retry);
-        let jitter = if self.jitter.is_nan() {
-            0.0
-        } else {
-            self.jitter.clamp(0.0, 1.0)
-        };
-        if jitter == 0.0 {
+        let clamp = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        // In [0, 1]: the fraction of the delay that is kept.
+        let keep = 1.0 - clamp(self.jitter) * clamp(unit);
+        if keep >= 1.0 || delay.is_zero() {
             return delay;
         }
-        delay.mul_f64(1.0 - jitter * unit.clamp(0.0, 1.0))
+        // `Duration::mul_f64` panics when the product rounds above `Duration::MAX` (e.g.
+        // `Duration::MAX` times `1 - 1e-300`, which is 1.0); keep the delay then.
+        Duration::try_from_secs_f64(delay.as_secs_f64() * keep).map_or(delay, |d| d.min(delay))
     }
 
     /// The jitter fraction as given.
@@ -195,6 +204,20 @@ impl Policy {
         self.undo_retries
     }
 
+    /// How many attempts a step gets in all: its retries plus one, saturating at `u32::MAX`
+    /// (so `retries(u32::MAX)` neither overflows nor wraps to zero attempts).
+    #[must_use]
+    pub const fn attempts(&self) -> u32 {
+        self.retries.saturating_add(1)
+    }
+
+    /// How many attempts an undo gets in all: its undo retries plus one, saturating at
+    /// `u32::MAX`, as [`attempts`](Self::attempts).
+    #[must_use]
+    pub const fn undo_attempts(&self) -> u32 {
+        self.undo_retries.saturating_add(1)
+    }
+
     /// Whether the step is undone when the run fails after it succeeded.
     #[must_use]
     pub const fn is_undoable(&self) -> bool {
@@ -263,5 +286,102 @@ mod tests {
             .max(Duration::from_millis(20));
         let delays: Vec<_> = (1..=5).map(|r| b.delay(r).as_millis()).collect();
         assert_eq!(delays, [1, 3, 9, 20, 20]);
+    }
+
+    /// Extreme values of every knob, in every combination: each delay is a `Duration` (no
+    /// panic), the cap holds, and jitter only ever shortens a delay.
+    #[test]
+    fn every_combination_of_extreme_values_gives_a_duration() {
+        let durations = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(100),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::new(u64::MAX, 0),
+            Duration::MAX,
+        ];
+        let floats = [
+            f64::NAN,
+            -f64::NAN,
+            f64::NEG_INFINITY,
+            f64::MIN,
+            -1.0,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE / 2.0, // subnormal
+            1e-300,
+            0.5,
+            1.0 - f64::EPSILON,
+            1.0,
+            1.0 + f64::EPSILON,
+            2.0,
+            7.0,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        let units = [
+            0.0,
+            0.5,
+            1.0 - f64::EPSILON,
+            1.0,
+            -1.0,
+            2.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let retries = [
+            0,
+            1,
+            2,
+            3,
+            64,
+            1100,
+            i32::MAX as u32,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        let mut checked = 0_u64;
+        for &base in &durations {
+            for &cap in &durations {
+                for make in [Backoff::fixed, Backoff::exponential] {
+                    for &factor in &floats {
+                        for &jitter in &floats {
+                            let b = make(base).factor(factor).max(cap).jitter(jitter);
+                            for &retry in &retries {
+                                let delay = b.delay(retry);
+                                assert!(delay <= cap, "{b:?} {retry}");
+                                if retry <= 1 || factor.is_nan() || factor <= 1.0 {
+                                    assert_eq!(delay, base.min(cap), "{b:?} {retry}");
+                                }
+                                for &unit in &units {
+                                    let jittered = b.jittered(retry, unit);
+                                    assert!(jittered <= delay, "{b:?} {retry} {unit}");
+                                    checked += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 6 * 2 * 18 * 18 * 9 * 8);
+        // The reported case, and the modifiers in another order.
+        let b = Backoff::fixed(Duration::MAX).jitter(1e-300);
+        assert_eq!(b.jittered(1, 0.999), Duration::MAX);
+        let b = Backoff::exponential(Duration::MAX)
+            .jitter(1.0)
+            .max(Duration::MAX)
+            .factor(f64::INFINITY);
+        assert!(b.jittered(u32::MAX, 0.5) <= Duration::MAX);
+    }
+
+    #[test]
+    fn attempts_saturate() {
+        let p = Policy::NONE.retries(u32::MAX).undo_retries(u32::MAX);
+        assert_eq!(p.attempts(), u32::MAX);
+        assert_eq!(p.undo_attempts(), u32::MAX);
+        let p = Policy::NONE.retries(2).undo_retries(0);
+        assert_eq!((p.attempts(), p.undo_attempts()), (3, 1));
     }
 }

@@ -1,6 +1,8 @@
 //! [`RunRecord`]: one run as a timeline of spans on thread lanes, exported as Chrome trace
 //! event JSON (Perfetto, `chrome://tracing`) and as an SVG Gantt chart.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
@@ -134,17 +136,26 @@ impl RunRecord {
     }
 
     /// The steps of the critical path, first to last: from the step that ended last, back
-    /// through the dependency of each that ended last.
+    /// through the dependency of each that ended last. Takes `O(n log n)` for `n` spans.
     #[must_use]
     pub fn critical_path(&self) -> Vec<&str> {
+        // Each step once, at the start of its first critical span; steps are told apart by
+        // their plan index (one name per index).
         let mut path: Vec<(Duration, &str)> = Vec::new();
+        let mut position: HashMap<usize, usize> = HashMap::new();
         for span in self.spans.iter().filter(|s| s.critical) {
-            match path.iter_mut().find(|(_, name)| *name == span.step) {
-                Some(entry) => entry.0 = entry.0.min(span.start),
-                None => path.push((span.start, &span.step)),
+            match position.entry(span.index) {
+                Entry::Occupied(at) => {
+                    let entry = &mut path[*at.get()];
+                    entry.0 = entry.0.min(span.start);
+                }
+                Entry::Vacant(at) => {
+                    at.insert(path.len());
+                    path.push((span.start, &span.step));
+                }
             }
         }
-        path.sort();
+        path.sort_unstable();
         path.into_iter().map(|(_, name)| name).collect()
     }
 
@@ -273,5 +284,65 @@ mod tests {
     fn microseconds_keep_nanoseconds() {
         assert_eq!(micros(Duration::from_nanos(1_234_567)), "1234.567");
         assert_eq!(micros(Duration::from_nanos(5)), "0.005");
+    }
+
+    fn span(step: &str, index: usize, start_ms: u64, outcome: Outcome, critical: bool) -> Span {
+        Span {
+            step: step.to_owned(),
+            index,
+            lane: 0,
+            start: Duration::from_millis(start_ms),
+            duration: Duration::from_millis(1),
+            attempt: 1,
+            outcome,
+            critical,
+        }
+    }
+
+    fn record(spans: Vec<Span>) -> RunRecord {
+        RunRecord {
+            id: 1,
+            flow: "F".to_owned(),
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_secs(1),
+            error: None,
+            spans,
+            lanes: vec!["caller".to_owned()],
+        }
+    }
+
+    #[test]
+    fn critical_path_lists_each_critical_step_once_by_first_start() {
+        let run = record(vec![
+            span("a", 0, 0, Outcome::Finished, true),
+            span("side", 1, 0, Outcome::Finished, false),
+            span("b", 2, 5, Outcome::Retried, true),
+            span("d", 4, 9, Outcome::Finished, true),
+            span("b", 2, 7, Outcome::Finished, true),
+            span("c", 3, 2, Outcome::Finished, true),
+            span("b", 2, 20, Outcome::Undone, false),
+        ]);
+        assert_eq!(run.critical_path(), ["a", "c", "b", "d"]);
+        assert!(record(Vec::new()).critical_path().is_empty());
+    }
+
+    /// A 100k-step chain (every step retried once, spans in the order they ended, plus a
+    /// non-critical side step per step): the path is the chain, in order. This took tens of
+    /// seconds when each span searched the path so far.
+    #[test]
+    fn critical_path_of_a_long_run() {
+        const N: usize = 100_000;
+        let names: Vec<String> = (0..N).map(|i| format!("s{i}")).collect();
+        let mut spans = Vec::with_capacity(3 * N);
+        for (i, name) in names.iter().enumerate() {
+            let t = 10 * i as u64;
+            spans.push(span(name, 2 * i, t, Outcome::Retried, true));
+            spans.push(span("side", 2 * i + 1, t, Outcome::Finished, false));
+            spans.push(span(name, 2 * i, t + 2, Outcome::Finished, true));
+        }
+        let run = record(spans);
+        let path = run.critical_path();
+        assert_eq!(path.len(), N);
+        assert!(path.iter().zip(&names).all(|(p, n)| p == n));
     }
 }
