@@ -398,7 +398,7 @@ fn concurrent_callers(out: &mut String) -> String {
         });
         f64::from(callers * runs_each) / start.elapsed().as_secs_f64()
     };
-    let mut best = |f: &(dyn Fn() + Sync)| (0..5).map(|_| measure(f)).fold(0.0, f64::max);
+    let best = |f: &(dyn Fn() + Sync)| (0..5).map(|_| measure(f)).fold(0.0, f64::max);
     let routilux = best(&|| {
         run_once(&flow, x, RunOptions::new());
     });

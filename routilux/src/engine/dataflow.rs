@@ -47,6 +47,12 @@ impl<'a, E: Exec> Run<'a, E> {
         self.run_chain(first, in_pool, epoch);
         lane.active.fetch_sub(1, Ordering::SeqCst);
         loop {
+            // A plain thread whose run was promoted leaves the steps to the pool's threads
+            // (the watcher keeps calling helpers while steps are queued).
+            if !in_pool && lane.is_promoted(epoch) {
+                lane.wait_until(|| self.settled());
+                break;
+            }
             lane.active.fetch_add(1, Ordering::SeqCst);
             if let Some(step) = self.pop() {
                 self.run_chain(step, in_pool, epoch);
@@ -58,7 +64,9 @@ impl<'a, E: Exec> Run<'a, E> {
                 break;
             }
             lane.wait_until(|| {
-                self.settled() || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
+                self.settled()
+                    || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
+                    || (!in_pool && lane.is_promoted(epoch))
             });
         }
         lane.close();
@@ -143,13 +151,22 @@ impl<'a, E: Exec> Run<'a, E> {
                     }
                 }
             }
+            let Some(step) = next else {
+                if queued > 0 {
+                    self.queued(queued, in_pool, epoch);
+                }
+                return;
+            };
+            // A plain thread whose run was promoted hands its next step to the pool.
+            if !in_pool && self.lane.is_promoted(epoch) {
+                self.push(step);
+                self.queued(queued + 1, in_pool, epoch);
+                return;
+            }
             if queued > 0 {
                 self.queued(queued, in_pool, epoch);
             }
-            match next {
-                Some(step) => i = step,
-                None => return,
-            }
+            i = step;
         }
     }
 
@@ -167,6 +184,16 @@ impl<'a, E: Exec> Run<'a, E> {
                 lane.wake_owner();
             }
             if step.is_none() {
+                lane.leave_helpers();
+                // A step queued while we left, by a thread that saw no room for another
+                // helper: take our place back (both sides check after writing, so one of
+                // them sees the other).
+                if lane.queued() > 0
+                    && !self.stopped.load(Ordering::Relaxed)
+                    && lane.reserve_helpers(epoch, 1) == 1
+                {
+                    continue;
+                }
                 return;
             }
         }

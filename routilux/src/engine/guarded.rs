@@ -21,7 +21,7 @@ impl<E: Exec> Run<'_, E> {
     pub(super) fn run_step_guarded(&self, i: u32) -> bool {
         let step = &self.plan.steps()[i as usize];
         let policy = *step.policy();
-        let attempts = policy.get_retries().saturating_add(1);
+        let attempts = policy.attempts();
         let info = self.info();
         let stopping = || self.is_stopping();
         let mut attempt = 1;

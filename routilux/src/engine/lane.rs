@@ -34,6 +34,10 @@ pub(crate) struct Lane {
     helpers: AtomicU64,
     /// How many helpers the run may have.
     max_helpers: AtomicUsize,
+    /// The epoch of the open run if the watcher promoted it: its owner, a plain thread, then
+    /// leaves the steps to the pool's threads (so that the run never has more threads than
+    /// the pool).
+    promoted: AtomicU64,
     /// Whether the heartbeat watcher looks after this run (its owner is not a pool thread).
     pub(crate) watched: AtomicBool,
     /// The queue of ready steps: `head..tail` of `scratch`'s queue part are waiting.
@@ -97,6 +101,7 @@ impl Lane {
             entered: AtomicUsize::new(0),
             helpers: AtomicU64::new(0),
             max_helpers: AtomicUsize::new(0),
+            promoted: AtomicU64::new(0),
             watched: AtomicBool::new(false),
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
@@ -158,6 +163,22 @@ impl Lane {
         }
     }
 
+    /// A helper of the open run leaves it: gives its reservation back.
+    pub(crate) fn leave_helpers(&self) {
+        self.helpers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Marks run `epoch` as promoted by the watcher.
+    pub(crate) fn promote(&self, epoch: u64) {
+        self.promoted.store(epoch, Ordering::SeqCst);
+    }
+
+    /// Whether the watcher promoted run `epoch`.
+    #[inline]
+    pub(crate) fn is_promoted(&self, epoch: u64) -> bool {
+        self.promoted.load(Ordering::Relaxed) == epoch
+    }
+
     /// Queued steps not yet taken.
     pub(crate) fn queued(&self) -> u32 {
         let tail = self.tail.load(Ordering::SeqCst);
@@ -172,11 +193,11 @@ impl Lane {
             let help = self.help.load(Ordering::Acquire);
             // SAFETY: `help` was stored from a `HelpFn` by `open`, for `data`, which stays valid
             // while the run is open and we are counted in `entered` (the owner waits for us).
+            // The helper side gives its reservation back itself (see `leave_helpers`).
             unsafe {
                 let help: HelpFn = std::mem::transmute::<*mut (), HelpFn>(help);
                 help(data);
             }
-            self.helpers.fetch_sub(1, Ordering::SeqCst);
         }
         if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.wake_owner();

@@ -25,7 +25,7 @@ impl<E: Exec> Run<'_, E> {
         for k in (0..completed).rev() {
             let i = self.done[k].load(Ordering::Relaxed);
             let step = &self.plan.steps()[i as usize];
-            let attempts = step.policy().get_undo_retries().saturating_add(1);
+            let attempts = step.policy().undo_attempts();
             let mut attempt = 1;
             if spent() {
                 errors.push(UndoError::new(

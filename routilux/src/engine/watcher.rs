@@ -107,7 +107,11 @@ fn look(lane: &'static Lane, seen: &mut Seen) -> bool {
     let queued = lane.queued() as usize;
     if queued > 0 && seen.epoch == epoch {
         // The run may close meanwhile: late helpers find it closed and leave.
-        for _ in 0..lane.reserve_helpers(epoch, queued) {
+        let more = lane.reserve_helpers(epoch, queued);
+        if more > 0 {
+            lane.promote(epoch);
+        }
+        for _ in 0..more {
             spawn_helper(lane, epoch);
         }
     }
