@@ -196,3 +196,18 @@ where
 /// Fails to compile unless `T` can be shared between the threads of a run.
 #[inline]
 pub const fn assert_shareable<T: Send + Sync + ?Sized>() {}
+
+/// The never type `!`, named on stable Rust (as a function pointer's return type).
+pub trait FnReturn {
+    /// What the function returns.
+    type Output;
+}
+
+impl<T> FnReturn for fn() -> T {
+    type Output = T;
+}
+
+/// `!`: the output of the stub `run` of a flow whose `return` names an unknown step. A value
+/// of it coerces to any type, so uses such as `let x: u64 = Flow::run(1)?` add no error of
+/// their own to the flow's.
+pub type Never = <fn() -> ! as FnReturn>::Output;
