@@ -333,6 +333,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         },
     );
     let layers = &checked.layers;
+    let flow_doc = &def.doc;
     let n_inputs = def.inputs.len();
 
     let take = |source: Source| match source {
@@ -452,6 +453,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     &STEPS,
                     &[#(#static_slots),*],
                     &[#(#layers),*],
+                    #flow_doc,
                 );
                 &PLAN
             }

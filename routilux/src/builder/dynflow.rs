@@ -19,7 +19,7 @@ pub(super) struct DynStep {
     pub(super) undo: Option<UndoFn>,
 }
 
-/// A flow assembled by a [`Builder`], ready to run any number of times.
+/// A flow assembled by a [`Builder`](super::Builder), ready to run any number of times.
 pub struct DynFlow {
     builder: u64,
     plan: Plan,
@@ -66,7 +66,7 @@ impl Inputs<'_> {
     }
 }
 
-/// The returned values of a run of a [`DynFlow`] (those marked with [`Builder::output`]).
+/// The returned values of a run of a [`DynFlow`] (those marked with [`Builder::output`](super::Builder::output)).
 pub struct Outputs {
     values: Vec<Option<AnyBox>>,
     slot_of_decl: Vec<u32>,
