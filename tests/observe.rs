@@ -86,6 +86,9 @@ fn snapshot(name: &str, actual: &str) {
 fn the_graph_describes_the_flow_without_running_it() {
     let graph = Numbers::graph();
     assert_eq!(graph.flow, "Numbers");
+    assert_eq!(graph.doc, "Sums and summarises numbers.");
+    assert_eq!(Numbers::plan().doc(), "Sums and summarises numbers.");
+    assert_eq!(Bumpy::graph().doc, "", "a flow without a doc comment");
     assert_eq!(graph.inputs.len(), 1);
     assert_eq!(
         graph.layers,

@@ -1,7 +1,9 @@
 //! Procedural macros of [routilux](https://docs.rs/routilux): `flow!` and `#[routine]`.
 //!
-//! Use them through the `routilux` crate, which re-exports both and documents them; the code
-//! they generate refers to `::routilux` only.
+//! Use them through the `routilux` crate, which re-exports both and documents them
+//! (<https://docs.rs/routilux/latest/routilux/macro.flow.html>,
+//! <https://docs.rs/routilux/latest/routilux/attr.routine.html>); the code they generate
+//! refers to `::routilux` only.
 
 mod flow;
 mod options;
@@ -10,13 +12,14 @@ mod suggest;
 
 use proc_macro::TokenStream;
 
-/// Declares a flow. See the `routilux` crate documentation.
+// Documented where users read it, on the re-export in `routilux`: rustdoc appends an
+// item's own docs to its re-export's, so a line here would end that page.
 #[proc_macro]
 pub fn flow(input: TokenStream) -> TokenStream {
     flow::flow(input.into()).into()
 }
 
-/// Marks a function as a step routine. See the `routilux` crate documentation.
+// Documented on the re-export in `routilux` (see `flow`).
 #[proc_macro_attribute]
 pub fn routine(args: TokenStream, item: TokenStream) -> TokenStream {
     routine::routine(args.into(), item.into()).into()

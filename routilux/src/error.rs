@@ -143,7 +143,14 @@ impl fmt::Display for FlowError {
         }
         match (&inner.kind, &inner.source) {
             (ErrorKind::Internal, Some(source)) => write!(f, ": internal error: {source}")?,
-            (_, Some(source)) => write!(f, ": {source}")?,
+            (_, Some(_)) => {
+                // `{:#}` shows the whole chain of causes, the way `anyhow` does.
+                let mut cause = Error::source(self);
+                while let Some(error) = cause {
+                    write!(f, ": {error}")?;
+                    cause = if f.alternate() { error.source() } else { None };
+                }
+            }
             (_, None) => {}
         }
         for undo in &inner.undo_errors {
@@ -169,9 +176,69 @@ impl fmt::Debug for FlowError {
 impl Error for FlowError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.inner.source {
-            Some(source) => Some(&**source),
+            Some(source) => match source.downcast_ref::<DynError>() {
+                Some(report) => Some(report.0.error()),
+                None => Some(&**source),
+            },
             None => None,
         }
+    }
+}
+
+/// The error of a routine that failed with an error report (`anyhow::Error` and the like:
+/// not an `Error` itself, but it lends one). [`FlowError::source`] lends what the report
+/// lends, so that it can be downcast to the routine's original error; display and debug
+/// output are the report's own.
+struct DynError(Box<dyn Report>);
+
+trait Report: fmt::Display + fmt::Debug + Send + Sync {
+    fn error(&self) -> &(dyn Error + Send + Sync + 'static);
+}
+
+impl<E> Report for E
+where
+    E: AsRef<dyn Error + Send + Sync + 'static> + fmt::Display + fmt::Debug + Send + Sync,
+{
+    fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        self.as_ref()
+    }
+}
+
+impl fmt::Display for DynError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Debug for DynError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Error for DynError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.error().source()
+    }
+}
+
+/// Boxes an error that lends a `dyn Error` (a boxed error stays as it is; an error report
+/// such as `anyhow::Error` is wrapped, see [`DynError`]).
+pub(crate) fn box_dyn<E>(error: E) -> BoxError
+where
+    E: AsRef<dyn Error + Send + Sync + 'static> + fmt::Display + fmt::Debug + Send + Sync + 'static,
+{
+    let mut error = Some(error);
+    let as_any: &mut dyn std::any::Any = &mut error;
+    if let Some(boxed) = as_any
+        .downcast_mut::<Option<BoxError>>()
+        .and_then(Option::take)
+    {
+        return boxed;
+    }
+    match error {
+        Some(error) => Box::new(DynError(Box::new(error))),
+        None => unreachable!("taken only when it is a `BoxError`"),
     }
 }
 

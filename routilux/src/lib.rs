@@ -44,10 +44,12 @@
 //! # The pieces
 //!
 //! - [`#[routine]`](routine) on a free `fn` whose parameters are shared references and which
-//!   returns `T` or `Result<T, E>` (`E: std::error::Error + Send + Sync + 'static`). The
-//!   function stays callable as written.
-//! - [`flow!`] declares `input`s, `step`s (in any order: the graph decides) and what `run`
-//!   returns. The generated type has `run(inputs...)` and `run_with(options, inputs...)`.
+//!   returns `T` or `Result<T, E>` (`E` an error type, a `Box<dyn Error + Send + Sync>` or an
+//!   `anyhow::Error`), with options for retries, backoff and a fallback value. The function
+//!   stays callable as written.
+//! - [`flow!`] declares `input`s, `step`s (in any order: the graph decides, `#[step(...)]`
+//!   options per step) and what `run` returns. The generated type has `run(inputs...)`,
+//!   `run_with(options, inputs...)`, `plan()` and `graph()`.
 //! - [`Schedule`] and [`RunOptions`] pick how a run is carried out; [`FlowError`] says which
 //!   step failed and why (a panicking step is an error too, never a crash).
 //! - [`Builder`] assembles flows at run time for the same engine.
@@ -105,28 +107,33 @@ pub use policy::{Backoff, Policy};
 ///
 /// ```text
 /// flow! {
-///     [#[attr] ...] [vis] flow Name {
+///     [/// doc] [#[attr] ...] [vis] flow Name {
 ///         input NAME: TYPE;                 // zero or more: the parameters of `run`
-///         step NAME = ROUTINE(ARG, ...);    // ROUTINE: a `#[routine]` fn (a path is fine)
+///         [/// doc] [#[step(OPTION = VALUE, ...)]]
+///         step NAME = ROUTINE(ARG, ...);    // ROUTINE: a `#[routine]` fn or a `Step` type (a path is fine)
 ///         return NAME; | return (NAME, ...);  // optional; without it `run` returns `()`
 ///     }
 /// }
 /// ```
 ///
 /// Each `ARG` names an input or a step; the routine receives `&` of its value. Steps may be
-/// declared in any order. The macro declares `struct Name` with:
+/// declared in any order. Inputs and results must be `Send + Sync`: steps read them from
+/// several threads.
 ///
-/// - `fn run(inputs...) -> Result<Output, FlowError>`: the default [`RunOptions`];
+/// # What it declares
+///
+/// `struct Name` (with the flow's attributes and doc comment), and:
+///
+/// - `fn run(inputs...) -> Result<Output, FlowError>`: a run with the default [`RunOptions`];
 /// - `fn run_with(options, inputs...) -> Result<Output, FlowError>`: `options` is anything
 ///   that converts into [`RunOptions`] (a [`Schedule`], a `&rayon::ThreadPool`, ...);
-/// - `fn plan() -> &'static Plan`: the steps in topological order and their layers.
+/// - `fn plan() -> &'static Plan`: the steps in topological order and their layers; attach an
+///   observer to every run of the flow with [`Plan::attach_observer`];
+/// - `fn graph() -> Graph`: the flow's static description (inputs, steps with their routine,
+///   doc comment, retries and undo, edges, layers), without running it; draw it with
+///   [`Graph::to_dot`] or [`Graph::to_mermaid`], or serialize it with the `serde` feature.
 ///
-/// Inputs and results must be `Send + Sync`: steps read them from several threads.
-///
-/// Every wiring mistake is a compile error at its token, all of them in one compile: unknown
-/// names (with a suggestion when one is close), cycles (named in full), self-dependencies,
-/// duplicate names, `return` of unknown names; wrong argument types or counts are rustc's
-/// errors at the argument.
+/// `Output` is the returned step's result type, a tuple for `return (A, B, ...)`, or `()`.
 ///
 /// ```
 /// use routilux::{flow, routine, Schedule};
@@ -145,9 +152,11 @@ pub use policy::{Backoff, Policy};
 /// }
 ///
 /// flow! {
+///     /// Counts words and finds the longest.
 ///     pub flow Words {
 ///         input text: String;
 ///         step n = count(list);       // declared before `list`: the graph decides the order
+///         /// The words, in order.
 ///         step list = words(text);
 ///         step long = longest(list);  // runs at the same time as `n`
 ///         return (n, long);
@@ -156,8 +165,67 @@ pub use policy::{Backoff, Policy};
 ///
 /// let (n, long) = Words::run_with(Schedule::Layered, "a flow of words".into())?;
 /// assert_eq!((n, long.as_str()), (4, "words"));
+///
+/// let graph = Words::graph();
+/// assert_eq!(graph.doc, "Counts words and finds the longest.");
+/// assert_eq!(graph.step("list").unwrap().doc, "The words, in order.");
+/// assert_eq!(graph.layers, [vec!["list"], vec!["n", "long"]]);
+/// assert_eq!(Words::plan().steps().len(), 3);
 /// # Ok::<(), routilux::FlowError>(())
 /// ```
+///
+/// # Step options
+///
+/// A step may carry doc comments (kept in [`Graph`] and [`StepPlan::doc`]) and one
+/// `#[step(...)]` attribute whose options override the routine's own (see
+/// [`#[routine]`](routine)) for this step only:
+///
+/// | option | value | meaning |
+/// |---|---|---|
+/// | `retries = N` | a constant `u32` | retry a failed attempt up to `N` times |
+/// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry |
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use routilux::{flow, routine, Backoff};
+///
+/// static CALLS: AtomicU32 = AtomicU32::new(0);
+///
+/// /// Fails twice, then succeeds.
+/// #[routine]
+/// fn flaky(x: &u32) -> Result<u32, std::io::Error> {
+///     if CALLS.fetch_add(1, Ordering::Relaxed) < 2 {
+///         return Err(std::io::Error::other("not yet"));
+///     }
+///     Ok(x * 2)
+/// }
+///
+/// flow! {
+///     flow Patient {
+///         input x: u32;
+///         /// Retried here, though `flaky` itself is not.
+///         #[step(retries = 2, backoff = Backoff::fixed(Duration::from_millis(1)))]
+///         step y = flaky(x);
+///         return y;
+///     }
+/// }
+///
+/// assert_eq!(Patient::run(21)?, 42);
+/// assert_eq!(CALLS.load(Ordering::Relaxed), 3);
+/// assert_eq!(Patient::graph().step("y").unwrap().retries, 2);
+/// # Ok::<(), routilux::FlowError>(())
+/// ```
+///
+/// # Compile errors
+///
+/// Every wiring mistake is a compile error at its token, all of them in one compile: unknown
+/// names (with a suggestion when one is close), cycles (named in full), self-dependencies,
+/// duplicate names, `return` of unknown names; wrong argument types or counts are rustc's
+/// errors at the argument. A flow with errors still declares `Name` and its functions, so that
+/// code using it adds no errors of its own (when a `return` name is unknown, `run` returns
+/// `Result<!, FlowError>` until it is fixed: `let _ = Name::run(..)`, `Name::run(..)?` and
+/// `let x: T = Name::run(..)?` all type-check).
 pub use routilux_macros::flow;
 pub use step::{Args, Compensation, Step};
 pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
@@ -166,15 +234,25 @@ pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 ///
 /// The function must be a free, non-generic, non-`async` `fn` whose parameters are shared
 /// references (`&T`): a step receives `&` of each result it depends on, with deref coercion as
-/// in a plain call (`&str` for a `String`, `&[T]` for a `Vec<T>`). It returns a `T` or a
-/// `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static`; an `Err` fails the run
-/// and is kept as the [`FlowError`]'s source. A return type spelled `Result` (including
-/// aliases such as `std::io::Result<T>`) is taken as fallible; to make a `Result` itself the
-/// step's value, name it through a type alias with another name.
+/// in a plain call (`&str` for a `String`, `&[T]` for a `Vec<T>`). A parameter of type
+/// `&Context` is not an argument: the flow passes the step's [`Context`] there (its attempt,
+/// a cancellation check, per-run [`RunData`]).
 ///
-/// Beside the function, the attribute declares a hidden type of the same name (in the type
-/// namespace) through which `flow!` learns the result type. It also allows
-/// `clippy::trivially_copy_pass_by_ref` on the function, since routines take `&T` by contract.
+/// It returns a `T`, or a `Result<T, E>` whose `Err` fails the step. `E` may be:
+///
+/// - an error type: `E: std::error::Error + Send + Sync + 'static`;
+/// - a boxed error, `Box<dyn std::error::Error + Send + Sync>`;
+/// - an error report that lends a `&(dyn Error + Send + Sync)`, such as `anyhow::Error`
+///   (`anyhow::Result<T>` works).
+///
+/// The [`FlowError`]'s [`source`](std::error::Error::source) is then the error the routine
+/// made: the error itself, the boxed error (not the box), or the error inside the report
+/// (for `anyhow`, the error it was made from, or the context around it, whose own source is
+/// the error; `{:#}` prints the whole chain). Each can be downcast to its original type.
+///
+/// A return type spelled `Result` (including aliases such as `std::io::Result<T>`) is taken
+/// as fallible; to make a `Result` itself the step's value, name it through a type alias with
+/// another name.
 ///
 /// ```
 /// use routilux::routine;
@@ -187,4 +265,57 @@ pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 /// assert_eq!(parse(" 42 ")?, 42);
 /// # Ok::<(), std::num::ParseIntError>(())
 /// ```
+///
+/// # Options
+///
+/// `#[routine(OPTION = VALUE, ...)]` sets the policy of every step that calls the routine
+/// (a step overrides `retries` and `backoff` with [`#[step(...)]`](flow#step-options)):
+///
+/// | option | value | meaning |
+/// |---|---|---|
+/// | `retries = N` | a constant `u32` | retry a failed attempt up to `N` times (`N + 1` attempts; default 0) |
+/// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry (default: none) |
+/// | `fallback = EXPR` | an expression of the step's result type | when the last attempt fails, the step succeeds with this value instead of failing the run |
+///
+/// `fallback` needs a routine that returns `Result`; its expression is evaluated when it is
+/// used, without access to the arguments. A panic is never retried nor replaced: it fails the
+/// run. (A [`Step`] sets the same policy with `RETRIES`, `BACKOFF` and `compensate`, and can
+/// also undo its work.)
+///
+/// ```
+/// use std::time::Duration;
+/// use routilux::{flow, routine, Backoff, Context};
+///
+/// /// Succeeds on the third attempt.
+/// #[routine(retries = 3, backoff = Backoff::exponential(Duration::from_millis(1)))]
+/// fn fetch(id: &u32, ctx: &Context) -> Result<String, std::io::Error> {
+///     if ctx.attempt() < 3 {
+///         return Err(std::io::Error::other("timed out"));
+///     }
+///     Ok(format!("item {id}"))
+/// }
+///
+/// /// Never succeeds: every run gets the fallback after two attempts.
+/// #[routine(retries = 1, fallback = String::from("unknown"))]
+/// fn owner(id: &u32) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+///     Err(format!("no owner for {id}").into())
+/// }
+///
+/// flow! {
+///     flow Item {
+///         input id: u32;
+///         step item = fetch(id);
+///         step who = owner(id);
+///         return (item, who);
+///     }
+/// }
+///
+/// let (item, who) = Item::run(7)?;
+/// assert_eq!((item.as_str(), who.as_str()), ("item 7", "unknown"));
+/// # Ok::<(), routilux::FlowError>(())
+/// ```
+///
+/// Beside the function, the attribute declares a hidden type of the same name (in the type
+/// namespace) through which `flow!` learns the result type. It also allows
+/// `clippy::trivially_copy_pass_by_ref` on the function, since routines take `&T` by contract.
 pub use routilux_macros::routine;

@@ -113,33 +113,101 @@ pub fn fallback<T>(value: impl FnOnce() -> T) -> Compensation<T> {
     }
 }
 
-/// A routine return type that is a `Result` whose error the flow can carry.
+/// A routine return type that is a `Result`: its success type, and its error boxed for the flow.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static`",
-    label = "a routine returning `Result` needs an error type that implements `std::error::Error + Send + Sync + 'static`"
+    message = "`{Self}` is not a `Result<T, E>`",
+    label = "a routine's return type named `Result` must be a `Result<T, E>`"
 )]
 pub trait Fallible {
     /// The success type.
     type Ok;
+    /// The error type.
+    type Err;
     /// Boxes the error.
     ///
     /// # Errors
     /// The error of `self`, boxed.
-    fn into_flow(self) -> Result<Self::Ok, BoxError>;
+    fn into_flow<Via>(self) -> Result<Self::Ok, BoxError>
+    where
+        Self::Err: RoutineError<Via>;
 }
 
-impl<T, E> Fallible for Result<T, E>
+impl<T, E> Fallible for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+
+    #[inline]
+    fn into_flow<Via>(self) -> Result<T, BoxError>
+    where
+        E: RoutineError<Via>,
+    {
+        self.map_err(RoutineError::into_box)
+    }
+}
+
+/// An error a routine may return. `Via` tells the impls apart (and is inferred): errors
+/// (`std::error::Error + Send + Sync + 'static`) are boxed as they are; boxed errors
+/// (`Box<dyn Error + Send + Sync>`) are kept; error reports that only lend a
+/// `&(dyn Error + Send + Sync)` (`anyhow::Error`, `eyre::Report`) are wrapped so that
+/// `FlowError::source` lends the same error they do.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error of a routine: it is not a `std::error::Error + Send + Sync + 'static`",
+    label = "the `E` of this `Result<T, E>` must be an error type",
+    note = "a routine may fail with an error type (`impl std::error::Error + Send + Sync + 'static`), a `Box<dyn std::error::Error + Send + Sync>`, or an `anyhow::Error`"
+)]
+pub trait RoutineError<Via> {
+    /// The error, boxed.
+    fn into_box(self) -> BoxError;
+}
+
+/// [`RoutineError`] for error types.
+#[derive(Debug)]
+pub enum ViaError {}
+
+/// [`RoutineError`] for boxed errors and error reports.
+#[derive(Debug)]
+pub enum ViaDyn {}
+
+impl<E> RoutineError<ViaError> for E
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    type Ok = T;
-
     #[inline]
-    fn into_flow(self) -> Result<T, BoxError> {
-        self.map_err(|e| Box::new(e) as BoxError)
+    fn into_box(self) -> BoxError {
+        Box::new(self)
+    }
+}
+
+impl<E> RoutineError<ViaDyn> for E
+where
+    E: AsRef<dyn std::error::Error + Send + Sync + 'static>
+        + std::fmt::Display
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    #[inline]
+    fn into_box(self) -> BoxError {
+        crate::error::box_dyn(self)
     }
 }
 
 /// Fails to compile unless `T` can be shared between the threads of a run.
 #[inline]
 pub const fn assert_shareable<T: Send + Sync + ?Sized>() {}
+
+/// The never type `!`, named on stable Rust (as a function pointer's return type).
+pub trait FnReturn {
+    /// What the function returns.
+    type Output;
+}
+
+impl<T> FnReturn for fn() -> T {
+    type Output = T;
+}
+
+/// `!`: the output of the stub `run` of a flow whose `return` names an unknown step. A value
+/// of it coerces to any type, so uses such as `let x: u64 = Flow::run(1)?` add no error of
+/// their own to the flow's.
+pub type Never = <fn() -> ! as FnReturn>::Output;

@@ -27,6 +27,8 @@ mod kw {
 /// One `flow!` invocation.
 pub(crate) struct FlowDef {
     pub attrs: Vec<Attribute>,
+    /// The flow's doc comment, trimmed lines joined by spaces (as a step's).
+    pub doc: String,
     pub vis: Visibility,
     pub name: Ident,
     pub inputs: Vec<Input>,
@@ -53,7 +55,7 @@ pub(crate) struct Step {
     pub options: Options,
     /// Problems with the step's attributes, reported with the flow's other problems.
     pub errors: Vec<syn::Error>,
-    /// The step's doc comment, trimmed.
+    /// The step's doc comment, trimmed lines joined by spaces.
     pub doc: String,
 }
 
@@ -73,6 +75,11 @@ impl Parse for FlowDef {
         let body;
         braced!(body in input);
         let mut def = FlowDef {
+            doc: attrs
+                .iter()
+                .filter_map(doc_line)
+                .collect::<Vec<_>>()
+                .join(" "),
             attrs,
             vis,
             name,
@@ -156,17 +163,7 @@ fn step_attributes(attrs: &[Attribute]) -> (Options, Vec<syn::Error>, String) {
     let mut seen_step = false;
     for attr in attrs {
         if attr.path().is_ident("doc") {
-            if let syn::Meta::NameValue(syn::MetaNameValue {
-                value:
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(text),
-                        ..
-                    }),
-                ..
-            }) = &attr.meta
-            {
-                doc.push(text.value().trim().to_owned());
-            }
+            doc.extend(doc_line(attr));
         } else if attr.path().is_ident("step") {
             if seen_step {
                 errors.push(syn::Error::new_spanned(
@@ -193,6 +190,24 @@ fn step_attributes(attrs: &[Attribute]) -> (Options, Vec<syn::Error>, String) {
         }
     }
     (options, errors, doc.join(" ").trim().to_owned())
+}
+
+/// The text of a `#[doc = "..."]` attribute (a `///` line), trimmed; `None` when blank.
+fn doc_line(attr: &Attribute) -> Option<String> {
+    if !attr.path().is_ident("doc") {
+        return None;
+    }
+    match &attr.meta {
+        syn::Meta::NameValue(syn::MetaNameValue {
+            value:
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }),
+            ..
+        }) => Some(text.value().trim().to_owned()).filter(|line| !line.is_empty()),
+        _ => None,
+    }
 }
 
 /// A name of an input or step, with a message that says so when something else is written.

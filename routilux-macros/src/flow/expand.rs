@@ -333,6 +333,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         },
     );
     let layers = &checked.layers;
+    let flow_doc = &def.doc;
     let n_inputs = def.inputs.len();
 
     let take = |source: Source| match source {
@@ -452,6 +453,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     &STEPS,
                     &[#(#static_slots),*],
                     &[#(#layers),*],
+                    #flow_doc,
                 );
                 &PLAN
             }
@@ -476,7 +478,10 @@ fn path_string(path: &syn::Path) -> String {
 
 /// What a flow with errors expands to besides the errors: the type with the same `run`
 /// signature, so that its uses do not add errors of their own. The output type is the real
-/// one when every returned name exists, an inferred type parameter otherwise.
+/// one when every returned name exists, `!` otherwise: `let _ = F::run(..)`, `F::run(..)?;` and
+/// `let x: T = F::run(..)?` all type-check with `!` (an inferred type parameter would leave the
+/// first two ambiguous, `()` would not coerce to `T`); code after such a call is only warned
+/// about as unreachable.
 pub(crate) fn stub(def: &FlowDef) -> TokenStream {
     let FlowDef {
         attrs, vis, name, ..
@@ -499,10 +504,9 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
         Some(ret) => ret.names.iter().map(lookup).collect(),
         None => Some(Vec::new()),
     };
-    let generic = format_ident!("Output", span = Span::mixed_site());
-    let (params, output) = match returns {
-        Some(returns) => (quote!(), output_type(def, &returns)),
-        None => (quote!(#generic,), quote!(#generic)),
+    let output = match returns {
+        Some(returns) => output_type(def, &returns),
+        None => quote!(::routilux::__private::Never),
     };
     quote! {
         #(#attrs)*
@@ -510,7 +514,7 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
 
         impl #name {
             /// Not available: the flow has errors.
-            #vis fn run<#params>(#(_: #input_types),*) -> ::core::result::Result<#output, ::routilux::FlowError> {
+            #vis fn run(#(_: #input_types),*) -> ::core::result::Result<#output, ::routilux::FlowError> {
                 ::core::unimplemented!()
             }
 
@@ -527,7 +531,7 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
             }
 
             /// Not available: the flow has errors.
-            #vis fn run_with<'p, #params>(
+            #vis fn run_with<'p>(
                 _: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
                 #(_: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {

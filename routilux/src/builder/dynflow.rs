@@ -20,7 +20,7 @@ pub(super) struct DynStep {
     pub(super) undo: Option<UndoFn>,
 }
 
-/// A flow assembled by a [`Builder`], ready to run any number of times.
+/// A flow assembled by a [`Builder`](super::Builder), ready to run any number of times.
 pub struct DynFlow {
     builder: u64,
     plan: Plan,

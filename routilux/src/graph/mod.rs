@@ -40,6 +40,8 @@ use crate::plan::Plan;
 pub struct Graph {
     /// The flow's name.
     pub flow: String,
+    /// The flow's doc comment (empty when it has none); see [`Plan::doc`].
+    pub doc: String,
     /// The inputs, in declaration order.
     pub inputs: Vec<GraphInput>,
     /// The steps, in topological (plan) order.
@@ -133,6 +135,7 @@ impl Plan {
             .collect();
         Graph {
             flow: self.flow().to_owned(),
+            doc: self.doc().to_owned(),
             inputs: inputs
                 .iter()
                 .enumerate()

@@ -112,6 +112,7 @@ impl Plan {
         }
         let plan = Plan {
             flow: Cow::Owned(flow),
+            doc: Cow::Borrowed(""),
             inputs: inputs.into_iter().map(Cow::Owned).collect(),
             steps: Cow::Owned(steps),
             slots: Cow::Owned(slots),

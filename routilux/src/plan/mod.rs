@@ -25,6 +25,7 @@ use crate::policy::Policy;
 #[derive(Debug)]
 pub struct Plan {
     flow: Cow<'static, str>,
+    doc: Cow<'static, str>,
     inputs: Cow<'static, [Cow<'static, str>]>,
     steps: Cow<'static, [StepPlan]>,
     slots: Cow<'static, [SlotPlan]>,
@@ -67,6 +68,7 @@ impl Clone for Plan {
     fn clone(&self) -> Self {
         Plan {
             flow: self.flow.clone(),
+            doc: self.doc.clone(),
             inputs: self.inputs.clone(),
             steps: self.steps.clone(),
             slots: self.slots.clone(),
@@ -108,9 +110,11 @@ impl Plan {
         steps: &'static [StepPlan],
         slots: &'static [SlotPlan],
         layers: &'static [u32],
+        doc: &'static str,
     ) -> Self {
         Plan {
             flow: Cow::Borrowed(flow),
+            doc: Cow::Borrowed(doc),
             inputs: Cow::Borrowed(inputs),
             steps: Cow::Borrowed(steps),
             slots: Cow::Borrowed(slots),
@@ -124,6 +128,13 @@ impl Plan {
     #[must_use]
     pub fn flow(&self) -> &str {
         &self.flow
+    }
+
+    /// The flow's doc comment in `flow!`, its lines trimmed and joined by spaces (empty when
+    /// it has none, and for a [`Builder`](crate::Builder) flow).
+    #[must_use]
+    pub fn doc(&self) -> &str {
+        &self.doc
     }
 
     /// The names of the flow's inputs, in declaration order.
