@@ -296,6 +296,31 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         });
     let n_slots = def.inputs.len() + def.steps.len();
     let n_steps = def.steps.len();
+    let at = Ident::new("at", Span::mixed_site());
+    let straight = super::straight::Straight {
+        calls: layout
+            .dispatch
+            .iter()
+            .map(|&(k, r)| (k, u32::try_from(r).unwrap_or(u32::MAX)))
+            .collect(),
+        clears: (0..def.inputs.len())
+            .map(|i| (i, 0))
+            .chain(
+                layout
+                    .step_place
+                    .iter()
+                    .map(|&(g, k)| (def.inputs.len() + g, u32::try_from(k).unwrap_or(u32::MAX))),
+            )
+            .collect(),
+        types: (0..def.inputs.len())
+            .map(Source::Input)
+            .chain(checked.order.iter().map(|&d| Source::Step(d)))
+            .map(|s| slot_type(def, s))
+            .collect(),
+        inputs: def.inputs.len(),
+        checked,
+    }
+    .body(&at, &access);
 
     let static_inputs = input_names.iter().map(|n| n.to_string());
     let static_steps = checked.order.iter().enumerate().map(|(pos, &decl)| {
@@ -387,6 +412,16 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 impl Slots {
                     #(#kind_fns)*
                     #(#clear_fns)*
+
+                    #[allow(clippy::too_many_lines)]
+                    fn straight(
+                        &self,
+                        #at: &::core::cell::Cell<u32>,
+                        #access: &#private::Access,
+                    ) -> ::core::result::Result<(), #private::BoxError> {
+                        #straight
+                        ::core::result::Result::Ok(())
+                    }
                 }
 
                 type Call = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
@@ -429,6 +464,14 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn clear(&self, #index: usize, #access: &#private::Access) {
                         let (clear, row) = CLEAR[#index];
                         clear(self, row, #access);
+                    }
+
+                    fn run_straight(
+                        &self,
+                        #at: &::core::cell::Cell<u32>,
+                        #access: &#private::Access,
+                    ) -> ::core::option::Option<::core::result::Result<(), #private::BoxError>> {
+                        ::core::option::Option::Some(self.straight(#at, #access))
                     }
                 }
 

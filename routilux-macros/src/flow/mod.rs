@@ -2,6 +2,7 @@
 
 mod ast;
 mod expand;
+mod straight;
 mod validate;
 
 use proc_macro2::TokenStream;

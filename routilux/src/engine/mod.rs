@@ -20,6 +20,7 @@ mod lane;
 mod layered;
 mod notify;
 mod sequential;
+mod straight;
 mod undo;
 mod watcher;
 
@@ -70,7 +71,24 @@ pub trait Exec: Sync {
         let _ = (step, error, access);
         Decision::Retry
     }
+
+    /// The straight-line form of the flow, if it has one: runs every step in plan order and
+    /// clears each value after its last reader (as the engine's `Sequential` schedule does),
+    /// keeping in `at` the plan position of the step it is running, or
+    /// [`CLEARING`]` | slot` while it drops a value. Only called when every step is plain
+    /// (no retries, undo, compensation or context) and nothing observes the run.
+    fn run_straight(
+        &self,
+        at: &std::cell::Cell<u32>,
+        access: &Access,
+    ) -> Option<Result<(), BoxError>> {
+        let _ = (at, access);
+        None
+    }
 }
+
+/// In [`Exec::run_straight`]'s position: the run is dropping the value of a slot.
+pub const CLEARING: u32 = 1 << 31;
 
 /// What a failed step does next, as decided by its compensation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,19 +111,53 @@ static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
     match options.get_pool() {
         Some(pool) if pool.current_thread_index().is_none() => {
-            pool.install(|| execute_here(plan, exec, options))
+            pool.install(carry_context(|| execute_here(plan, exec, options)))
         }
         None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
-            rayon::scope(|_| execute_here(plan, exec, options))
+            let run = carry_context(|| execute_here(plan, exec, options));
+            rayon::scope(|_| run())
         }
         _ => execute_here(plan, exec, options),
     }
+}
+
+/// Wraps a run that moves to a pool thread so that it keeps the caller's context there: with
+/// the `tracing` feature, the caller's default subscriber (a scoped one included).
+fn carry_context<R>(run: impl FnOnce() -> R + Send) -> impl FnOnce() -> R + Send {
+    #[cfg(feature = "tracing")]
+    {
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        move || tracing::dispatcher::with_default(&dispatch, run)
+    }
+    #[cfg(not(feature = "tracing"))]
+    run
 }
 
 /// Runs the flow from the current thread, which is a thread of the run's pool or the caller
 /// that may run steps itself.
 fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
     let flow_observer = plan.flow_observer();
+    let hot = plan.hot();
+    // One thread carries the run out anyway, and nothing needs the engine's guarded path:
+    // the flow's own straight-line form runs it.
+    let one_thread = options.get_schedule() == Schedule::Sequential
+        || plan.layer_bounds().len() == hot.steps.len() + 1;
+    let unobserved = options.get_observer().is_none() && flow_observer.is_none() && {
+        #[cfg(feature = "tracing")]
+        let traced = crate::trace::enabled();
+        #[cfg(not(feature = "tracing"))]
+        let traced = false;
+        !traced
+    };
+    if one_thread
+        && hot.all_plain
+        && unobserved
+        && options.get_cancel().is_none()
+        && options.get_timeout().is_none()
+        && let Some(result) = straight::run(plan, exec)
+    {
+        return result;
+    }
     let mut observers = Observers::default();
     if let Some(own) = options.get_observer() {
         observers.push(own);
@@ -120,7 +172,6 @@ fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Res
     let deadline = options
         .get_timeout()
         .and_then(|timeout| Instant::now().checked_add(timeout));
-    let hot = plan.hot();
     let mut lane = Lane::acquire();
     let owned = lane.lane();
     let scratch = lane.scratch(Run::<E>::scratch_len(hot));

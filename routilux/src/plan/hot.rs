@@ -20,6 +20,8 @@ pub(crate) struct Hot {
     pub(crate) undoable: usize,
     /// The steps without step dependencies, tallest first.
     pub(crate) roots: Vec<u32>,
+    /// Whether every step is plain (see [`HotStep::plain`]).
+    pub(crate) all_plain: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +105,7 @@ impl Plan {
                 .filter(|&i| self.steps[i as usize].deps == 0)
                 .collect();
             Hot {
+                all_plain: self.steps.iter().all(|s| s.policy.is_plain()),
                 undoable,
                 roots: tallest_first(&roots),
                 steps,

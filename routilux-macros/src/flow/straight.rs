@@ -1,0 +1,76 @@
+//! The straight-line form of a flow: every step called in plan order, each value dropped right
+//! after its last reader, generated from the same checked plan as the engine's tables. The
+//! engine uses it for runs that one thread carries out anyway (`Schedule::Sequential`, chains)
+//! when no step needs the engine's guarded path; it has the engine's semantics by
+//! construction, and the property tests compare the two on random flows.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::validate::Checked;
+
+/// What the straight-line body needs from the expansion.
+pub(super) struct Straight<'a> {
+    /// Per plan position: the step's kind function and its row.
+    pub calls: Vec<(usize, u32)>,
+    /// Per slot: the clear function and its row.
+    pub clears: Vec<(usize, u32)>,
+    /// Per slot: its value type.
+    pub types: Vec<TokenStream>,
+    pub inputs: usize,
+    pub checked: &'a Checked,
+}
+
+/// Marks a slot in the position the engine reports a panic at (see `Exec::run_straight`).
+const CLEARING: u32 = 1 << 31;
+
+impl Straight<'_> {
+    /// The body of `Exec::run_straight` for the generated `Slots`.
+    pub(super) fn body(&self, at: &syn::Ident, access: &syn::Ident) -> TokenStream {
+        let checked = self.checked;
+        let slots = self.clears.len();
+        let mut last_reader = vec![None; slots];
+        for (pos, reads) in checked.reads.iter().enumerate() {
+            for &slot in reads {
+                last_reader[slot as usize] = Some(pos);
+            }
+        }
+        let clear = |slot: usize| {
+            let (function, row) = self.clears[slot];
+            let function = format_ident!("c{}", function);
+            let ty = &self.types[slot];
+            let marker = CLEARING | u32::try_from(slot).unwrap_or(u32::MAX >> 1);
+            quote! {
+                if ::core::mem::needs_drop::<#ty>() {
+                    #at.set(#marker);
+                    Slots::#function(self, #row, #access);
+                }
+            }
+        };
+        let unread = |slot: usize| checked.slots[slot].0 == 0 && !checked.slots[slot].1;
+        let mut body = Vec::new();
+        for input in 0..self.inputs {
+            if unread(input) {
+                body.push(clear(input));
+            }
+        }
+        for (pos, &(kind, row)) in self.calls.iter().enumerate() {
+            let function = format_ident!("k{}", kind);
+            let pos32 = u32::try_from(pos).unwrap_or(u32::MAX);
+            body.push(quote! {
+                #at.set(#pos32);
+                Slots::#function(self, #row, #access)?;
+            });
+            for &slot in &checked.reads[pos] {
+                let slot = slot as usize;
+                if last_reader[slot] == Some(pos) && !checked.slots[slot].1 {
+                    body.push(clear(slot));
+                }
+            }
+            if unread(self.inputs + pos) {
+                body.push(clear(self.inputs + pos));
+            }
+        }
+        quote!(#(#body)*)
+    }
+}

@@ -1,0 +1,65 @@
+//! Runs a flow through its straight-line form ([`Exec::run_straight`]), with the engine's
+//! failure semantics: the first error or panic stops the run and names its step, a `Drop` that
+//! panics fails the run as its value's step, and every value left is dropped once.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{ACCESS, CLEARING, Exec};
+use crate::error::{ErrorKind, FlowError, StepPanicked};
+use crate::plan::Plan;
+
+/// Runs the flow straight through; `None` if it has no straight-line form.
+pub(super) fn run<E: Exec>(plan: &Plan, exec: &E) -> Option<Result<(), FlowError>> {
+    let at = Cell::new(0);
+    let (kind, source) = match catch_unwind(AssertUnwindSafe(|| exec.run_straight(&at, &ACCESS))) {
+        Ok(None) => return None,
+        Ok(Some(Ok(()))) => return Some(Ok(())),
+        Ok(Some(Err(error))) => (ErrorKind::Failed, error),
+        Err(payload) => {
+            let message = StepPanicked::from_payload(&*payload);
+            let at = at.get();
+            if at & CLEARING != 0 {
+                let slot = (at & !CLEARING) as usize;
+                let error = dropping(plan, slot, message.message());
+                clear_all(plan, exec);
+                return Some(Err(error));
+            }
+            (ErrorKind::Panicked, Box::new(message) as _)
+        }
+    };
+    let step = plan.steps()[at.get() as usize].name_cow();
+    clear_all(plan, exec);
+    Some(Err(FlowError::new(
+        kind,
+        plan.flow().to_owned().into(),
+        Some(step),
+        Some(source),
+    )))
+}
+
+/// The error of a value whose `Drop` panicked.
+fn dropping(plan: &Plan, slot: usize, message: &str) -> FlowError {
+    let inputs = plan.input_count();
+    let (what, name) = if slot < inputs {
+        ("input", plan.input_name(slot))
+    } else {
+        ("result of step", plan.steps()[slot - inputs].name_cow())
+    };
+    FlowError::new(
+        ErrorKind::Panicked,
+        plan.flow().to_owned().into(),
+        Some(name.clone()),
+        Some(Box::new(StepPanicked::new(format!(
+            "dropping the {what} `{name}` panicked: {message}"
+        )))),
+    )
+}
+
+/// After a failure: drops every value left, each on its own (a panicking `Drop` is caught and
+/// the run's first error stands).
+fn clear_all<E: Exec>(plan: &Plan, exec: &E) {
+    for slot in 0..plan.hot().slots.len() {
+        let _caught = catch_unwind(AssertUnwindSafe(|| exec.clear(slot, &ACCESS)));
+    }
+}
