@@ -89,7 +89,11 @@ fn random_flows() -> String {
     let mut table = String::from("static RANDOM: &[(&str, Runner)] = &[\n");
     for k in 0..36usize {
         let steps = 1 + k % 12;
-        writeln!(out, "routilux::flow! {{\n    flow Rand{k} {{\n        input ctl: Ctl;").unwrap();
+        writeln!(
+            out,
+            "routilux::flow! {{\n    flow Rand{k} {{\n        input ctl: Ctl;"
+        )
+        .unwrap();
         for i in 0..steps {
             let mut deps: Vec<usize> = Vec::new();
             if k % 3 == 0 {
@@ -106,7 +110,13 @@ fn random_flows() -> String {
             }
             let mut args: Vec<String> = deps.iter().map(|d| format!("s{d}")).collect();
             args.push("ctl".into());
-            writeln!(out, "        step s{i} = r{}({});", deps.len(), args.join(", ")).unwrap();
+            writeln!(
+                out,
+                "        step s{i} = r{}({});",
+                deps.len(),
+                args.join(", ")
+            )
+            .unwrap();
         }
         writeln!(out, "        return s{};\n    }}\n}}\n", steps - 1).unwrap();
         writeln!(

@@ -441,9 +441,16 @@ fn main() {
         .build_global()
         .expect("the global pool is configured once");
     let mut out = format!("# Scheduler benchmarks, {threads} threads\n");
+    // `ROUTILUX_BENCH_ONLY=hard,grains,small,concurrent` picks sections (all by default).
+    let only = std::env::var("ROUTILUX_BENCH_ONLY").unwrap_or_default();
+    let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
     let mut rows = Vec::new();
-    hard_cases(&mut rows, threads);
-    grains(&mut rows);
+    if wanted("hard") {
+        hard_cases(&mut rows, threads);
+    }
+    if wanted("grains") {
+        grains(&mut rows);
+    }
     writeln!(
         out,
         "\n## Makespans (µs): first run, median of later runs\n"
@@ -468,9 +475,30 @@ fn main() {
         )
         .unwrap();
     }
+    // For profiling: the diamond from main, over and over.
+    if only == "profile-diamond" {
+        let diamond = OVERHEAD
+            .iter()
+            .find(|g| g.name == "diamond4")
+            .expect("diamond4");
+        let runs: u64 = std::env::var("ROUTILUX_PROFILE_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(20_000_000);
+        for _ in 0..runs {
+            std::hint::black_box((diamond.run)(RunOptions::new()));
+        }
+        return;
+    }
     let mut small = Vec::new();
-    small_flows(&mut out, &mut small);
-    let concurrent = concurrent_callers(&mut out);
+    if wanted("small") {
+        small_flows(&mut out, &mut small);
+    }
+    let concurrent = if wanted("concurrent") {
+        concurrent_callers(&mut out)
+    } else {
+        "null".to_owned()
+    };
     println!("{out}");
     let rows_json: Vec<String> = rows
         .iter()

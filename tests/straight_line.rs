@@ -79,7 +79,10 @@ fn r2(a: &Tracked, b: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
 
 #[routine]
 fn r3(a: &Tracked, b: &Tracked, c: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
-    make(ctl, a.value.wrapping_mul(31) ^ b.value.wrapping_mul(7) ^ c.value)
+    make(
+        ctl,
+        a.value.wrapping_mul(31) ^ b.value.wrapping_mul(7) ^ c.value,
+    )
 }
 
 type Runner = fn(RunOptions<'_>, Ctl) -> Result<u64, FlowError>;

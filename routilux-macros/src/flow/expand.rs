@@ -251,6 +251,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         );
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         quote! {
+            #[inline]
             fn #function(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
                 let cells = &#table[#row as usize];
                 self.#out_field[cells[#out_cell] as usize].set(#access, #call);

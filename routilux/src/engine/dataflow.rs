@@ -37,7 +37,6 @@ impl<'a, E: Exec> Run<'a, E> {
             max_helpers,
             !in_pool,
         );
-        lane.active.fetch_add(1, Ordering::SeqCst);
         for &root in rest {
             self.push(root);
         }
@@ -45,7 +44,6 @@ impl<'a, E: Exec> Run<'a, E> {
             self.queued(rest.len(), in_pool, epoch);
         }
         self.run_chain(first, in_pool, epoch);
-        lane.active.fetch_sub(1, Ordering::SeqCst);
         loop {
             // A plain thread whose run was promoted leaves the steps to the pool's threads
             // (the watcher keeps calling helpers while steps are queued).
@@ -53,13 +51,10 @@ impl<'a, E: Exec> Run<'a, E> {
                 lane.wait_until(|| self.settled());
                 break;
             }
-            lane.active.fetch_add(1, Ordering::SeqCst);
             if let Some(step) = self.pop() {
                 self.run_chain(step, in_pool, epoch);
-                lane.active.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
-            lane.active.fetch_sub(1, Ordering::SeqCst);
             if self.settled() {
                 break;
             }
@@ -72,8 +67,10 @@ impl<'a, E: Exec> Run<'a, E> {
         lane.close();
     }
 
-    /// Whether no step runs and none can start: every reachable step is done, or the run
-    /// stopped and its running steps have finished.
+    /// Asked by the owner between its own steps: whether no helper runs a step and none can
+    /// start: every reachable step is done, or the run stopped and its running steps have
+    /// finished. (Only helpers count themselves in `active`: the owner asks when it runs
+    /// nothing, and nobody else asks.)
     fn settled(&self) -> bool {
         let lane = self.lane;
         lane.active.load(Ordering::SeqCst) == 0

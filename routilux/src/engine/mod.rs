@@ -259,12 +259,19 @@ impl<'a, E: Exec> Run<'a, E> {
                 counter.store(slot.consumers(), Ordering::Relaxed);
             }
         }
+        let guarded = !observers.is_empty() || cancel.is_some() || deadline.is_some();
         let run = Run {
-            id: RUN_IDS.fetch_add(1, Ordering::Relaxed),
+            // Only observers and contexts see the id: runs of plain steps nobody observes
+            // skip the shared counter.
+            id: if guarded || !hot.all_plain {
+                RUN_IDS.fetch_add(1, Ordering::Relaxed)
+            } else {
+                0
+            },
             plan,
             hot,
             exec,
-            guarded: !observers.is_empty() || cancel.is_some() || deadline.is_some(),
+            guarded,
             observers,
             cancel,
             deadline,

@@ -32,6 +32,7 @@ impl<'a> Observers<'a> {
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -61,6 +62,9 @@ impl<E: Exec> Run<'_, E> {
     /// Tells every observer an event that comes after the run's result is decided: a panic is
     /// swallowed, after the other observers have heard the event.
     pub(super) fn emit_after(&self, tell: impl Fn(&dyn Observer)) {
+        if self.observers.is_empty() {
+            return;
+        }
         for observer in self.observers.iter() {
             let _ignored = catch_unwind(AssertUnwindSafe(|| tell(observer)));
         }

@@ -4,10 +4,15 @@
 //! A run called from a plain thread (no pool given) starts on that thread, so a small flow
 //! never pays for waking the pool. While that thread runs a step, other ready steps wait in the
 //! run's queue where any pool thread could take them, but no pool thread knows. The watcher
-//! looks at every such run once per [`TICK`]; when a run that it already saw at the previous
-//! tick still has queued steps, it spawns helpers on the pool to take them. So a queued step
-//! waits at most about two ticks (plus the pool's wake-up) while a pool thread is idle, however
-//! long the step on the calling thread runs or blocks.
+//! looks at every such run once per tick; when a run that it already saw at the previous tick
+//! still has queued steps, it spawns helpers on the pool to take them, and the run's thread
+//! leaves the rest of the run to them.
+//!
+//! Ticks are [`FAST`] while some run lasts from one tick to the next, [`SLOW`] otherwise (runs
+//! shorter than a tick need no help, and a watcher waking every 50 µs beside a stream of short
+//! runs would cost a few percent of a core). So a queued step waits at most about
+//! `SLOW + 2 × FAST` (1.1 ms), typically one or two fast ticks, plus the pool's wake-up, while a
+//! pool thread is idle — however long the step on the calling thread runs or blocks.
 //!
 //! The watcher sleeps for good (no wake-ups) once no run has needed it for [`PARK_AFTER`]
 //! ticks; the next run that queues work wakes it.
@@ -19,8 +24,10 @@ use std::time::Duration;
 
 use super::lane::{Lane, all_lanes, spawn_helper};
 
-/// How often the watcher looks at the runs it watches.
-pub(crate) const TICK: Duration = Duration::from_micros(50);
+/// How often the watcher looks at the runs it watches while one of them lasts.
+pub(crate) const FAST: Duration = Duration::from_micros(50);
+/// How often it looks while every run it saw ended before the next look.
+pub(crate) const SLOW: Duration = Duration::from_millis(1);
 /// Idle ticks after which the watcher parks.
 const PARK_AFTER: u32 = 2_000;
 
@@ -63,14 +70,19 @@ fn watch() {
     let mut lanes: Vec<&'static Lane> = Vec::new();
     let mut seen: Vec<Seen> = Vec::new();
     let mut idle = 0u32;
+    let mut tick = SLOW;
     loop {
-        std::thread::sleep(TICK);
+        std::thread::sleep(tick);
         all_lanes(&mut lanes);
         seen.resize(lanes.len(), Seen::default());
         let mut busy = false;
+        let mut lasting = false;
         for (lane, seen) in lanes.iter().zip(seen.iter_mut()) {
+            let before = seen.epoch;
             busy |= look(lane, seen);
+            lasting |= seen.epoch != 0 && seen.epoch == before;
         }
+        tick = if lasting { FAST } else { SLOW };
         if busy {
             idle = 0;
             continue;
@@ -97,11 +109,9 @@ fn watch() {
 /// Promotes the queued steps of `lane`'s run if they have waited since the last tick. Returns
 /// whether the lane holds a watched run.
 fn look(lane: &'static Lane, seen: &mut Seen) -> bool {
-    if !lane.watched.load(Ordering::SeqCst) {
-        return false;
-    }
     let epoch = lane.open_epoch();
-    if epoch == 0 {
+    if epoch == 0 || !lane.watched.load(Ordering::SeqCst) {
+        seen.epoch = 0;
         return false;
     }
     let queued = lane.queued() as usize;
