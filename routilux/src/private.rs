@@ -49,7 +49,11 @@ pub trait Routine {
 
     /// Runs `compensate` on a failed step's error and stores a replacement value.
     #[inline]
-    fn compensate_slot(error: &BoxError, slot: &Slot<Self::Output>, access: &Access) -> Decision {
+    fn compensate_slot(
+        error: &BoxError,
+        slot: &Slot<Self::Output>,
+        access: &mut Access,
+    ) -> Decision {
         match Self::compensate(error) {
             Compensation::Retry => Decision::Retry,
             Compensation::Fail => Decision::Fail,

@@ -11,7 +11,13 @@ use crate::error::{FlowError, Internal};
 /// All access goes through an [`Access`] token, which only the engine hands out, while it
 /// upholds the protocol of a run: a slot is written by exactly one step before any of that
 /// step's consumers starts, is never written while read, and is cleared only after every
-/// consumer has finished. Those orderings come from the engine's atomics and rayon's joins.
+/// consumer has finished. Those orderings come from the engine's atomics and its plan, which
+/// it checks when it first runs it.
+///
+/// Within one call, the borrow checker keeps the token honest: a value read with
+/// [`get`](Self::get) lives only as long as the shared borrow of the token, and
+/// [`set`](Self::set) and [`clear`](Self::clear) need it mutably, so no code can hold a
+/// value across its own write or clear.
 pub struct Slot<T>(UnsafeCell<Option<T>>);
 
 // SAFETY: values are only reached through `Access`, under the protocol above: writes and
@@ -35,7 +41,7 @@ impl<T> Slot<T> {
     /// The value. Panics (caught by the engine and reported as an internal error) if the slot
     /// is empty, which the engine's ordering rules out.
     #[inline]
-    pub fn get(&self, _: &Access) -> &T {
+    pub fn get<'a>(&'a self, _: &'a Access) -> &'a T {
         // SAFETY: `Access` proves we run under the engine's protocol: no write or clear
         // overlaps this read.
         match unsafe { &*self.0.get() } {
@@ -46,14 +52,14 @@ impl<T> Slot<T> {
 
     /// Stores the value.
     #[inline]
-    pub fn set(&self, _: &Access, value: T) {
+    pub fn set(&self, _: &mut Access, value: T) {
         // SAFETY: the producer is the only step that touches the slot until it finishes.
         unsafe { *self.0.get() = Some(value) }
     }
 
     /// Drops the value, if any.
     #[inline]
-    pub fn clear(&self, _: &Access) {
+    pub fn clear(&self, _: &mut Access) {
         // SAFETY: called once every consumer has finished; nobody reads the slot any more.
         let value = unsafe { (*self.0.get()).take() };
         drop(value);

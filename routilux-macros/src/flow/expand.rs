@@ -252,9 +252,10 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         quote! {
             #[inline]
-            fn #function(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
+            fn #function(&self, #row: u32, #access: &mut #private::Access) -> ::core::result::Result<(), #private::BoxError> {
                 let cells = &#table[#row as usize];
-                self.#out_field[cells[#out_cell] as usize].set(#access, #call);
+                let value = #call;
+                self.#out_field[cells[#out_cell] as usize].set(#access, value);
                 ::core::result::Result::Ok(())
             }
 
@@ -262,7 +263,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 <#routine as #private::Routine>::undo_slot(#out, #access)
             }
 
-            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &#private::Access) -> #private::Decision {
+            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access) -> #private::Decision {
                 <#routine as #private::Routine>::compensate_slot(error, #out, #access)
             }
         }
@@ -277,9 +278,9 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     let clear_fns = input_fields.iter().chain(&group_fields).enumerate().map(|(n, field)| {
         let function = format_ident!("c{}", n);
         if n < def.inputs.len() {
-            quote!(fn #function(&self, _: u32, #access: &#private::Access) { self.#field.clear(#access); })
+            quote!(fn #function(&self, _: u32, #access: &mut #private::Access) { self.#field.clear(#access); })
         } else {
-            quote!(fn #function(&self, #row: u32, #access: &#private::Access) { self.#field[#row as usize].clear(#access); })
+            quote!(fn #function(&self, #row: u32, #access: &mut #private::Access) { self.#field[#row as usize].clear(#access); })
         }
     });
     let clears = (0..def.inputs.len())
@@ -418,17 +419,18 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn straight(
                         &self,
                         #at: &::core::cell::Cell<u32>,
-                        #access: &#private::Access,
+                        #access: &mut #private::Access,
                     ) -> ::core::result::Result<(), #private::BoxError> {
                         #straight
                         ::core::result::Result::Ok(())
                     }
                 }
 
-                type Call = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
-                type Compensate = fn(&Slots, u32, &#private::BoxError, &#private::Access) -> #private::Decision;
-                type Clear = fn(&Slots, u32, &#private::Access);
-                static DISPATCH: [(Call, Call, Compensate, u32); #n_steps] = [#(#dispatch),*];
+                type Call = fn(&Slots, u32, &mut #private::Access) -> ::core::result::Result<(), #private::BoxError>;
+                type Undo = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
+                type Compensate = fn(&Slots, u32, &#private::BoxError, &mut #private::Access) -> #private::Decision;
+                type Clear = fn(&Slots, u32, &mut #private::Access);
+                static DISPATCH: [(Call, Undo, Compensate, u32); #n_steps] = [#(#dispatch),*];
                 static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
 
                 impl #private::Exec for Slots {
@@ -436,7 +438,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn run_step(
                         &self,
                         #index: usize,
-                        #access: &#private::Access,
+                        #access: &mut #private::Access,
                     ) -> ::core::result::Result<(), #private::BoxError> {
                         let (call, _, _, row) = DISPATCH[#index];
                         call(self, row, #access)
@@ -455,14 +457,14 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         &self,
                         #index: usize,
                         error: &#private::BoxError,
-                        #access: &#private::Access,
+                        #access: &mut #private::Access,
                     ) -> #private::Decision {
                         let (_, _, compensate, row) = DISPATCH[#index];
                         compensate(self, row, error, #access)
                     }
 
                     #[inline]
-                    fn clear(&self, #index: usize, #access: &#private::Access) {
+                    fn clear(&self, #index: usize, #access: &mut #private::Access) {
                         let (clear, row) = CLEAR[#index];
                         clear(self, row, #access);
                     }
@@ -470,7 +472,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn run_straight(
                         &self,
                         #at: &::core::cell::Cell<u32>,
-                        #access: &#private::Access,
+                        #access: &mut #private::Access,
                     ) -> ::core::option::Option<::core::result::Result<(), #private::BoxError>> {
                         ::core::option::Option::Some(self.straight(#at, #access))
                     }

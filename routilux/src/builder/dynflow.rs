@@ -188,7 +188,7 @@ struct DynRun<'f> {
 }
 
 impl Exec for DynRun<'_> {
-    fn run_step(&self, step: usize, access: &Access) -> Result<(), BoxError> {
+    fn run_step(&self, step: usize, access: &mut Access) -> Result<(), BoxError> {
         let step_def = &self.flow.steps[step];
         let args: Vec<&(dyn Any + Send + Sync)> = step_def
             .args
@@ -200,7 +200,7 @@ impl Exec for DynRun<'_> {
         Ok(())
     }
 
-    fn clear(&self, slot: usize, access: &Access) {
+    fn clear(&self, slot: usize, access: &mut Access) {
         self.slots[slot].clear(access);
     }
 

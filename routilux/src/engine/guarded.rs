@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::notify::{
     RUN_CANCELLED, STEP_COMPENSATED, STEP_FAILED, STEP_FINISHED, STEP_RETRYING, STEP_STARTED,
 };
-use super::{ACCESS, Decision, Exec, Run};
+use super::{Decision, Exec, Run, access};
 use crate::context::{Cancelled, Context};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 
@@ -46,7 +46,7 @@ impl<E: Exec> Run<'_, E> {
                 self.data(),
             );
             let call =
-                || catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
+                || catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &mut access())));
             let outcome = if policy.uses_context() {
                 ctx.enter(call)
             } else {
@@ -63,7 +63,7 @@ impl<E: Exec> Run<'_, E> {
             let decision = if policy.compensates() {
                 let compensate = || {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.exec.compensate(i as usize, &error, &ACCESS)
+                        self.exec.compensate(i as usize, &error, &mut access())
                     }))
                 };
                 match ctx.enter(compensate) {

@@ -40,10 +40,14 @@ use lane::Lane;
 use notify::Observers;
 
 /// Proof that the engine is running a step or clearing a slot under its ordering rules; only
-/// the engine can create one. See [`Slot`](crate::__private::Slot).
+/// the engine can create one, afresh for each call. See [`Slot`](crate::__private::Slot).
 pub struct Access(());
 
-const ACCESS: Access = Access(());
+/// A token for one call into the [`Exec`].
+#[inline]
+fn access() -> Access {
+    Access(())
+}
 
 /// The typed half of a flow: runs its steps and clears its result slots.
 pub trait Exec: Sync {
@@ -51,10 +55,10 @@ pub trait Exec: Sync {
     ///
     /// # Errors
     /// The routine's error.
-    fn run_step(&self, step: usize, access: &Access) -> Result<(), BoxError>;
+    fn run_step(&self, step: usize, access: &mut Access) -> Result<(), BoxError>;
 
     /// Drops the value in slot `slot`.
-    fn clear(&self, slot: usize, access: &Access);
+    fn clear(&self, slot: usize, access: &mut Access);
 
     /// Undoes step `step`, which succeeded (only called for undoable steps).
     ///
@@ -67,7 +71,7 @@ pub trait Exec: Sync {
 
     /// Asks step `step` what its failure `error` means (only called for steps that
     /// compensate); stores the replacement value when it continues.
-    fn compensate(&self, step: usize, error: &BoxError, access: &Access) -> Decision {
+    fn compensate(&self, step: usize, error: &BoxError, access: &mut Access) -> Decision {
         let _ = (step, error, access);
         Decision::Retry
     }
@@ -80,7 +84,7 @@ pub trait Exec: Sync {
     fn run_straight(
         &self,
         at: &std::cell::Cell<u32>,
-        access: &Access,
+        access: &mut Access,
     ) -> Option<Result<(), BoxError>> {
         let _ = (at, access);
         None
@@ -109,6 +113,14 @@ static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 /// # Errors
 /// The [`FlowError`] of the first step that failed or panicked.
 pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
+    if let Some(problem) = &plan.hot().problem {
+        return Err(FlowError::new(
+            ErrorKind::Internal,
+            plan.flow().to_owned().into(),
+            None,
+            Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
+        ));
+    }
     match options.get_pool() {
         Some(pool) if pool.current_thread_index().is_none() => {
             pool.install(carry_context(|| execute_here(plan, exec, options)))
@@ -307,7 +319,7 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.guarded || !step.plain {
             return self.run_step_guarded(i);
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &ACCESS)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &mut access())));
         if step.drops {
             for &slot in self.hot.reads(i) {
                 self.release(slot);
@@ -360,7 +372,7 @@ impl<'a, E: Exec> Run<'a, E> {
     #[inline]
     fn clear(&self, slot: u32) {
         if let Err(payload) =
-            catch_unwind(AssertUnwindSafe(|| self.exec.clear(slot as usize, &ACCESS)))
+            catch_unwind(AssertUnwindSafe(|| self.exec.clear(slot as usize, &mut access())))
         {
             self.drop_panicked(slot, &*payload);
         }

@@ -5,14 +5,14 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{ACCESS, CLEARING, Exec};
+use super::{CLEARING, Exec, access};
 use crate::error::{ErrorKind, FlowError, StepPanicked};
 use crate::plan::Plan;
 
 /// Runs the flow straight through; `None` if it has no straight-line form.
 pub(super) fn run<E: Exec>(plan: &Plan, exec: &E) -> Option<Result<(), FlowError>> {
     let at = Cell::new(0);
-    let (kind, source) = match catch_unwind(AssertUnwindSafe(|| exec.run_straight(&at, &ACCESS))) {
+    let (kind, source) = match catch_unwind(AssertUnwindSafe(|| exec.run_straight(&at, &mut access()))) {
         Ok(None) => return None,
         Ok(Some(Ok(()))) => return Some(Ok(())),
         Ok(Some(Err(error))) => (ErrorKind::Failed, error),
@@ -60,6 +60,6 @@ fn dropping(plan: &Plan, slot: usize, message: &str) -> FlowError {
 /// the run's first error stands).
 fn clear_all<E: Exec>(plan: &Plan, exec: &E) {
     for slot in 0..plan.hot().slots.len() {
-        let _caught = catch_unwind(AssertUnwindSafe(|| exec.clear(slot, &ACCESS)));
+        let _caught = catch_unwind(AssertUnwindSafe(|| exec.clear(slot, &mut access())));
     }
 }

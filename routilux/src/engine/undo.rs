@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::guarded::panicked;
 use super::notify::{UNDO_FAILED, UNDO_FINISHED, UNDO_STARTED};
-use super::{ACCESS, Exec, Run};
+use super::{Exec, Run, access};
 use crate::context::Context;
 use crate::error::{Internal, UndoError};
 
@@ -48,7 +48,7 @@ impl<E: Exec> Run<'_, E> {
                 );
                 let outcome = ctx.enter(|| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.exec.undo_step(i as usize, &ACCESS)
+                        self.exec.undo_step(i as usize, &access())
                     }))
                 });
                 let (error, retry) = match outcome {

@@ -22,6 +22,8 @@ pub(crate) struct Hot {
     pub(crate) roots: Vec<u32>,
     /// Whether every step is plain (see [`HotStep::plain`]).
     pub(crate) all_plain: bool,
+    /// Why the plan cannot be run, if it is inconsistent (see `check`).
+    pub(crate) problem: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +107,7 @@ impl Plan {
                 .filter(|&i| self.steps[i as usize].deps == 0)
                 .collect();
             Hot {
+                problem: super::check::check(self).err(),
                 all_plain: self.steps.iter().all(|s| s.policy.is_plain()),
                 undoable,
                 roots: tallest_first(&roots),

@@ -9,6 +9,7 @@
 //! `inputs + i`.
 
 mod build;
+mod check;
 mod hot;
 
 use std::borrow::Cow;
