@@ -8,9 +8,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use routilux::Schedule;
-use routilux_suite::contenders::Prepared;
-use routilux_suite::generated::CPU;
-use routilux_suite::{shapes, work};
+use routilux_benches::contenders::Prepared;
+use routilux_benches::generated::CPU;
+use routilux_benches::{shapes, work};
 
 fn cpu(c: &mut Criterion) {
     // Calibrate the spin loop before anything is measured.

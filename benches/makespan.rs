@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
-use routilux_suite::shapes;
+use routilux_benches::shapes;
 
 /// A DAG with a weight (busy time) per step.
 struct Weighted {

@@ -4,7 +4,7 @@
 //! `/proc/self/status` (Linux); writes `<target dir>/routilux-bench/memory.json`.
 
 use routilux::Schedule;
-use routilux_suite::generated::Buffers100;
+use routilux_benches::generated::Buffers100;
 
 const BUFFER: f64 = (10 << 20) as f64;
 

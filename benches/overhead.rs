@@ -1,15 +1,15 @@
-//! Scheduling overhead per step: trivial step bodies on the shapes of `src/shapes.rs`, every
-//! contender in the same group, on 1 and 2 threads. Throughput is in steps, so criterion's
-//! time per element is the time per step. `scripts/benchmarks_md.py` turns a run into
+//! Scheduling overhead per step: trivial step bodies on the shapes of `benches/src/shapes.rs`,
+//! every contender in the same group, on 1 and 2 threads. Throughput is in steps, so
+//! criterion's time per element is the time per step. `scripts/benchmarks_md.py` turns a run into
 //! BENCHMARKS.md.
 
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use routilux::{Observer, RunOptions, Schedule};
-use routilux_suite::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
-use routilux_suite::generated::OVERHEAD;
-use routilux_suite::{shapes, work};
+use routilux_benches::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
+use routilux_benches::generated::OVERHEAD;
+use routilux_benches::{shapes, work};
 
 fn threads() -> Vec<usize> {
     match std::env::var("ROUTILUX_BENCH_THREADS") {

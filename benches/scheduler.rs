@@ -23,10 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
-use routilux_suite::contenders::Prepared;
-use routilux_suite::generated::OVERHEAD;
-use routilux_suite::shapes::{self, Shape};
-use routilux_suite::work;
+use routilux_benches::contenders::Prepared;
+use routilux_benches::generated::OVERHEAD;
+use routilux_benches::shapes::{self, Shape};
+use routilux_benches::work;
 
 fn threads() -> usize {
     std::env::var("ROUTILUX_BENCH_THREADS")

@@ -85,7 +85,11 @@ fn write(dir: &Path, name: &str, contents: &str) -> std::io::Result<PathBuf> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/routilux-observe");
+    // The repository's target/ (this example's package is examples/).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let dir = root.join("target/routilux-observe");
     std::fs::create_dir_all(&dir)?;
 
     // The flow's picture, without running it.

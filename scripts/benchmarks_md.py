@@ -263,7 +263,7 @@ MISSED = {
     "chain1000": "A chain has no parallelism, so every schedule runs it on the calling thread; what is "
     "left per step is one indirect call through the step table (the generated per-signature "
     "function), the result-slot write and the consumer-count bookkeeping, about 25 cycles (`perf "
-    "stat` on `examples/profile_overhead.rs`). Plain calls take under 1 ns; getting from ~6 ns to 5 "
+    "stat` on `benches/profile_overhead.rs`). Plain calls take under 1 ns; getting from ~6 ns to 5 "
     "needs the generated code to call straight through chains (no table), which is the next step.",
     "makespan": "The Dataflow schedule starts ready steps in the order they become ready, with no "
     "notion of which lies on the critical path; with a long chain beside many short independent "

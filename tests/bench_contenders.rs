@@ -3,9 +3,9 @@
 //! the same final value. (Speed is measured by `cargo bench`, never here.)
 
 use routilux::Schedule;
-use routilux_suite::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
-use routilux_suite::generated::OVERHEAD;
-use routilux_suite::{shapes, work};
+use routilux_benches::contenders::{DagExec, Prepared, dagx_build, dagx_run, tokio_runtime};
+use routilux_benches::generated::OVERHEAD;
+use routilux_benches::{shapes, work};
 
 #[test]
 fn every_contender_computes_the_same_result() {

@@ -304,7 +304,7 @@ fn steps_that_need_the_pools_large_stack_work_on_every_run() {
         .stack_size(64 << 20)
         .build()
         .unwrap();
-    let once: u64 = (1..=depth).map(|k| u64::from(k as u8 & 0xff)).sum();
+    let once: u64 = (1..=depth).map(|k| u64::from(k as u8)).sum();
     for schedule in [Schedule::Sequential, Schedule::Layered, Schedule::Dataflow] {
         for _ in 0..5 {
             let options = RunOptions::from(schedule).pool(&pool);

@@ -2,7 +2,7 @@
 //! `cargo run --release --example profile_overhead -- chain1000 sequential 20000`.
 
 use routilux::Schedule;
-use routilux_suite::generated::OVERHEAD;
+use routilux_benches::generated::OVERHEAD;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -1,6 +1,6 @@
-//! `routilux-suite`: the unpublished package that owns the repository's `examples/`, `tests/`
-//! and `benches/`. Its library holds what the benchmarks share: the DAG [`shapes`], the step
-//! bodies in [`work`], and the `flow!`s that `build.rs` generates from the shapes.
+//! `routilux-benches`: the unpublished package that owns the repository's `benches/`. Its
+//! library holds what the benchmarks share: the DAG [`shapes`], the step bodies in [`work`], the
+//! [`contenders`], and the `flow!`s that `build.rs` generates from the shapes.
 
 pub mod contenders;
 pub mod shapes;
