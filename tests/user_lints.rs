@@ -1,6 +1,9 @@
 //! Generated code compiles warning-free in a crate that denies warnings and clippy's
-//! pedantic lints (`cargo clippy --all-targets` checks this file).
+//! pedantic lints (`cargo clippy --all-targets` checks this file), and in one that forbids
+//! `unsafe` code.
 #![deny(warnings, clippy::all, clippy::pedantic, missing_docs)]
+// Generated code needs no `unsafe`: it compiles in crates that forbid it.
+#![forbid(unsafe_code)]
 
 use routilux::{flow, routine};
 

@@ -2,7 +2,7 @@
 //! guarantees, and not meant to be used by hand.
 
 pub use crate::context::with_current;
-pub use crate::engine::{Access, Decision, Exec, execute};
+pub use crate::engine::{Access, CLEARING, Decision, Exec, execute};
 pub use crate::error::BoxError;
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};

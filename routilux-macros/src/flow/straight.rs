@@ -21,9 +21,6 @@ pub(super) struct Straight<'a> {
     pub checked: &'a Checked,
 }
 
-/// Marks a slot in the position the engine reports a panic at (see `Exec::run_straight`).
-const CLEARING: u32 = 1 << 31;
-
 impl Straight<'_> {
     /// The body of `Exec::run_straight` for the generated `Slots`.
     pub(super) fn body(&self, at: &syn::Ident, access: &syn::Ident) -> TokenStream {
@@ -39,10 +36,10 @@ impl Straight<'_> {
             let (function, row) = self.clears[slot];
             let function = format_ident!("c{}", function);
             let ty = &self.types[slot];
-            let marker = CLEARING | u32::try_from(slot).unwrap_or(u32::MAX >> 1);
+            let slot = u32::try_from(slot).unwrap_or(u32::MAX >> 1);
             quote! {
                 if ::core::mem::needs_drop::<#ty>() {
-                    #at.set(#marker);
+                    #at.set(::routilux::__private::CLEARING | #slot);
                     Slots::#function(self, #row, #access);
                 }
             }

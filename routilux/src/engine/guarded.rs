@@ -45,8 +45,11 @@ impl<E: Exec> Run<'_, E> {
                 &stopping,
                 self.data(),
             );
-            let call =
-                || catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &mut access())));
+            let call = || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    self.exec.run_step(i as usize, &mut access())
+                }))
+            };
             let outcome = if policy.uses_context() {
                 ctx.enter(call)
             } else {

@@ -79,7 +79,7 @@ pub trait Exec: Sync {
     /// The straight-line form of the flow, if it has one: runs every step in plan order and
     /// clears each value after its last reader (as the engine's `Sequential` schedule does),
     /// keeping in `at` the plan position of the step it is running, or
-    /// [`CLEARING`]` | slot` while it drops a value. Only called when every step is plain
+    /// `CLEARING | slot` while it drops a value (`__private::CLEARING`). Only called when every step is plain
     /// (no retries, undo, compensation or context) and nothing observes the run.
     fn run_straight(
         &self,
@@ -319,7 +319,9 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.guarded || !step.plain {
             return self.run_step_guarded(i);
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.exec.run_step(i as usize, &mut access())));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.exec.run_step(i as usize, &mut access())
+        }));
         if step.drops {
             for &slot in self.hot.reads(i) {
                 self.release(slot);
@@ -371,9 +373,9 @@ impl<'a, E: Exec> Run<'a, E> {
     /// or input the value came from) instead of unwinding through the engine.
     #[inline]
     fn clear(&self, slot: u32) {
-        if let Err(payload) =
-            catch_unwind(AssertUnwindSafe(|| self.exec.clear(slot as usize, &mut access())))
-        {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            self.exec.clear(slot as usize, &mut access())
+        })) {
             self.drop_panicked(slot, &*payload);
         }
     }

@@ -12,22 +12,23 @@ use crate::plan::Plan;
 /// Runs the flow straight through; `None` if it has no straight-line form.
 pub(super) fn run<E: Exec>(plan: &Plan, exec: &E) -> Option<Result<(), FlowError>> {
     let at = Cell::new(0);
-    let (kind, source) = match catch_unwind(AssertUnwindSafe(|| exec.run_straight(&at, &mut access()))) {
-        Ok(None) => return None,
-        Ok(Some(Ok(()))) => return Some(Ok(())),
-        Ok(Some(Err(error))) => (ErrorKind::Failed, error),
-        Err(payload) => {
-            let message = StepPanicked::from_payload(&*payload);
-            let at = at.get();
-            if at & CLEARING != 0 {
-                let slot = (at & !CLEARING) as usize;
-                let error = dropping(plan, slot, message.message());
-                clear_all(plan, exec);
-                return Some(Err(error));
+    let (kind, source) =
+        match catch_unwind(AssertUnwindSafe(|| exec.run_straight(&at, &mut access()))) {
+            Ok(None) => return None,
+            Ok(Some(Ok(()))) => return Some(Ok(())),
+            Ok(Some(Err(error))) => (ErrorKind::Failed, error),
+            Err(payload) => {
+                let message = StepPanicked::from_payload(&*payload);
+                let at = at.get();
+                if at & CLEARING != 0 {
+                    let slot = (at & !CLEARING) as usize;
+                    let error = dropping(plan, slot, message.message());
+                    clear_all(plan, exec);
+                    return Some(Err(error));
+                }
+                (ErrorKind::Panicked, Box::new(message) as _)
             }
-            (ErrorKind::Panicked, Box::new(message) as _)
-        }
-    };
+        };
     let step = plan.steps()[at.get() as usize].name_cow();
     clear_all(plan, exec);
     Some(Err(FlowError::new(

@@ -11,7 +11,10 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
     let steps = &plan.steps;
     let n = steps.len();
     if plan.slots.len() != inputs + n {
-        return Err(format!("{} slots for {inputs} inputs and {n} steps", plan.slots.len()));
+        return Err(format!(
+            "{} slots for {inputs} inputs and {n} steps",
+            plan.slots.len()
+        ));
     }
     let mut consumers = vec![0u32; inputs + n];
     for (i, step) in steps.iter().enumerate() {
@@ -21,11 +24,16 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
             return Err(format!("step `{name}` reads slots out of order or twice"));
         }
         if reads.iter().any(|&r| r as usize >= inputs + i) {
-            return Err(format!("step `{name}` reads a slot that is not made before it"));
+            return Err(format!(
+                "step `{name}` reads a slot that is not made before it"
+            ));
         }
         let from_steps = reads.iter().filter(|&&r| r as usize >= inputs).count();
         if step.deps as usize != from_steps {
-            return Err(format!("step `{name}` counts {} dependencies, reads {from_steps}", step.deps));
+            return Err(format!(
+                "step `{name}` counts {} dependencies, reads {from_steps}",
+                step.deps
+            ));
         }
         for &r in reads {
             consumers[r as usize] += 1;
@@ -54,7 +62,10 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
     }
     for (slot, (plan, counted)) in plan.slots.iter().zip(&consumers).enumerate() {
         if plan.consumers() != *counted {
-            return Err(format!("slot {slot} counts {} consumers, has {counted}", plan.consumers()));
+            return Err(format!(
+                "slot {slot} counts {} consumers, has {counted}",
+                plan.consumers()
+            ));
         }
     }
     let bounds = plan.layer_bounds();
@@ -67,8 +78,14 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
     for layer in bounds.windows(2) {
         for i in layer[0]..layer[1] {
             let reads = steps[i as usize].reads();
-            if reads.iter().any(|&r| r as usize >= inputs + layer[0] as usize) {
-                return Err(format!("step `{}` depends on a step of its own layer", steps[i as usize].name()));
+            if reads
+                .iter()
+                .any(|&r| r as usize >= inputs + layer[0] as usize)
+            {
+                return Err(format!(
+                    "step `{}` depends on a step of its own layer",
+                    steps[i as usize].name()
+                ));
             }
         }
     }
@@ -84,13 +101,21 @@ mod tests {
 
     static INPUTS: [Cow<'static, str>; 1] = [Cow::Borrowed("x")];
 
-    fn step(name: &'static str, deps: u32, reads: &'static [u32], succs: &'static [u32]) -> StepPlan {
+    fn step(
+        name: &'static str,
+        deps: u32,
+        reads: &'static [u32],
+        succs: &'static [u32],
+    ) -> StepPlan {
         StepPlan::__from_static(name, "f", deps, reads, succs, Policy::NONE, "")
     }
 
     #[test]
     fn a_consistent_plan_passes() {
-        let steps: &'static [StepPlan] = Box::leak(Box::new([step("a", 0, &[0], &[1]), step("b", 1, &[1], &[])]));
+        let steps: &'static [StepPlan] = Box::leak(Box::new([
+            step("a", 0, &[0], &[1]),
+            step("b", 1, &[1], &[]),
+        ]));
         let slots: &'static [SlotPlan] = Box::leak(Box::new([
             SlotPlan::__new(1, false, true, false),
             SlotPlan::__new(1, false, true, false),
@@ -109,15 +134,35 @@ mod tests {
         ]));
         let lies: [(&[StepPlan], &[u32], &str); 5] = [
             // `a` reads `b`'s result, which is made after it.
-            (&[step("a", 1, &[2], &[]), step("b", 0, &[0], &[0])], &[0, 1, 2], "made before it"),
+            (
+                &[step("a", 1, &[2], &[]), step("b", 0, &[0], &[0])],
+                &[0, 1, 2],
+                "made before it",
+            ),
             // `b` claims no dependency but reads `a`.
-            (&[step("a", 0, &[0], &[1]), step("b", 0, &[1], &[])], &[0, 1, 2], "dependencies"),
+            (
+                &[step("a", 0, &[0], &[1]), step("b", 0, &[1], &[])],
+                &[0, 1, 2],
+                "dependencies",
+            ),
             // `a` does not list its reader.
-            (&[step("a", 0, &[0], &[]), step("b", 1, &[1], &[])], &[0, 1, 2], "successors"),
+            (
+                &[step("a", 0, &[0], &[]), step("b", 1, &[1], &[])],
+                &[0, 1, 2],
+                "successors",
+            ),
             // `a` lists its reader twice.
-            (&[step("a", 0, &[0], &[1, 1]), step("b", 1, &[1], &[])], &[0, 1, 2], "successors"),
+            (
+                &[step("a", 0, &[0], &[1, 1]), step("b", 1, &[1], &[])],
+                &[0, 1, 2],
+                "successors",
+            ),
             // Both in one layer, though `b` reads `a`.
-            (&[step("a", 0, &[0], &[1]), step("b", 1, &[1], &[])], &[0, 2], "own layer"),
+            (
+                &[step("a", 0, &[0], &[1]), step("b", 1, &[1], &[])],
+                &[0, 2],
+                "own layer",
+            ),
         ];
         for (steps, layers, why) in lies {
             let steps: &'static [StepPlan] = Box::leak(steps.to_vec().into_boxed_slice());
