@@ -151,8 +151,11 @@ impl<'p> RunOptions<'p> {
     /// (the default: `true`).
     ///
     /// With `true`, a run called from a plain thread without [`pool`](Self::pool) starts on
-    /// that thread, so a small flow costs no more than calling its steps, and ready steps that
-    /// wait longer than a heartbeat (tens of microseconds) move to the global pool. With
+    /// that thread, so a small flow never pays for waking the pool. Ready steps that wait move
+    /// to the global pool: once they have waited 30 µs and three of the calling thread's steps,
+    /// or, when the calling thread is stuck in one long or blocking step, after at most about
+    /// 600 µs (a process-wide heartbeat thread notices); the calling thread then leaves the
+    /// rest of the run to the pool. With
     /// `false`, the run moves to the global pool as `pool.install` would and the calling
     /// thread only waits: for threads that must never run a step, such as an async
     /// executor's. With a pool given, steps always run on that pool's threads.

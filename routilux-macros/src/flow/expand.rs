@@ -51,8 +51,11 @@ fn docs(def: &FlowDef) -> (TokenStream, TokenStream, TokenStream) {
     let name = def.name.to_string();
     let run = format!(
         "Runs flow `{name}` with the default options: the `Dataflow` schedule on the current \
-         rayon pool.\n\n# Errors\n\nA `FlowError` naming the first step that failed or \
-         panicked."
+         rayon pool.\n\nCalled from a thread that is not a rayon pool's, the run starts on the \
+         calling thread (a small flow never wakes the pool) and ready steps that have to wait \
+         move to the global pool; `run_with` with a pool (or \
+         `RunOptions::run_on_caller(false)`) keeps every step on pool threads.\n\n# Errors\n\nA \
+         `FlowError` naming the first step that failed or panicked."
     );
     let run_with = format!(
         "Runs flow `{name}` with the given options: a `routilux::Schedule`, a \

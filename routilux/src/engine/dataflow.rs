@@ -10,11 +10,15 @@
 //!
 //! Helpers are asked for as soon as steps are queued when the owner is a pool thread (a spawn
 //! is cheap there). When the owner is a plain thread, waking the pool would cost more than a
-//! small flow takes, so the heartbeat watcher asks for them once the queue has waited a tick.
-//! Either way, decisions follow from the current run only.
+//! small flow takes, so the run is *promoted* only once steps have waited: the owner checks
+//! its clock between its steps ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner
+//! stuck in one long or blocking step. A promoted run's owner hands its remaining steps to the
+//! helpers and waits, so the run never has more threads than the pool. Either way, decisions
+//! follow from the current run only.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::lane::spawn_helper;
 use super::{Exec, Run, watcher};
@@ -43,22 +47,23 @@ impl<'a, E: Exec> Run<'a, E> {
         if !rest.is_empty() {
             self.queued(rest.len(), in_pool, epoch);
         }
-        self.run_chain(first, in_pool, epoch);
+        let mut beat = Heartbeat::default();
+        self.run_chain(first, in_pool, epoch, &mut beat);
         loop {
             // A plain thread whose run was promoted leaves the steps to the pool's threads
             // (the watcher keeps calling helpers while steps are queued).
-            if !in_pool && lane.is_promoted(epoch) {
-                lane.wait_until(|| self.settled());
+            if !in_pool && (lane.is_promoted(epoch) || self.promote_if_due(epoch, &mut beat)) {
+                lane.wait_until(true, || self.settled());
                 break;
             }
             if let Some(step) = self.pop() {
-                self.run_chain(step, in_pool, epoch);
+                self.run_chain(step, in_pool, epoch, &mut beat);
                 continue;
             }
             if self.settled() {
                 break;
             }
-            lane.wait_until(|| {
+            lane.wait_until(false, || {
                 self.settled()
                     || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
                     || (!in_pool && lane.is_promoted(epoch))
@@ -119,7 +124,7 @@ impl<'a, E: Exec> Run<'a, E> {
     #[inline]
     fn queued(&self, count: usize, in_pool: bool, epoch: u64) {
         let lane = self.lane;
-        lane.wake_owner();
+        lane.wake_owner(false);
         if in_pool {
             for _ in 0..lane.reserve_helpers(epoch, count) {
                 spawn_helper(lane, epoch);
@@ -131,7 +136,7 @@ impl<'a, E: Exec> Run<'a, E> {
 
     /// Runs step `i`, then whatever it makes ready: continues with the tallest successor that
     /// became ready and queues the others.
-    fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64) {
+    fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64, beat: &mut Heartbeat) {
         loop {
             if !self.run_step(i) {
                 return;
@@ -155,7 +160,7 @@ impl<'a, E: Exec> Run<'a, E> {
                 return;
             };
             // A plain thread whose run was promoted hands its next step to the pool.
-            if !in_pool && self.lane.is_promoted(epoch) {
+            if !in_pool && (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) {
                 self.push(step);
                 self.queued(queued + 1, in_pool, epoch);
                 return;
@@ -167,6 +172,27 @@ impl<'a, E: Exec> Run<'a, E> {
         }
     }
 
+    /// Called by a plain thread that owns the run, between two of its steps: when steps have
+    /// been waiting in the queue for [`PROMOTE_AFTER`], calls helpers from the pool and marks
+    /// the run promoted (the owner then hands its steps over). Returns whether it did.
+    fn promote_if_due(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
+        let lane = self.lane;
+        let queued = lane.queued() as usize;
+        if queued == 0 || !beat.due() {
+            return false;
+        }
+        // One more than is queued: the owner's own next step joins the queue.
+        let more = lane.reserve_helpers(epoch, queued + 1);
+        if more == 0 {
+            return false;
+        }
+        lane.promote(epoch);
+        for _ in 0..more {
+            spawn_helper(lane, epoch);
+        }
+        true
+    }
+
     /// The helper side: takes queued steps until the queue is empty.
     fn help(&self) {
         let lane = self.lane;
@@ -175,10 +201,10 @@ impl<'a, E: Exec> Run<'a, E> {
             lane.active.fetch_add(1, Ordering::SeqCst);
             let step = self.pop();
             if let Some(step) = step {
-                self.run_chain(step, true, epoch);
+                self.run_chain(step, true, epoch, &mut Heartbeat::default());
             }
             if lane.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-                lane.wake_owner();
+                lane.wake_owner(true);
             }
             if step.is_none() {
                 lane.leave_helpers();
@@ -194,6 +220,35 @@ impl<'a, E: Exec> Run<'a, E> {
                 return;
             }
         }
+    }
+}
+
+/// How long steps may wait in the queue of a run owned by a plain thread before the owner
+/// calls the pool (checked between the owner's steps; a step that runs long or blocks is the
+/// watcher's to notice).
+const PROMOTE_AFTER: Duration = Duration::from_micros(30);
+
+/// The owner's clock for [`PROMOTE_AFTER`], read between the owner's steps while others wait:
+/// not at the first two (a small flow such as a diamond never reads it), then at each of the
+/// next eight, then at every eighth, so that runs of trivial steps hardly pay for it. A queued
+/// step so waits at most three of the owner's steps plus `PROMOTE_AFTER` (or the watcher's
+/// bound, if that comes first).
+#[derive(Default)]
+struct Heartbeat {
+    since: Option<Instant>,
+    checks: u32,
+}
+
+impl Heartbeat {
+    /// Whether steps have waited long enough, counted from the first time this was asked.
+    #[inline]
+    fn due(&mut self) -> bool {
+        self.checks += 1;
+        if self.checks <= 2 || (self.checks > 10 && !self.checks.is_multiple_of(8)) {
+            return false;
+        }
+        let now = Instant::now();
+        now.duration_since(*self.since.get_or_insert(now)) >= PROMOTE_AFTER
     }
 }
 

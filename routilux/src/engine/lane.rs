@@ -14,7 +14,9 @@
 //! helper (and waits for it).
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Runs the helper side of a run: `data` is the run, type-erased.
@@ -48,8 +50,9 @@ pub(crate) struct Lane {
     /// The run, type-erased, and the function helpers call on it.
     data: AtomicPtr<()>,
     help: AtomicPtr<()>,
-    /// Whether the owner sleeps, waiting for helpers (see [`Lane::wake_owner`]).
-    sleeping: AtomicBool,
+    /// What the owner sleeps waiting for: [`AWAKE`], [`FOR_ANYTHING`] or [`FOR_THE_END`]
+    /// (see [`Lane::wake_owner`]).
+    sleeping: AtomicU8,
     lock: Mutex<()>,
     wakeup: Condvar,
     /// The run's counters and queue, reused from run to run; only the owner resizes it,
@@ -61,6 +64,13 @@ pub(crate) struct Lane {
 // current owner (one at a time, by the pool protocol) while no run is open and no helper is
 // inside, and otherwise only read as a slice of atomics.
 unsafe impl Sync for Lane {}
+
+/// The owner does not sleep.
+const AWAKE: u8 = 0;
+/// The owner sleeps until the run settles or steps are queued.
+const FOR_ANYTHING: u8 = 1;
+/// The owner sleeps until the run settles.
+const FOR_THE_END: u8 = 2;
 
 /// Every lane ever made, for the watcher.
 static ALL: Mutex<Vec<&'static Lane>> = Mutex::new(Vec::new());
@@ -108,7 +118,7 @@ impl Lane {
             active: AtomicUsize::new(0),
             data: AtomicPtr::new(std::ptr::null_mut()),
             help: AtomicPtr::new(std::ptr::null_mut()),
-            sleeping: AtomicBool::new(false),
+            sleeping: AtomicU8::new(AWAKE),
             lock: Mutex::new(()),
             wakeup: Condvar::new(),
             scratch: UnsafeCell::new(Vec::new()),
@@ -200,22 +210,25 @@ impl Lane {
             }
         }
         if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.wake_owner();
+            self.wake_owner(true);
         }
     }
 
-    /// Wakes the owner if it sleeps waiting for helpers or for queued work.
+    /// Wakes the owner if it sleeps waiting for what just happened: the end of the helpers'
+    /// work (`end`), or else more queued work (which an owner that handed its steps over
+    /// does not wait for: waking it for every step would only take a core from the helpers).
     #[inline]
-    pub(crate) fn wake_owner(&self) {
-        if self.sleeping.load(Ordering::SeqCst) {
+    pub(crate) fn wake_owner(&self, end: bool) {
+        let sleeping = self.sleeping.load(Ordering::SeqCst);
+        if sleeping == FOR_ANYTHING || (end && sleeping == FOR_THE_END) {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
             self.wakeup.notify_all();
         }
     }
 
     /// Blocks the owner until `done()` holds; helpers call [`Lane::wake_owner`] after every
-    /// change that can make it hold.
-    pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
+    /// change that can make it hold (only at the end of their work with `only_the_end`).
+    pub(crate) fn wait_until(&self, only_the_end: bool, done: impl Fn() -> bool) {
         for _ in 0..64 {
             if done() {
                 return;
@@ -229,7 +242,12 @@ impl Lane {
             std::thread::yield_now();
         }
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        self.sleeping.store(true, Ordering::SeqCst);
+        let waiting = if only_the_end {
+            FOR_THE_END
+        } else {
+            FOR_ANYTHING
+        };
+        self.sleeping.store(waiting, Ordering::SeqCst);
         while !done() {
             // The timeout is a safety net only: every change that matters notifies.
             guard = self
@@ -238,7 +256,7 @@ impl Lane {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.sleeping.store(AWAKE, Ordering::SeqCst);
     }
 }
 
@@ -304,7 +322,7 @@ impl Lane {
         lane.open.store(0, Ordering::SeqCst);
         lane.watched.store(false, Ordering::Relaxed);
         if lane.entered.load(Ordering::SeqCst) != 0 {
-            lane.wait_until(|| lane.entered.load(Ordering::SeqCst) == 0);
+            lane.wait_until(true, || lane.entered.load(Ordering::SeqCst) == 0);
         }
     }
 }

@@ -1,0 +1,309 @@
+//! [`Run`]: the shared state of one run, and what every schedule does with it — run a step,
+//! release what it read, drop values (a panicking `Drop` fails the run), stop on the first
+//! failure, and finish: drop what is left and undo.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::lane::Lane;
+use super::notify::Observers;
+use super::{Exec, access};
+use crate::cancel::{CancelToken, Signal};
+use crate::context::RunData;
+use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::observe::RunInfo;
+use crate::options::RunOptions;
+use crate::plan::{Hot, Plan};
+
+/// Run ids: unique within the process.
+static RUN_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The shared state of one run.
+pub(crate) struct Run<'a, E> {
+    pub(super) id: u64,
+    pub(super) plan: &'a Plan,
+    pub(super) hot: &'a Hot,
+    pub(super) exec: &'a E,
+    pub(super) observers: Observers<'a>,
+    /// Whether every step takes the guarded path: an observer, a cancel token or a deadline.
+    pub(super) guarded: bool,
+    pub(super) cancel: Option<&'a CancelToken>,
+    pub(super) deadline: Option<Instant>,
+    pub(super) undo_budget: Duration,
+    pub(super) data: Option<&'a RunData>,
+    pub(super) own_data: OnceLock<RunData>,
+    /// Wakes steps sleeping before a retry when the run stops.
+    pub(super) wake: Signal,
+    /// The lane the run's counters live in and helpers join it through.
+    pub(super) lane: &'static Lane,
+    /// Undoable steps in the order they completed (the first `completed` entries).
+    pub(super) done: &'a [AtomicU32],
+    pub(super) completed: AtomicUsize,
+    /// With an observer: makes the completion order and the order of `step_finished` events
+    /// of undoable steps the same, so observers see the order undo reverses.
+    pub(super) finish_order: std::sync::Mutex<()>,
+    /// Per step: dependencies not yet finished (used only for steps with two or more).
+    pub(super) pending: &'a [AtomicU32],
+    /// Per slot: consumers not yet finished (used only for slots with two or more).
+    pub(super) remaining: &'a [AtomicU32],
+    /// The queue of ready steps (Dataflow): `lane.head..lane.tail`, each entry `step + 1`.
+    pub(super) ready: &'a [AtomicU32],
+    pub(super) stopped: AtomicBool,
+    pub(super) failure: OnceLock<FlowError>,
+}
+
+impl<'a, E: Exec> Run<'a, E> {
+    /// Counters a run of `hot` needs: pending, remaining, the ready queue and the undo log.
+    pub(super) fn scratch_len(hot: &Hot) -> usize {
+        hot.steps.len() * 2 + hot.slots.len() + hot.undoable
+    }
+
+    pub(super) fn new(
+        plan: &'a Plan,
+        exec: &'a E,
+        observers: Observers<'a>,
+        options: &RunOptions<'a>,
+        deadline: Option<Instant>,
+        lane: &'static Lane,
+        scratch: &'a [AtomicU32],
+    ) -> Self {
+        let hot = plan.hot();
+        let cancel = options.get_cancel();
+        let (pending, rest) = scratch.split_at(hot.steps.len());
+        let (remaining, rest) = rest.split_at(hot.slots.len());
+        let (ready, done) = rest.split_at(hot.steps.len());
+        for (counter, step) in pending.iter().zip(&hot.steps) {
+            if step.deps > 1 {
+                counter.store(step.deps, Ordering::Relaxed);
+            }
+        }
+        for (counter, slot) in remaining.iter().zip(&hot.slots) {
+            if slot.consumers() > 1 {
+                counter.store(slot.consumers(), Ordering::Relaxed);
+            }
+        }
+        let guarded = !observers.is_empty() || cancel.is_some() || deadline.is_some();
+        let run = Run {
+            // Only observers and contexts see the id: runs of plain steps nobody observes
+            // skip the shared counter.
+            id: if guarded || !hot.all_plain {
+                RUN_IDS.fetch_add(1, Ordering::Relaxed)
+            } else {
+                0
+            },
+            plan,
+            hot,
+            exec,
+            guarded,
+            observers,
+            cancel,
+            deadline,
+            undo_budget: options.get_undo_timeout(),
+            data: options.get_data(),
+            own_data: OnceLock::new(),
+            wake: Signal::new(),
+            lane,
+            done,
+            completed: AtomicUsize::new(0),
+            finish_order: std::sync::Mutex::new(()),
+            pending,
+            remaining,
+            ready,
+            stopped: AtomicBool::new(false),
+            failure: OnceLock::new(),
+        };
+        // Inputs nobody reads are dropped up front.
+        for input in 0..hot.inputs {
+            run.after_produced(input);
+        }
+        run
+    }
+
+    /// Runs step `i` unless the run has stopped; then releases what it read. Returns whether
+    /// the step ran and succeeded.
+    #[inline]
+    pub(super) fn run_step(&self, i: u32) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let step = self.hot.steps[i as usize];
+        if self.guarded || !step.plain {
+            return self.run_step_guarded(i);
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.exec.run_step(i as usize, &mut access())
+        }));
+        if step.drops {
+            for &slot in self.hot.reads(i) {
+                self.release(slot);
+            }
+        }
+        let (kind, error): (ErrorKind, BoxError) = match outcome {
+            Ok(Ok(())) => {
+                if step.drops {
+                    self.after_produced(self.hot.inputs + i);
+                }
+                return true;
+            }
+            Ok(Err(error)) => (ErrorKind::Failed, error),
+            Err(payload) => (
+                ErrorKind::Panicked,
+                Box::new(StepPanicked::from_payload(&*payload)),
+            ),
+        };
+        self.fail(i, kind, error);
+        false
+    }
+
+    /// A value was just produced: drop it at once if nobody will read it.
+    #[inline]
+    pub(super) fn after_produced(&self, slot: u32) {
+        let plan = self.hot.slots[slot as usize];
+        if plan.consumers() == 0 && !plan.kept() && plan.needs_drop() {
+            self.clear(slot);
+        }
+    }
+
+    /// A consumer of `slot` finished: the last one drops the value.
+    #[inline]
+    pub(super) fn release(&self, slot: u32) {
+        let plan = self.hot.slots[slot as usize];
+        if plan.kept() || !plan.needs_drop() {
+            return;
+        }
+        // Acquire-release, as in `Arc::drop`: every reader's use of the value happens before
+        // the last reader drops it.
+        if plan.consumers() == 1
+            || self.remaining[slot as usize].fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            self.clear(slot);
+        }
+    }
+
+    /// Drops the value in `slot`. A `Drop` that panics fails the run (as a panic of the step
+    /// or input the value came from) instead of unwinding through the engine.
+    #[inline]
+    pub(super) fn clear(&self, slot: u32) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            self.exec.clear(slot as usize, &mut access())
+        })) {
+            self.drop_panicked(slot, &*payload);
+        }
+    }
+
+    #[cold]
+    pub(super) fn drop_panicked(&self, slot: u32, payload: &(dyn std::any::Any + Send)) {
+        let inputs = self.hot.inputs;
+        let (what, name) = if slot < inputs {
+            let name = self.plan.input_name(slot as usize);
+            ("input", name)
+        } else {
+            (
+                "result of step",
+                self.plan.steps()[(slot - inputs) as usize].name_cow(),
+            )
+        };
+        let message = format!(
+            "dropping the {what} `{name}` panicked: {}",
+            StepPanicked::from_payload(payload).message()
+        );
+        self.stop(FlowError::new(
+            ErrorKind::Panicked,
+            self.flow_name(),
+            Some(name),
+            Some(Box::new(StepPanicked::new(message))),
+        ));
+    }
+
+    /// One dependency of step `i` finished; returns whether `i` is now ready.
+    #[inline]
+    pub(super) fn dependency_done(&self, i: u32) -> bool {
+        // A step with one dependency is released by that one finishing: no counter needed.
+        // Otherwise acquire-release orders every producer's write before the step's reads.
+        self.hot.steps[i as usize].deps == 1
+            || self.pending[i as usize].fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Step `i` failed for good: stop the run. Returns whether this was the run's first
+    /// failure (later ones are consequences of the same stop and are not kept).
+    #[cold]
+    pub(super) fn fail(&self, i: u32, kind: ErrorKind, source: BoxError) -> bool {
+        let step = self.plan.steps()[i as usize].name_cow();
+        self.stop(FlowError::new(
+            kind,
+            self.flow_name(),
+            Some(step),
+            Some(source),
+        ))
+    }
+
+    #[cold]
+    pub(super) fn stop(&self, error: FlowError) -> bool {
+        self.stopped.store(true, Ordering::Relaxed);
+        let first = self.failure.set(error).is_ok();
+        // Wake steps sleeping before a retry: the run is over for them.
+        self.wake.notify();
+        if let Some(token) = self.cancel {
+            token.signal().notify();
+        }
+        first
+    }
+
+    pub(super) fn flow_name(&self) -> std::borrow::Cow<'static, str> {
+        self.plan.flow().to_owned().into()
+    }
+
+    pub(crate) fn info(&self) -> RunInfo<'a> {
+        RunInfo::new(self.id, self.plan)
+    }
+
+    /// The run's key/value data.
+    pub(super) fn data(&self) -> &RunData {
+        match self.data {
+            Some(data) => data,
+            None => self.own_data.get_or_init(RunData::new),
+        }
+    }
+
+    /// After the schedule: drops what is left, undoes completed steps if the run failed, and
+    /// hands back the result. Afterwards only the returned values of a successful run remain.
+    pub(super) fn finish(&mut self) -> (Result<(), FlowError>, RunInfo<'a>) {
+        let info = self.info();
+        let slots = self.hot.slots.len() as u32;
+        let leftover = |slot: u32| {
+            let plan = self.hot.slots[slot as usize];
+            plan.needs_drop() && !plan.kept()
+        };
+        // Values of a stopped run that their consumers never released.
+        if self.failure.get().is_some() {
+            (0..slots)
+                .filter(|&s| leftover(s))
+                .for_each(|s| self.clear(s));
+        }
+        let undo_errors = if self.failure.get().is_some() {
+            self.undo_completed()
+        } else {
+            Vec::new()
+        };
+        // Values kept for undo, and on failure the values that were to be returned.
+        let failed = self.failure.get().is_some();
+        for slot in 0..slots {
+            let plan = self.hot.slots[slot as usize];
+            if plan.needs_drop() && plan.kept() && (failed || !plan.returned()) {
+                self.clear(slot);
+            }
+        }
+        let result = match self.failure.take() {
+            Some(mut error) => {
+                if !undo_errors.is_empty() {
+                    error.set_undo_errors(undo_errors);
+                }
+                Err(error)
+            }
+            None => Ok(()),
+        };
+        (result, info)
+    }
+}
