@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
-use routilux_benches::contenders::Prepared;
+use routilux_benches::contenders::{Prepared, dagx_build, dagx_run, tokio_runtime};
 use routilux_benches::generated::OVERHEAD;
 use routilux_benches::shapes::{self, Shape};
 use routilux_benches::work;
@@ -311,6 +311,17 @@ fn grains(rows: &mut Vec<Row>) {
             push("rayon-layers", first, later);
             let (first, later) = first_and_later(runs, || timed(&|| prepared.rayon_counters()));
             push("rayon-counters", first, later);
+            if grain_us == 0 {
+                // dagx's tasks are trivial; a graph runs once, so each run builds one (untimed).
+                let rt = tokio_runtime(rayon::current_num_threads());
+                let (first, later) = first_and_later(runs, || {
+                    let (dag, last) = dagx_build(shape);
+                    let start = Instant::now();
+                    std::hint::black_box(dagx_run(&rt, &dag, last));
+                    start.elapsed()
+                });
+                push("dagx", first, later);
+            }
         }
     }
 }

@@ -52,7 +52,7 @@ impl<'a, E: Exec> Run<'a, E> {
         loop {
             // A plain thread whose run was promoted leaves the steps to the pool's threads
             // (the watcher keeps calling helpers while steps are queued).
-            if !in_pool && (lane.is_promoted(epoch) || self.promote_if_due(epoch, &mut beat)) {
+            if !in_pool && self.hand_off(epoch, &mut beat) {
                 lane.wait_until(true, || self.settled());
                 break;
             }
@@ -66,7 +66,7 @@ impl<'a, E: Exec> Run<'a, E> {
             lane.wait_until(false, || {
                 self.settled()
                     || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
-                    || (!in_pool && lane.is_promoted(epoch))
+                    || (!in_pool && lane.is_promoted(epoch) && self.pool_busy())
             });
         }
         lane.close();
@@ -160,7 +160,7 @@ impl<'a, E: Exec> Run<'a, E> {
                 return;
             };
             // A plain thread whose run was promoted hands its next step to the pool.
-            if !in_pool && (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) {
+            if !in_pool && self.hand_off(epoch, beat) {
                 self.push(step);
                 self.queued(queued + 1, in_pool, epoch);
                 return;
@@ -170,6 +170,19 @@ impl<'a, E: Exec> Run<'a, E> {
             }
             i = step;
         }
+    }
+
+    /// Called by a plain thread that owns the run, between two of its steps: whether it should
+    /// leave the rest of the run to the pool. It does once the run is promoted and every
+    /// thread of the pool is running one of its steps; until the helpers arrive (a pool
+    /// wakes in microseconds, a small run may be over by then), it keeps working.
+    fn hand_off(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
+        (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) && self.pool_busy()
+    }
+
+    /// Whether every helper the run may have is running one of its steps.
+    fn pool_busy(&self) -> bool {
+        self.lane.active.load(Ordering::SeqCst) >= self.lane.max_helpers()
     }
 
     /// Called by a plain thread that owns the run, between two of its steps: when steps have

@@ -173,6 +173,11 @@ impl Lane {
         }
     }
 
+    /// How many helpers the open run may have.
+    pub(crate) fn max_helpers(&self) -> usize {
+        self.max_helpers.load(Ordering::Relaxed)
+    }
+
     /// A helper of the open run leaves it: gives its reservation back.
     pub(crate) fn leave_helpers(&self) {
         self.helpers.fetch_sub(1, Ordering::SeqCst);
