@@ -313,3 +313,78 @@ fn steps_that_need_the_pools_large_stack_work_on_every_run() {
         }
     }
 }
+
+#[routine]
+fn leaf(x: &u64) -> u64 {
+    x + 1
+}
+
+#[routine]
+fn sum4(a: &u64, b: &u64, c: &u64, d: &u64) -> u64 {
+    a + b + c + d
+}
+
+flow! {
+    /// A small fan-out, run inside the steps of [`Outer`].
+    flow Inner {
+        input x: u64;
+        step a = leaf(x);
+        step b = leaf(x);
+        step c = leaf(x);
+        step d = leaf(x);
+        step total = sum4(a, b, c, d);
+        return total;
+    }
+}
+
+#[derive(Debug)]
+struct InnerFailed;
+
+impl std::fmt::Display for InnerFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the inner flow failed")
+    }
+}
+
+impl std::error::Error for InnerFailed {}
+
+#[routine]
+fn run_inner(x: &u64) -> Result<u64, InnerFailed> {
+    Inner::run(*x).map_err(|_| InnerFailed)
+}
+
+flow! {
+    /// Four steps that each run a flow of their own.
+    flow Outer {
+        input x: u64;
+        step a = run_inner(x);
+        step b = run_inner(x);
+        step c = run_inner(x);
+        step d = run_inner(x);
+        step total = sum4(a, b, c, d);
+        return total;
+    }
+}
+
+#[test]
+fn flows_run_inside_steps_of_flows_on_a_small_pool_and_from_many_threads() {
+    let pool = two_threads();
+    // Each inner run: 4 × (x + 1); the outer run: 4 inner runs.
+    let expected = |x: u64| 16 * (x + 1);
+    for x in 0..50 {
+        assert_eq!(Outer::run_with(&pool, x).unwrap(), expected(x));
+        assert_eq!(Outer::run(x).unwrap(), expected(x));
+    }
+    // Many plain threads calling at once, each with its own runs (and lanes).
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                for x in 0..50 {
+                    assert_eq!(Outer::run(x + t).unwrap(), expected(x + t));
+                    assert_eq!(Outer::run_with(pool, x + t).unwrap(), expected(x + t));
+                }
+            });
+        }
+    });
+}
