@@ -232,7 +232,10 @@ impl Lane {
     }
 
     /// Blocks the owner until `done()` holds; helpers call [`Lane::wake_owner`] after every
-    /// change that can make it hold (only at the end of their work with `only_the_end`).
+    /// change that can make it hold (only at the end of their work with `only_the_end`). An
+    /// owner that is a pool thread runs other jobs of its pool meanwhile, as rayon's own joins
+    /// do, so a run waiting for its helpers never holds a pool thread idle (flows run inside
+    /// steps of flows keep every thread busy).
     pub(crate) fn wait_until(&self, only_the_end: bool, done: impl Fn() -> bool) {
         for _ in 0..64 {
             if done() {
@@ -246,22 +249,44 @@ impl Lane {
             }
             std::thread::yield_now();
         }
-        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let in_pool = rayon::current_thread_index().is_some();
         let waiting = if only_the_end {
             FOR_THE_END
         } else {
             FOR_ANYTHING
         };
-        self.sleeping.store(waiting, Ordering::SeqCst);
-        while !done() {
-            // The timeout is a safety net only: every change that matters notifies.
-            guard = self
+        loop {
+            if in_pool {
+                while let Some(rayon::Yield::Executed) = rayon::yield_now() {
+                    if done() {
+                        return;
+                    }
+                }
+            }
+            let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            self.sleeping.store(waiting, Ordering::SeqCst);
+            if done() {
+                self.sleeping.store(AWAKE, Ordering::SeqCst);
+                return;
+            }
+            // Every change that matters notifies; the timeout lets a pool thread look for
+            // other jobs, and is a safety net for the others.
+            let timeout = if in_pool {
+                std::time::Duration::from_micros(200)
+            } else {
+                std::time::Duration::from_millis(10)
+            };
+            let guard = self
                 .wakeup
-                .wait_timeout(guard, std::time::Duration::from_millis(10))
+                .wait_timeout(guard, timeout)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            self.sleeping.store(AWAKE, Ordering::SeqCst);
+            drop(guard);
+            if done() {
+                return;
+            }
         }
-        self.sleeping.store(AWAKE, Ordering::SeqCst);
     }
 }
 
