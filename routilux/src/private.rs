@@ -2,7 +2,7 @@
 //! guarantees, and not meant to be used by hand.
 
 pub use crate::context::with_current;
-pub use crate::engine::{Access, CLEARING, Decision, Exec, execute};
+pub use crate::engine::{Access, Brand, CLEARING, Decision, Exec, execute};
 pub use crate::error::BoxError;
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};
@@ -52,7 +52,7 @@ pub trait Routine {
     fn compensate_slot(
         error: &BoxError,
         slot: &Slot<Self::Output>,
-        access: &mut Access,
+        access: &mut Access<'_>,
     ) -> Decision {
         match Self::compensate(error) {
             Compensation::Retry => Decision::Retry,
@@ -69,7 +69,7 @@ pub trait Routine {
     /// # Errors
     /// The undo's error.
     #[inline]
-    fn undo_slot(slot: &Slot<Self::Output>, access: &Access) -> Result<(), BoxError> {
+    fn undo_slot(slot: &Slot<Self::Output>, access: &Access<'_>) -> Result<(), BoxError> {
         Self::undo(slot.get(access))
     }
 }

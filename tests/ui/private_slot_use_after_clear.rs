@@ -7,14 +7,14 @@ struct Sneaky {
 }
 
 impl Exec for Sneaky {
-    fn run_step(&self, _: usize, access: &mut Access) -> Result<(), BoxError> {
+    fn run_step(&self, _: usize, access: &mut Access<'_>) -> Result<(), BoxError> {
         let kept: &String = self.slot.get(access);
         self.slot.clear(access);
         println!("{kept}");
         Ok(())
     }
 
-    fn clear(&self, _: usize, access: &mut Access) {
+    fn clear(&self, _: usize, access: &mut Access<'_>) {
         self.slot.clear(access);
     }
 }

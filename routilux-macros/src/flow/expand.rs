@@ -255,18 +255,18 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         quote! {
             #[inline]
-            fn #function(&self, #row: u32, #access: &mut #private::Access) -> ::core::result::Result<(), #private::BoxError> {
+            fn #function(&self, #row: u32, #access: &mut #private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
                 let cells = &#table[#row as usize];
                 let value = #call;
                 self.#out_field[cells[#out_cell] as usize].set(#access, value);
                 ::core::result::Result::Ok(())
             }
 
-            fn #undo(&self, #row: u32, #access: &#private::Access) -> ::core::result::Result<(), #private::BoxError> {
+            fn #undo(&self, #row: u32, #access: &#private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
                 <#routine as #private::Routine>::undo_slot(#out, #access)
             }
 
-            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access) -> #private::Decision {
+            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access<'_>) -> #private::Decision {
                 <#routine as #private::Routine>::compensate_slot(error, #out, #access)
             }
         }
@@ -281,9 +281,9 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     let clear_fns = input_fields.iter().chain(&group_fields).enumerate().map(|(n, field)| {
         let function = format_ident!("c{}", n);
         if n < def.inputs.len() {
-            quote!(fn #function(&self, _: u32, #access: &mut #private::Access) { self.#field.clear(#access); })
+            quote!(fn #function(&self, _: u32, #access: &mut #private::Access<'_>) { self.#field.clear(#access); })
         } else {
-            quote!(fn #function(&self, #row: u32, #access: &mut #private::Access) { self.#field[#row as usize].clear(#access); })
+            quote!(fn #function(&self, #row: u32, #access: &mut #private::Access<'_>) { self.#field[#row as usize].clear(#access); })
         }
     });
     let clears = (0..def.inputs.len())
@@ -301,7 +301,24 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         });
     let n_slots = def.inputs.len() + def.steps.len();
     let n_steps = def.steps.len();
-    let at = Ident::new("at", Span::mixed_site());
+    let brand = Ident::new("brand", Span::mixed_site());
+    let input_indices = (0..def.inputs.len()).map(|i| u32::try_from(i).unwrap_or(u32::MAX));
+    let group_slots: Vec<Ident> = (0..layout.groups.len())
+        .map(|g| format_ident!("S{}", g))
+        .collect();
+    let group_slot_tables = group_slots.iter().enumerate().map(|(g, table)| {
+        let mut rows: Vec<(usize, u32)> = layout
+            .step_place
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(sg, _))| sg == g)
+            .map(|(pos, &(_, k))| (k, u32::try_from(def.inputs.len() + pos).unwrap_or(u32::MAX)))
+            .collect();
+        rows.sort_unstable();
+        let indices = rows.iter().map(|&(_, slot)| slot);
+        let len = rows.len();
+        quote!(static #table: [u32; #len] = [#(#indices),*];)
+    });
     let straight = super::straight::Straight {
         calls: layout
             .dispatch
@@ -325,7 +342,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         inputs: def.inputs.len(),
         checked,
     }
-    .body(&at, &access);
+    .body(&access);
 
     let static_inputs = input_names.iter().map(|n| n.to_string());
     let static_steps = checked.order.iter().enumerate().map(|(pos, &decl)| {
@@ -421,18 +438,17 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     #[allow(clippy::too_many_lines)]
                     fn straight(
                         &self,
-                        #at: &::core::cell::Cell<u32>,
-                        #access: &mut #private::Access,
+                        #access: &mut #private::Access<'_>,
                     ) -> ::core::result::Result<(), #private::BoxError> {
                         #straight
                         ::core::result::Result::Ok(())
                     }
                 }
 
-                type Call = fn(&Slots, u32, &mut #private::Access) -> ::core::result::Result<(), #private::BoxError>;
-                type Undo = fn(&Slots, u32, &#private::Access) -> ::core::result::Result<(), #private::BoxError>;
-                type Compensate = fn(&Slots, u32, &#private::BoxError, &mut #private::Access) -> #private::Decision;
-                type Clear = fn(&Slots, u32, &mut #private::Access);
+                type Call = fn(&Slots, u32, &mut #private::Access<'_>) -> ::core::result::Result<(), #private::BoxError>;
+                type Undo = fn(&Slots, u32, &#private::Access<'_>) -> ::core::result::Result<(), #private::BoxError>;
+                type Compensate = fn(&Slots, u32, &#private::BoxError, &mut #private::Access<'_>) -> #private::Decision;
+                type Clear = fn(&Slots, u32, &mut #private::Access<'_>);
                 static DISPATCH: [(Call, Undo, Compensate, u32); #n_steps] = [#(#dispatch),*];
                 static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
 
@@ -441,7 +457,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn run_step(
                         &self,
                         #index: usize,
-                        #access: &mut #private::Access,
+                        #access: &mut #private::Access<'_>,
                     ) -> ::core::result::Result<(), #private::BoxError> {
                         let (call, _, _, row) = DISPATCH[#index];
                         call(self, row, #access)
@@ -450,7 +466,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     fn undo_step(
                         &self,
                         #index: usize,
-                        #access: &#private::Access,
+                        #access: &#private::Access<'_>,
                     ) -> ::core::result::Result<(), #private::BoxError> {
                         let (_, undo, _, row) = DISPATCH[#index];
                         undo(self, row, #access)
@@ -460,33 +476,35 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         &self,
                         #index: usize,
                         error: &#private::BoxError,
-                        #access: &mut #private::Access,
+                        #access: &mut #private::Access<'_>,
                     ) -> #private::Decision {
                         let (_, _, compensate, row) = DISPATCH[#index];
                         compensate(self, row, error, #access)
                     }
 
                     #[inline]
-                    fn clear(&self, #index: usize, #access: &mut #private::Access) {
+                    fn clear(&self, #index: usize, #access: &mut #private::Access<'_>) {
                         let (clear, row) = CLEAR[#index];
                         clear(self, row, #access);
                     }
 
                     fn run_straight(
                         &self,
-                        #at: &::core::cell::Cell<u32>,
-                        #access: &mut #private::Access,
+                        #access: &mut #private::Access<'_>,
                     ) -> ::core::option::Option<::core::result::Result<(), #private::BoxError>> {
-                        ::core::option::Option::Some(self.straight(#at, #access))
+                        ::core::option::Option::Some(self.straight(#access))
                     }
                 }
 
                 #(#input_checks)*
+                // Slots know their run and their index in the plan; see `Slot`.
+                #(#group_slot_tables)*
+                let #brand = #private::Brand::new();
                 let mut #slots = Slots {
-                    #(#input_fields: #private::Slot::new(#input_names),)*
-                    #(#group_fields: [const { #private::Slot::empty() }; #group_lens],)*
+                    #(#input_fields: #private::Slot::new(&#brand, #input_indices, #input_names),)*
+                    #(#group_fields: ::core::array::from_fn(|k| #private::Slot::empty(&#brand, #group_slots[k])),)*
                 };
-                #private::execute(Self::plan(), &#slots, &#options.into())?;
+                #private::execute(Self::plan(), &#slots, #brand, &#options.into())?;
                 #result
             }
 

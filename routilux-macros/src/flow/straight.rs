@@ -23,7 +23,7 @@ pub(super) struct Straight<'a> {
 
 impl Straight<'_> {
     /// The body of `Exec::run_straight` for the generated `Slots`.
-    pub(super) fn body(&self, at: &syn::Ident, access: &syn::Ident) -> TokenStream {
+    pub(super) fn body(&self, access: &syn::Ident) -> TokenStream {
         let checked = self.checked;
         let slots = self.clears.len();
         let mut last_reader = vec![None; slots];
@@ -39,7 +39,7 @@ impl Straight<'_> {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX >> 1);
             quote! {
                 if ::core::mem::needs_drop::<#ty>() {
-                    #at.set(::routilux::__private::CLEARING | #slot);
+                    #access.enter_clear(#slot);
                     Slots::#function(self, #row, #access);
                 }
             }
@@ -55,7 +55,7 @@ impl Straight<'_> {
             let function = format_ident!("k{}", kind);
             let pos32 = u32::try_from(pos).unwrap_or(u32::MAX);
             body.push(quote! {
-                #at.set(#pos32);
+                #access.enter_step(#pos32);
                 Slots::#function(self, #row, #access)?;
             });
             for &slot in &checked.reads[pos] {

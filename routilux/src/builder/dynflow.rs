@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{AnyBox, BuildError, Handle, StepFn, UndoFn};
-use crate::engine::{Access, Exec, execute};
+use crate::engine::{Access, Brand, Exec, execute};
 use crate::error::{BoxError, ErrorKind, FlowError};
 use crate::options::RunOptions;
 use crate::plan::Plan;
@@ -188,7 +188,7 @@ struct DynRun<'f> {
 }
 
 impl Exec for DynRun<'_> {
-    fn run_step(&self, step: usize, access: &mut Access) -> Result<(), BoxError> {
+    fn run_step(&self, step: usize, access: &mut Access<'_>) -> Result<(), BoxError> {
         let step_def = &self.flow.steps[step];
         let args: Vec<&(dyn Any + Send + Sync)> = step_def
             .args
@@ -200,11 +200,11 @@ impl Exec for DynRun<'_> {
         Ok(())
     }
 
-    fn clear(&self, slot: usize, access: &mut Access) {
+    fn clear(&self, slot: usize, access: &mut Access<'_>) {
         self.slots[slot].clear(access);
     }
 
-    fn undo_step(&self, step: usize, access: &Access) -> Result<(), BoxError> {
+    fn undo_step(&self, step: usize, access: &Access<'_>) -> Result<(), BoxError> {
         match &self.flow.steps[step].undo {
             Some(undo) => undo(&**self.slots[self.flow.plan.input_count() + step].get(access)),
             None => Ok(()),
@@ -303,14 +303,26 @@ impl DynFlow {
                 Some(format!("input `{name}` was not given").into()),
             ));
         }
-        let slots: Vec<Slot<AnyBox>> = inputs
-            .values
-            .into_iter()
-            .map(|v| v.map_or_else(Slot::empty, Slot::new))
-            .chain((0..self.steps.len()).map(|_| Slot::empty()))
-            .collect();
+        let brand = Brand::new();
+        let inputs_len = inputs.values.len();
+        let slots: Vec<Slot<AnyBox>> =
+            inputs
+                .values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    match v {
+                        Some(v) => Slot::new(&brand, index, v),
+                        None => Slot::empty(&brand, index),
+                    }
+                })
+                .chain((0..self.steps.len()).map(|i| {
+                    Slot::empty(&brand, u32::try_from(inputs_len + i).unwrap_or(u32::MAX))
+                }))
+                .collect();
         let run = DynRun { flow: self, slots };
-        execute(&self.plan, &run, &options.into())?;
+        execute(&self.plan, &run, brand, &options.into())?;
         let values = run.slots.into_iter().map(Slot::into_inner).collect();
         Ok(Outputs {
             values,

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use super::notify::{
     RUN_CANCELLED, STEP_COMPENSATED, STEP_FAILED, STEP_FINISHED, STEP_RETRYING, STEP_STARTED,
 };
-use super::{Decision, Exec, Run, access};
+use super::{Decision, Exec, Run};
 use crate::context::{Cancelled, Context};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::slot::Access;
 
 impl<E: Exec> Run<'_, E> {
     /// Runs step `i` with everything its policy and the run ask for. Returns whether the step
@@ -47,7 +48,8 @@ impl<E: Exec> Run<'_, E> {
             );
             let call = || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    self.exec.run_step(i as usize, &mut access())
+                    self.exec
+                        .run_step(i as usize, &mut Access::step(self.brand, self.hot, i))
                 }))
             };
             let outcome = if policy.uses_context() {
@@ -66,7 +68,11 @@ impl<E: Exec> Run<'_, E> {
             let decision = if policy.compensates() {
                 let compensate = || {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.exec.compensate(i as usize, &error, &mut access())
+                        self.exec.compensate(
+                            i as usize,
+                            &error,
+                            &mut Access::step(self.brand, self.hot, i),
+                        )
                     }))
                 };
                 match ctx.enter(compensate) {

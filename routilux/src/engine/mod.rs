@@ -36,15 +36,7 @@ use crate::plan::Plan;
 use lane::Lane;
 use notify::Observers;
 
-/// Proof that the engine is running a step or clearing a slot under its ordering rules; only
-/// the engine can create one, afresh for each call. See [`Slot`](crate::__private::Slot).
-pub struct Access(());
-
-/// A token for one call into the [`Exec`].
-#[inline]
-fn access() -> Access {
-    Access(())
-}
+pub use crate::slot::{Access, Brand};
 
 /// The typed half of a flow: runs its steps and clears its result slots.
 pub trait Exec: Sync {
@@ -52,43 +44,39 @@ pub trait Exec: Sync {
     ///
     /// # Errors
     /// The routine's error.
-    fn run_step(&self, step: usize, access: &mut Access) -> Result<(), BoxError>;
+    fn run_step(&self, step: usize, access: &mut Access<'_>) -> Result<(), BoxError>;
 
     /// Drops the value in slot `slot`.
-    fn clear(&self, slot: usize, access: &mut Access);
+    fn clear(&self, slot: usize, access: &mut Access<'_>);
 
     /// Undoes step `step`, which succeeded (only called for undoable steps).
     ///
     /// # Errors
     /// The undo's error.
-    fn undo_step(&self, step: usize, access: &Access) -> Result<(), BoxError> {
+    fn undo_step(&self, step: usize, access: &Access<'_>) -> Result<(), BoxError> {
         let _ = (step, access);
         Ok(())
     }
 
     /// Asks step `step` what its failure `error` means (only called for steps that
     /// compensate); stores the replacement value when it continues.
-    fn compensate(&self, step: usize, error: &BoxError, access: &mut Access) -> Decision {
+    fn compensate(&self, step: usize, error: &BoxError, access: &mut Access<'_>) -> Decision {
         let _ = (step, error, access);
         Decision::Retry
     }
 
     /// The straight-line form of the flow, if it has one: runs every step in plan order and
     /// clears each value after its last reader (as the engine's `Sequential` schedule does),
-    /// keeping in `at` the plan position of the step it is running, or
-    /// `CLEARING | slot` while it drops a value (`__private::CLEARING`). Only called when every step is plain
-    /// (no retries, undo, compensation or context) and nothing observes the run.
-    fn run_straight(
-        &self,
-        at: &std::cell::Cell<u32>,
-        access: &mut Access,
-    ) -> Option<Result<(), BoxError>> {
-        let _ = (at, access);
+    /// moving `access` along with [`Access::enter_step`] and [`Access::enter_clear`]. Only
+    /// called when every step is plain (no retries, undo, compensation or context) and nothing
+    /// observes the run.
+    fn run_straight(&self, access: &mut Access<'_>) -> Option<Result<(), BoxError>> {
+        let _ = access;
         None
     }
 }
 
-/// In [`Exec::run_straight`]'s position: the run is dropping the value of a slot.
+/// In a straight run's position: the run is dropping the value of a slot.
 pub const CLEARING: u32 = 1 << 31;
 
 /// What a failed step does next, as decided by its compensation.
@@ -106,7 +94,13 @@ pub enum Decision {
 ///
 /// # Errors
 /// The [`FlowError`] of the first step that failed or panicked.
-pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
+pub fn execute<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    brand: Brand,
+    options: &RunOptions<'_>,
+) -> Result<(), FlowError> {
+    let run = brand.run();
     if let Some(problem) = &plan.hot().problem {
         return Err(FlowError::new(
             ErrorKind::Internal,
@@ -117,13 +111,13 @@ pub fn execute<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Resu
     }
     match options.get_pool() {
         Some(pool) if pool.current_thread_index().is_none() => {
-            pool.install(carry_context(|| execute_here(plan, exec, options)))
+            pool.install(carry_context(|| execute_here(plan, exec, run, options)))
         }
         None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
-            let run = carry_context(|| execute_here(plan, exec, options));
-            rayon::scope(|_| run())
+            let moved = carry_context(|| execute_here(plan, exec, run, options));
+            rayon::scope(|_| moved())
         }
-        _ => execute_here(plan, exec, options),
+        _ => execute_here(plan, exec, run, options),
     }
 }
 
@@ -141,7 +135,12 @@ fn carry_context<R>(run: impl FnOnce() -> R + Send) -> impl FnOnce() -> R + Send
 
 /// Runs the flow from the current thread, which is a thread of the run's pool or the caller
 /// that may run steps itself.
-fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Result<(), FlowError> {
+fn execute_here<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    brand: u64,
+    options: &RunOptions<'_>,
+) -> Result<(), FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
     // One thread carries the run out anyway, and nothing needs the engine's guarded path:
@@ -160,7 +159,7 @@ fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Res
         && unobserved
         && options.get_cancel().is_none()
         && options.get_timeout().is_none()
-        && let Some(result) = straight::run(plan, exec)
+        && let Some(result) = straight::run(plan, exec, brand)
     {
         return result;
     }
@@ -181,7 +180,9 @@ fn execute_here<E: Exec>(plan: &Plan, exec: &E, options: &RunOptions<'_>) -> Res
     let mut lane = Lane::acquire();
     let owned = lane.lane();
     let scratch = lane.scratch(Run::<E>::scratch_len(hot));
-    let mut run = Run::new(plan, exec, observers, options, deadline, owned, scratch);
+    let mut run = Run::new(
+        plan, exec, brand, observers, options, deadline, owned, scratch,
+    );
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
     // once, so none pays for other threads.

@@ -7,15 +7,16 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::Exec;
 use super::lane::Lane;
 use super::notify::Observers;
-use super::{Exec, access};
 use crate::cancel::{CancelToken, Signal};
 use crate::context::RunData;
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 use crate::observe::RunInfo;
 use crate::options::RunOptions;
 use crate::plan::{Hot, Plan};
+use crate::slot::Access;
 
 /// Run ids: unique within the process.
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
@@ -23,6 +24,8 @@ static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 /// The shared state of one run.
 pub(crate) struct Run<'a, E> {
     pub(super) id: u64,
+    /// The run's brand: what its slots and access tokens carry.
+    pub(super) brand: u64,
     pub(super) plan: &'a Plan,
     pub(super) hot: &'a Hot,
     pub(super) exec: &'a E,
@@ -60,9 +63,11 @@ impl<'a, E: Exec> Run<'a, E> {
         hot.steps.len() * 2 + hot.slots.len() + hot.undoable
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         plan: &'a Plan,
         exec: &'a E,
+        brand: u64,
         observers: Observers<'a>,
         options: &RunOptions<'a>,
         deadline: Option<Instant>,
@@ -93,6 +98,7 @@ impl<'a, E: Exec> Run<'a, E> {
             } else {
                 0
             },
+            brand,
             plan,
             hot,
             exec,
@@ -133,7 +139,8 @@ impl<'a, E: Exec> Run<'a, E> {
             return self.run_step_guarded(i);
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.exec.run_step(i as usize, &mut access())
+            self.exec
+                .run_step(i as usize, &mut Access::step(self.brand, self.hot, i))
         }));
         if step.drops {
             for &slot in self.hot.reads(i) {
@@ -187,7 +194,10 @@ impl<'a, E: Exec> Run<'a, E> {
     #[inline]
     pub(super) fn clear(&self, slot: u32) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
-            self.exec.clear(slot as usize, &mut access())
+            self.exec.clear(
+                slot as usize,
+                &mut Access::clear(self.brand, self.hot, slot),
+            )
         })) {
             self.drop_panicked(slot, &*payload);
         }

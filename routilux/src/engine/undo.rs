@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use super::guarded::panicked;
 use super::notify::{UNDO_FAILED, UNDO_FINISHED, UNDO_STARTED};
-use super::{Exec, Run, access};
+use super::{Exec, Run};
 use crate::context::Context;
 use crate::error::{Internal, UndoError};
+use crate::slot::Access;
 
 impl<E: Exec> Run<'_, E> {
     /// Undoes the completed undoable steps, newest first; returns the undos that failed.
@@ -48,7 +49,8 @@ impl<E: Exec> Run<'_, E> {
                 );
                 let outcome = ctx.enter(|| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.exec.undo_step(i as usize, &access())
+                        self.exec
+                            .undo_step(i as usize, &Access::undo(self.brand, self.hot, i))
                     }))
                 });
                 let (error, retry) = match outcome {
