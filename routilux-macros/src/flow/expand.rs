@@ -254,7 +254,10 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         );
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         quote! {
-            #[inline]
+            // Always inlined: the straight-line form calls it with a constant row, which folds
+            // the table lookups and bounds checks away.
+            #[allow(clippy::inline_always)]
+            #[inline(always)]
             fn #function(&self, #row: u32, #access: &mut #private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
                 let cells = &#table[#row as usize];
                 let value = #call;
