@@ -183,12 +183,12 @@ impl Lane {
         self.helpers.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Marks run `epoch` as promoted by the watcher.
+    /// Marks run `epoch` as promoted (by its owner or the watcher): helpers were called.
     pub(crate) fn promote(&self, epoch: u64) {
         self.promoted.store(epoch, Ordering::SeqCst);
     }
 
-    /// Whether the watcher promoted run `epoch`.
+    /// Whether run `epoch` was promoted.
     #[inline]
     pub(crate) fn is_promoted(&self, epoch: u64) -> bool {
         self.promoted.load(Ordering::Relaxed) == epoch
