@@ -143,26 +143,6 @@ fn execute_here<E: Exec>(
 ) -> Result<(), FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
-    // One thread carries the run out anyway, and nothing needs the engine's guarded path:
-    // the flow's own straight-line form runs it.
-    let one_thread = options.get_schedule() == Schedule::Sequential
-        || plan.layer_bounds().len() == hot.steps.len() + 1;
-    let unobserved = options.get_observer().is_none() && flow_observer.is_none() && {
-        #[cfg(feature = "tracing")]
-        let traced = crate::trace::enabled();
-        #[cfg(not(feature = "tracing"))]
-        let traced = false;
-        !traced
-    };
-    if one_thread
-        && hot.all_plain
-        && unobserved
-        && options.get_cancel().is_none()
-        && options.get_timeout().is_none()
-        && let Some(result) = straight::run(plan, exec, brand)
-    {
-        return result;
-    }
     let mut observers = Observers::default();
     if let Some(own) = options.get_observer() {
         observers.push(own);
@@ -174,6 +154,21 @@ fn execute_here<E: Exec>(
     if crate::trace::enabled() {
         observers.push(&crate::trace::SPANS);
     }
+    // A plan with one step per layer is a chain: no schedule can run two of its steps at
+    // once, so none pays for other threads.
+    let chain = plan.layer_bounds().len() == hot.steps.len() + 1;
+    let one_thread = chain || options.get_schedule() == Schedule::Sequential;
+    // One thread carries the run out anyway, and nothing needs the engine's guarded path:
+    // the flow's own straight-line form runs it.
+    if one_thread
+        && hot.all_plain
+        && observers.is_empty()
+        && options.get_cancel().is_none()
+        && options.get_timeout().is_none()
+        && let Some(result) = straight::run(plan, exec, brand)
+    {
+        return result;
+    }
     let deadline = options
         .get_timeout()
         .and_then(|timeout| Instant::now().checked_add(timeout));
@@ -184,16 +179,12 @@ fn execute_here<E: Exec>(
         plan, exec, brand, observers, options, deadline, owned, scratch,
     );
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
-    // A plan with one step per layer is a chain: no schedule can run two of its steps at
-    // once, so none pays for other threads.
-    let chain = plan.layer_bounds().len() == hot.steps.len() + 1;
     let in_pool = rayon::current_thread_index().is_some();
     match options.get_schedule() {
-        _ if chain => run.sequential(),
-        Schedule::Sequential => run.sequential(),
-        Schedule::Layered if in_pool => run.layered(),
-        Schedule::Layered => rayon::scope(|_| run.layered()),
-        Schedule::Dataflow => run.dataflow(in_pool),
+        Schedule::Layered if !one_thread && in_pool => run.layered(),
+        Schedule::Layered if !one_thread => rayon::scope(|_| run.layered()),
+        Schedule::Dataflow if !one_thread => run.dataflow(in_pool),
+        _ => run.sequential(),
     }
     let (result, info) = run.finish();
     // A panic in `run_finished` cannot change a result that is already decided.

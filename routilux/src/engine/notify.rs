@@ -21,24 +21,22 @@ pub(crate) const UNDO_FAILED: &str = "undo_failed";
 
 /// The observers of one run: the caller's, the flow's and the tracing one, each optional.
 #[derive(Default)]
-pub(crate) struct Observers<'a> {
-    list: [Option<&'a dyn Observer>; 3],
-    len: usize,
-}
+pub(crate) struct Observers<'a>([Option<&'a dyn Observer>; 3]);
 
 impl<'a> Observers<'a> {
     pub(crate) fn push(&mut self, observer: &'a dyn Observer) {
-        self.list[self.len] = Some(observer);
-        self.len += 1;
+        if let Some(free) = self.0.iter_mut().find(|o| o.is_none()) {
+            *free = Some(observer);
+        }
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.0[0].is_none()
     }
 
     fn iter(&self) -> impl Iterator<Item = &'a dyn Observer> + '_ {
-        self.list[..self.len].iter().flatten().copied()
+        self.0.iter().flatten().copied()
     }
 }
 

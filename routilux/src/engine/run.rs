@@ -205,26 +205,8 @@ impl<'a, E: Exec> Run<'a, E> {
 
     #[cold]
     pub(super) fn drop_panicked(&self, slot: u32, payload: &(dyn std::any::Any + Send)) {
-        let inputs = self.hot.inputs;
-        let (what, name) = if slot < inputs {
-            let name = self.plan.input_name(slot as usize);
-            ("input", name)
-        } else {
-            (
-                "result of step",
-                self.plan.steps()[(slot - inputs) as usize].name_cow(),
-            )
-        };
-        let message = format!(
-            "dropping the {what} `{name}` panicked: {}",
-            StepPanicked::from_payload(payload).message()
-        );
-        self.stop(FlowError::new(
-            ErrorKind::Panicked,
-            self.flow_name(),
-            Some(name),
-            Some(Box::new(StepPanicked::new(message))),
-        ));
+        let message = StepPanicked::from_payload(payload);
+        self.stop(drop_error(self.plan, slot as usize, message.message()));
     }
 
     /// One dependency of step `i` finished; returns whether `i` is now ready.
@@ -297,12 +279,17 @@ impl<'a, E: Exec> Run<'a, E> {
         } else {
             Vec::new()
         };
-        // Values kept for undo, and on failure the values that were to be returned.
-        let failed = self.failure.get().is_some();
-        for slot in 0..slots {
-            let plan = self.hot.slots[slot as usize];
-            if plan.needs_drop() && plan.kept() && (failed || !plan.returned()) {
-                self.clear(slot);
+        // Values kept for undo; then, if the run failed (a drop just now included), the
+        // values that were to be returned.
+        for returned in [false, true] {
+            if returned && self.failure.get().is_none() {
+                break;
+            }
+            for slot in 0..slots {
+                let plan = self.hot.slots[slot as usize];
+                if plan.needs_drop() && plan.kept() && plan.returned() == returned {
+                    self.clear(slot);
+                }
             }
         }
         let result = match self.failure.take() {
@@ -316,4 +303,23 @@ impl<'a, E: Exec> Run<'a, E> {
         };
         (result, info)
     }
+}
+
+/// The error of a run whose value in `slot` panicked when dropped: named after the input or
+/// step the value came from.
+pub(super) fn drop_error(plan: &Plan, slot: usize, message: &str) -> FlowError {
+    let inputs = plan.input_count();
+    let (what, name) = if slot < inputs {
+        ("input", plan.input_name(slot))
+    } else {
+        ("result of step", plan.steps()[slot - inputs].name_cow())
+    };
+    FlowError::new(
+        ErrorKind::Panicked,
+        plan.flow().to_owned().into(),
+        Some(name.clone()),
+        Some(Box::new(StepPanicked::new(format!(
+            "dropping the {what} `{name}` panicked: {message}"
+        )))),
+    )
 }

@@ -4,6 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use super::run::drop_error;
 use super::{CLEARING, Exec};
 use crate::error::{ErrorKind, FlowError, StepPanicked};
 use crate::plan::Plan;
@@ -23,7 +24,7 @@ pub(super) fn run<E: Exec>(plan: &Plan, exec: &E, brand: u64) -> Option<Result<(
             let message = StepPanicked::from_payload(&*payload);
             if at & CLEARING != 0 {
                 let slot = (at & !CLEARING) as usize;
-                let error = dropping(plan, slot, message.message());
+                let error = drop_error(plan, slot, message.message());
                 clear_all(plan, exec, brand);
                 return Some(Err(error));
             }
@@ -38,24 +39,6 @@ pub(super) fn run<E: Exec>(plan: &Plan, exec: &E, brand: u64) -> Option<Result<(
         Some(step),
         Some(source),
     )))
-}
-
-/// The error of a value whose `Drop` panicked.
-fn dropping(plan: &Plan, slot: usize, message: &str) -> FlowError {
-    let inputs = plan.input_count();
-    let (what, name) = if slot < inputs {
-        ("input", plan.input_name(slot))
-    } else {
-        ("result of step", plan.steps()[slot - inputs].name_cow())
-    };
-    FlowError::new(
-        ErrorKind::Panicked,
-        plan.flow().to_owned().into(),
-        Some(name.clone()),
-        Some(Box::new(StepPanicked::new(format!(
-            "dropping the {what} `{name}` panicked: {message}"
-        )))),
-    )
 }
 
 /// After a failure: drops every value left, each on its own (a panicking `Drop` is caught and
