@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule};
-use routilux_benches::shapes;
+use routilux_benches::{shapes, work};
 
 /// A DAG with a weight (busy time) per step.
 struct Weighted {
@@ -43,12 +43,8 @@ impl Weighted {
             };
             let h = b
                 .step(format!("s{i}"), &deps, move |args: &[&u64]| {
-                    let until = Instant::now() + weight;
-                    let mut x = args.iter().fold(0u64, |a, b| a.wrapping_add(**b));
-                    while Instant::now() < until {
-                        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-                    }
-                    Ok::<u64, std::convert::Infallible>(x)
+                    let seed = args.iter().fold(0u64, |a, b| a.wrapping_add(**b));
+                    Ok::<u64, std::convert::Infallible>(work::busy(seed, weight))
                 })
                 .expect("a fresh name");
             handles.push(h);

@@ -40,16 +40,6 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
-/// Busy-waits `d` (a long step).
-fn busy(d: Duration) -> u64 {
-    let until = Instant::now() + d;
-    let mut x = 1u64;
-    while Instant::now() < until {
-        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-    }
-    x
-}
-
 /// First run, and the median of `runs` later ones.
 fn first_and_later(runs: usize, mut f: impl FnMut() -> Duration) -> (Duration, Duration) {
     let first = f();
@@ -75,7 +65,7 @@ fn mixed_flow(name: &str, trivial: usize, long: &[Duration]) -> (DynFlow, Handle
     let x = b.input::<u64>("x").expect("a fresh name");
     for (k, &d) in long.iter().enumerate() {
         b.step(format!("long{k}"), &[x], move |_: &[&u64]| {
-            Ok::<u64, std::fmt::Error>(busy(d))
+            Ok::<u64, std::fmt::Error>(work::busy(1, d))
         })
         .expect("a fresh name");
     }
@@ -102,7 +92,7 @@ fn spawn_each(trivial: usize, long: &[Duration]) -> Duration {
     rayon::scope(|s| {
         for &d in long {
             s.spawn(move |_| {
-                std::hint::black_box(busy(d));
+                std::hint::black_box(work::busy(1, d));
             });
         }
         for k in 0..trivial {
@@ -157,7 +147,7 @@ fn hard_cases(rows: &mut Vec<Row>, threads: usize) {
     let size = b.input::<u64>("size").expect("a fresh name");
     for k in 0..2 {
         b.step(format!("work{k}"), &[size], |ms: &[&u64]| {
-            Ok::<u64, std::fmt::Error>(busy(Duration::from_millis(*ms[0])))
+            Ok::<u64, std::fmt::Error>(work::busy(1, Duration::from_millis(*ms[0])))
         })
         .expect("a fresh name");
     }

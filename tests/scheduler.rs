@@ -2,10 +2,13 @@
 //! free (two steps that wait for each other both run), steps run on the pool given, and every
 //! run of a flow behaves like the first.
 
+mod common;
+
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::Boom;
 use routilux::{Builder, DynFlow, Handle, RunOptions, Schedule, flow, routine};
 
 /// Long enough that a regression fails instead of hanging, never reached when steps overlap.
@@ -38,21 +41,13 @@ fn rendezvous() -> (Side, Side) {
     (a, b)
 }
 
-#[derive(Debug)]
-struct Alone;
+/// What a side reports when the other side never ran.
+const ALONE: Boom = Boom("the other side of the rendezvous never ran");
 
-impl std::fmt::Display for Alone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the other side of the rendezvous never ran")
-    }
-}
-
-impl std::error::Error for Alone {}
-
-fn meet(side: &Side) -> Result<u32, Alone> {
-    side.to_other.send(()).map_err(|_| Alone)?;
+fn meet(side: &Side) -> Result<u32, Boom> {
+    side.to_other.send(()).map_err(|_| ALONE)?;
     let from_other = side.from_other.lock().unwrap();
-    from_other.recv_timeout(PATIENCE).map_err(|_| Alone)?;
+    from_other.recv_timeout(PATIENCE).map_err(|_| ALONE)?;
     Ok(1)
 }
 
@@ -80,7 +75,7 @@ fn rendezvous_flow(
             trivial_left -= 1;
             let name = format!("t{trivial_left}");
             builder
-                .step(&name, &[], |_: &[&u32]| Ok::<u32, Alone>(1))
+                .step(&name, &[], |_: &[&u32]| Ok::<u32, Boom>(1))
                 .unwrap();
         }
     }
@@ -137,7 +132,7 @@ fn steps_that_wait_for_each_other_both_run_when_called_from_a_plain_thread() {
 }
 
 #[routine]
-fn meet_side(side: &Arc<Side>) -> Result<u32, Alone> {
+fn meet_side(side: &Arc<Side>) -> Result<u32, Boom> {
     meet(side)
 }
 
@@ -190,7 +185,7 @@ fn record_flow(
         let seen = Arc::clone(seen);
         b.step(name, deps, move |_: &[&u32]| {
             seen.lock().unwrap().push(pool.current_thread_index());
-            Ok::<u32, Alone>(1)
+            Ok::<u32, Boom>(1)
         })
         .unwrap()
     };
@@ -240,7 +235,7 @@ fn run_on_caller_false_keeps_steps_off_the_calling_thread() {
         let seen = Arc::clone(&seen);
         b.step(name, &[x], move |_: &[&u32]| {
             seen.lock().unwrap().push(rayon::current_thread_index());
-            Ok::<u32, Alone>(1)
+            Ok::<u32, Boom>(1)
         })
         .unwrap();
     }
@@ -337,20 +332,9 @@ flow! {
     }
 }
 
-#[derive(Debug)]
-struct InnerFailed;
-
-impl std::fmt::Display for InnerFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the inner flow failed")
-    }
-}
-
-impl std::error::Error for InnerFailed {}
-
 #[routine]
-fn run_inner(x: &u64) -> Result<u64, InnerFailed> {
-    Inner::run(*x).map_err(|_| InnerFailed)
+fn run_inner(x: &u64) -> Result<u64, routilux::FlowError> {
+    Inner::run(*x)
 }
 
 flow! {

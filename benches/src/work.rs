@@ -102,3 +102,13 @@ pub fn buffer(previous: &[u8]) -> Vec<u8> {
 pub fn first_buffer() -> Vec<u8> {
     vec![1u8; 10 << 20]
 }
+
+/// Busy-waits `duration` (a long step), mixing `seed` into what it returns.
+pub fn busy(seed: u64, duration: std::time::Duration) -> u64 {
+    let until = std::time::Instant::now() + duration;
+    let mut x = seed;
+    while std::time::Instant::now() < until {
+        x = black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+    x
+}
