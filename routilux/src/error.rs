@@ -65,6 +65,7 @@ struct Inner {
     flow: Cow<'static, str>,
     step: Option<Cow<'static, str>>,
     source: Option<BoxError>,
+    element: Option<usize>,
     undo_errors: Vec<UndoError>,
 }
 
@@ -81,9 +82,39 @@ impl FlowError {
                 flow,
                 step,
                 source,
+                element: None,
                 undo_errors: Vec::new(),
             }),
         }
+    }
+
+    /// A step's failure: when it is an element of a map step that failed, the error names
+    /// the element and its cause is the element's own error.
+    pub(crate) fn step_failed(
+        kind: ErrorKind,
+        flow: Cow<'static, str>,
+        step: Cow<'static, str>,
+        source: BoxError,
+    ) -> Self {
+        match source.downcast::<ElementFailed>() {
+            Ok(element) => {
+                let kind = if element.panicked {
+                    ErrorKind::Panicked
+                } else {
+                    kind
+                };
+                let mut error = FlowError::new(kind, flow, Some(step), Some(element.source));
+                error.inner.element = Some(element.index);
+                error
+            }
+            Err(source) => FlowError::new(kind, flow, Some(step), Some(source)),
+        }
+    }
+
+    /// For a map step (`each`): the index of the element that failed.
+    #[must_use]
+    pub fn element(&self) -> Option<usize> {
+        self.inner.element
     }
 
     pub(crate) fn set_undo_errors(&mut self, errors: Vec<UndoError>) {
@@ -140,6 +171,9 @@ impl fmt::Display for FlowError {
         }
         if let Some(step) = &inner.step {
             write!(f, " at step `{step}`")?;
+        }
+        if let Some(element) = inner.element {
+            write!(f, " (element {element})")?;
         }
         match (&inner.kind, &inner.source) {
             (ErrorKind::Internal, Some(source)) => write!(f, ": internal error: {source}")?,
@@ -342,3 +376,34 @@ impl fmt::Display for Internal {
 }
 
 impl Error for Internal {}
+
+/// An element of a map step failed: its index and its error. The engine unwraps it into
+/// [`FlowError::element`] and the error itself; it shows only in an undo error.
+#[derive(Debug)]
+pub(crate) struct ElementFailed {
+    index: usize,
+    panicked: bool,
+    source: BoxError,
+}
+
+impl ElementFailed {
+    pub(crate) fn new(index: usize, panicked: bool, source: BoxError) -> Self {
+        ElementFailed {
+            index,
+            panicked,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for ElementFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "element {}: {}", self.index, self.source)
+    }
+}
+
+impl Error for ElementFailed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.source)
+    }
+}

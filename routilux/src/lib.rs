@@ -80,6 +80,7 @@ mod context;
 mod engine;
 mod error;
 mod graph;
+mod map;
 mod observe;
 mod options;
 mod plan;

@@ -103,6 +103,10 @@ pub trait Observer: Sync {
     ) {
     }
 
+    /// Conditional `step` did not run: its condition was false. Its result is `None`, and
+    /// it is never undone. No [`step_started`](Self::step_started) comes before this.
+    fn step_skipped(&self, run: &RunInfo<'_>, step: &StepPlan) {}
+
     /// The run is stopping because it was cancelled or its deadline passed (`reason` is
     /// [`ErrorKind::Cancelled`] or [`ErrorKind::TimedOut`]).
     fn run_cancelled(&self, run: &RunInfo<'_>, reason: ErrorKind) {}

@@ -143,6 +143,7 @@ pub struct Policy {
     undoable: bool,
     compensates: bool,
     context: bool,
+    conditional: bool,
 }
 
 impl Policy {
@@ -154,6 +155,7 @@ impl Policy {
         undoable: false,
         compensates: false,
         context: false,
+        conditional: false,
     };
 
     /// Sets how many times a failed step is run again (0: never).
@@ -184,6 +186,35 @@ impl Policy {
         self.compensates = compensates;
         self.context = context;
         self
+    }
+
+    /// Marks a conditional step (`step x = f(a) if flag;`): the engine asks it whether it
+    /// is skipped before running it.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __conditional(mut self) -> Self {
+        self.conditional = true;
+        self
+    }
+
+    /// The policy of a map step (`step ys = f(each xs);`) whose elements run under `self`:
+    /// retries and compensation apply per element inside the step, so the step itself is
+    /// run once, and it reads its context (to stop starting elements when the run stops).
+    /// Undo applies to the whole step, element by element, once each.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __map_step(mut self) -> Self {
+        self.retries = 0;
+        self.undo_retries = 0;
+        self.compensates = false;
+        self.context = true;
+        self
+    }
+
+    /// Whether the step runs only when its condition holds (`if flag` in `flow!`).
+    #[must_use]
+    pub const fn is_conditional(&self) -> bool {
+        self.conditional
     }
 
     /// How many times a failed step is run again.

@@ -4,11 +4,13 @@
 pub use crate::context::with_current;
 pub use crate::engine::{Access, Brand, CLEARING, Decision, Exec, execute};
 pub use crate::error::BoxError;
+pub use crate::map::{MapOptions, elements, map, undo_each};
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};
 pub use crate::slot::Slot;
 pub use crate::step::Caller;
 pub use std::borrow::Cow;
+pub use std::sync::OnceLock;
 
 use crate::step::{Compensation, Step};
 

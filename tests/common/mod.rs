@@ -105,6 +105,9 @@ impl Observer for Log {
     ) {
         self.push(format!("fail {}#{attempt}: {error}", step.name()));
     }
+    fn step_skipped(&self, _: &RunInfo<'_>, step: &StepPlan) {
+        self.push(format!("skip {}", step.name()));
+    }
     fn run_cancelled(&self, _: &RunInfo<'_>, reason: ErrorKind) {
         self.push(format!("cancelled {reason:?}"));
     }

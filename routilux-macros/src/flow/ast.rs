@@ -4,11 +4,14 @@
 //! flow! { [#[attr]...] [vis] flow Name {
 //!     input NAME: TYPE;            // any number, in order: the parameters of `run`
 //!     [/// docs] [#[step(retries = N, backoff = EXPR)]]
-//!     step NAME = ROUTINE(ARG, ...);  // ARG: the name of an input or step
+//!     step NAME = ROUTINE(ARG, ...) [after NAME, ...] [if [!]NAME];
+//!         // ARG: the name of an input or step, `each NAME` (a map), a literal or `{ EXPR }`
 //!     return NAME; | return (NAME, ...);  // optional, last
 //! } }
 //! ```
 
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, Path, Token, Type, Visibility, braced, parenthesized};
@@ -16,12 +19,14 @@ use syn::{Attribute, Ident, Path, Token, Type, Visibility, braced, parenthesized
 use crate::options::{self, Options};
 
 /// The options a step's `#[step(...)]` takes.
-const STEP_OPTIONS: &[&str] = &["retries", "backoff"];
+const STEP_OPTIONS: &[&str] = &["retries", "backoff", "batch", "max_concurrency"];
 
 mod kw {
     syn::custom_keyword!(flow);
     syn::custom_keyword!(input);
     syn::custom_keyword!(step);
+    syn::custom_keyword!(after);
+    syn::custom_keyword!(each);
 }
 
 /// One `flow!` invocation.
@@ -44,11 +49,41 @@ pub(crate) struct Input {
     pub order: usize,
 }
 
-/// `step NAME = ROUTINE(ARG, ...);`
+/// One argument of a step's call.
+pub(crate) enum Arg {
+    /// The name of an input or step: the routine gets `&` of its value.
+    Name(Ident),
+    /// `each NAME`: the routine is called once per element of the value.
+    Each(Ident),
+    /// A literal or a `{ EXPR }` block, made where the step calls its routine.
+    Const(TokenStream, Span),
+}
+
+impl Arg {
+    /// Where the argument is written.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Arg::Name(name) | Arg::Each(name) => name.span(),
+            Arg::Const(_, span) => *span,
+        }
+    }
+}
+
+/// `if NAME` or `if !NAME` after a step's call.
+pub(crate) struct Condition {
+    pub name: Ident,
+    pub negated: bool,
+}
+
+/// `step NAME = ROUTINE(ARG, ...) [after NAME, ...] [if [!]NAME];`
 pub(crate) struct Step {
     pub name: Ident,
     pub routine: Path,
-    pub args: Vec<Ident>,
+    pub args: Vec<Arg>,
+    /// Steps that must finish first, without passing their results.
+    pub after: Vec<Ident>,
+    /// The step runs only when this `bool` is true (false with `!`).
+    pub condition: Option<Condition>,
     /// Position among the flow's statements, to report errors in source order.
     pub order: usize,
     /// `#[step(...)]` options that override the routine's.
@@ -117,13 +152,30 @@ impl Parse for FlowDef {
                 let routine = Path::parse_mod_style(&body)?;
                 let args;
                 parenthesized!(args in body);
-                let args = Punctuated::<Ident, Token![,]>::parse_terminated_with(&args, parse_arg)?;
+                let args =
+                    Punctuated::<Arg, Token![,]>::parse_terminated_with(&args, parse_call_arg)?;
+                let after = parse_after(&body)?;
+                let condition = if body.peek(Token![if]) {
+                    body.parse::<Token![if]>()?;
+                    let negated = body.parse::<Option<Token![!]>>()?.is_some();
+                    let name = parse_arg(&body)?;
+                    Some(Condition { name, negated })
+                } else {
+                    None
+                };
+                if !body.peek(Token![;]) {
+                    return Err(body.error(
+                        "expected `;`, `after NAME, ...` or `if NAME` after the step's call (in this order)",
+                    ));
+                }
                 body.parse::<Token![;]>()?;
                 let (options, errors, doc) = step_attributes(&attrs);
                 def.steps.push(Step {
                     name,
                     routine,
                     args: args.into_iter().collect(),
+                    after,
+                    condition,
                     order,
                     options,
                     errors,
@@ -210,15 +262,74 @@ fn doc_line(attr: &Attribute) -> Option<String> {
     }
 }
 
+/// One argument of a call: `NAME`, `each NAME`, a literal (`5`, `-1`, `"eur"`, `true`) or a
+/// block `{ EXPR }`.
+fn parse_call_arg(input: ParseStream) -> syn::Result<Arg> {
+    if input.peek(kw::each) && input.peek2(Ident) {
+        input.parse::<kw::each>()?;
+        return parse_arg(input).map(Arg::Each);
+    }
+    let constant = if input.peek(syn::token::Brace) {
+        let block: syn::Block = input.parse()?;
+        let span = block.brace_token.span.join();
+        Some((block.to_token_stream(), span))
+    } else if input.peek(syn::Lit) || (input.peek(Token![-]) && input.peek2(syn::Lit)) {
+        let literal: syn::Expr = if input.peek(Token![-]) {
+            syn::Expr::Unary(input.parse()?)
+        } else {
+            syn::Expr::Lit(input.parse()?)
+        };
+        let span = syn::spanned::Spanned::span(&literal);
+        Some((literal.to_token_stream(), span))
+    } else {
+        None
+    };
+    match constant {
+        Some((tokens, span)) => {
+            if !input.is_empty() && !input.peek(Token![,]) {
+                return Err(input.error(
+                    "expected `,` or `)` after a constant: write an expression as a block `{ EXPR }`",
+                ));
+            }
+            Ok(Arg::Const(tokens, span))
+        }
+        None => parse_arg(input).map(Arg::Name),
+    }
+}
+
+/// `after NAME, ...`, if present.
+fn parse_after(input: ParseStream) -> syn::Result<Vec<Ident>> {
+    let mut after = Vec::new();
+    if input.peek(kw::after) {
+        input.parse::<kw::after>()?;
+        loop {
+            after.push(parse_arg(input)?);
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+            } else {
+                break;
+            }
+        }
+    }
+    Ok(after)
+}
+
 /// A name of an input or step, with a message that says so when something else is written.
 fn parse_arg(input: ParseStream) -> syn::Result<Ident> {
     if !input.peek(Ident) || input.peek(Token![self]) {
-        return Err(input.error("expected the name of an input or step"));
+        return Err(input.error(
+            "expected the name of an input or step (or, in a call, `each NAME`, a literal or a block `{ EXPR }`)",
+        ));
     }
     let name: Ident = input.parse()?;
-    if !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![;]) {
+    if !input.is_empty()
+        && !input.peek(Token![,])
+        && !input.peek(Token![;])
+        && !input.peek(Token![if])
+        && !input.peek(kw::after)
+    {
         return Err(input.error(format!(
-            "expected `,` or `)` after `{name}`: arguments are names of inputs or steps, not expressions"
+            "expected `,` or `)` after `{name}`: arguments are names of inputs or steps, literals or blocks `{{ EXPR }}`, not expressions"
         )));
     }
     Ok(name)

@@ -2,11 +2,27 @@
 //! arm per step and the static plan handed to the engine in `routilux`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use super::ast::FlowDef;
-use super::validate::{Checked, Source};
+use super::ast::{Arg, FlowDef};
+use super::validate::{ArgRef, Checked, Source};
+
+/// What a step stores besides its routine's output type: a map step (`each`) stores a `Vec`
+/// of outputs, a conditional step (`if`) an `Option`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    map: bool,
+    conditional: bool,
+}
+
+fn shape(def: &FlowDef, step: usize) -> Shape {
+    let step = &def.steps[step];
+    Shape {
+        map: step.args.iter().any(|a| matches!(a, Arg::Each(_))),
+        conditional: step.condition.is_some(),
+    }
+}
 
 /// The type stored for an input or step.
 fn slot_type(def: &FlowDef, source: Source) -> TokenStream {
@@ -17,9 +33,28 @@ fn slot_type(def: &FlowDef, source: Source) -> TokenStream {
         }
         Source::Step(d) => {
             let routine = &def.steps[d].routine;
-            quote_spanned!(routine_span(def, d)=> <#routine as ::routilux::__private::Routine>::Output)
+            let mut ty = quote_spanned!(routine_span(def, d)=> <#routine as ::routilux::__private::Routine>::Output);
+            let Shape { map, conditional } = shape(def, d);
+            if map {
+                ty = quote!(::std::vec::Vec<#ty>);
+            }
+            if conditional {
+                ty = quote!(::core::option::Option<#ty>);
+            }
+            ty
         }
     }
+}
+
+/// The policy of step `d` in the plan: its routine's, with the step's overrides.
+fn step_policy(def: &FlowDef, d: usize) -> TokenStream {
+    let step = &def.steps[d];
+    let path = &step.routine;
+    let retries = step.options.get("retries").map(|e| quote!(.retries(#e)));
+    let backoff = step.options.get("backoff").map(|e| quote!(.backoff(#e)));
+    quote_spanned!(routine_span(def, d)=>
+        <#path as ::routilux::__private::Routine>::POLICY #retries #backoff
+    )
 }
 
 fn routine_span(def: &FlowDef, step: usize) -> Span {
@@ -107,6 +142,11 @@ struct Kind {
 enum ArgPlace {
     Input(usize),
     Group(usize),
+    /// Argument `a` of step `d` (declaration index), a constant: a kind of its own.
+    Const(usize, usize),
+    /// `each` of an input or a group.
+    EachInput(usize),
+    EachGroup(usize),
 }
 
 fn layout(def: &FlowDef, checked: &Checked) -> Layout {
@@ -116,7 +156,14 @@ fn layout(def: &FlowDef, checked: &Checked) -> Layout {
     let mut step_place = Vec::with_capacity(checked.order.len());
     let mut place_of_decl = vec![(0, 0); def.steps.len()];
     for &decl in &checked.order {
-        let path = path_string(&def.steps[decl].routine);
+        let Shape { map, conditional } = shape(def, decl);
+        // Steps share a result array when they store the same type.
+        let path = format!(
+            "{}{}{}",
+            path_string(&def.steps[decl].routine),
+            if map { "[]" } else { "" },
+            if conditional { "?" } else { "" }
+        );
         let g = match group_of_path.iter().find(|(p, _)| *p == path) {
             Some(&(_, g)) => g,
             None => {
@@ -138,12 +185,22 @@ fn layout(def: &FlowDef, checked: &Checked) -> Layout {
     let mut kinds: Vec<Kind> = Vec::new();
     let mut dispatch = Vec::with_capacity(checked.order.len());
     for (pos, &decl) in checked.order.iter().enumerate() {
-        let places: Vec<Place> = checked.args[decl].iter().map(|&s| place(s)).collect();
-        let args: Vec<ArgPlace> = places
+        let mut places: Vec<Place> = Vec::new();
+        let args: Vec<ArgPlace> = checked.args[decl]
             .iter()
-            .map(|p| match *p {
-                Place::Input(i) => ArgPlace::Input(i),
-                Place::Group(g, _) => ArgPlace::Group(g),
+            .map(|arg| match *arg {
+                ArgRef::Const(a) => ArgPlace::Const(decl, a),
+                ArgRef::Value(source) | ArgRef::Each(source) => {
+                    let each = matches!(arg, ArgRef::Each(_));
+                    let p = place(source);
+                    places.push(p);
+                    match (p, each) {
+                        (Place::Input(i), false) => ArgPlace::Input(i),
+                        (Place::Group(g, _), false) => ArgPlace::Group(g),
+                        (Place::Input(i), true) => ArgPlace::EachInput(i),
+                        (Place::Group(g, _), true) => ArgPlace::EachGroup(g),
+                    }
+                }
             })
             .collect();
         let (group, row) = step_place[pos];
@@ -213,6 +270,20 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         .map(|g| layout.step_place.iter().filter(|(sg, _)| *sg == g).count())
         .collect();
     let output = output_type(def, &checked.returns);
+    // Per map group: which elements of each step's result came from compensation.
+    let map_groups: Vec<(Ident, usize)> = layout
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|&(_, &d)| shape(def, d).map)
+        .map(|(g, _)| (format_ident!("m{}", g), group_lens[g]))
+        .collect();
+    let kept_fields = map_groups
+        .iter()
+        .map(|(f, len)| quote!(#f: [#private::OnceLock<::std::boxed::Box<[usize]>>; #len],));
+    let kept_inits = map_groups
+        .iter()
+        .map(|(f, _)| quote!(#f: ::core::array::from_fn(|_| #private::OnceLock::new()),));
 
     // Inputs must cross threads; say so at the input's type.
     let input_checks = input_types.iter().map(
@@ -223,57 +294,208 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // arity mismatches are reported at the user's tokens (every step of a kind has the same
     // argument types, hence the same mismatch).
     let mut kind_tables = Vec::with_capacity(layout.kinds.len());
-    let kind_fns = layout.kinds.iter().enumerate().map(|(k, kind)| {
-        let step = &def.steps[kind.first];
-        let routine = &step.routine;
-        let function = format_ident!("k{}", k);
-        let undo = format_ident!("u{}", k);
-        let compensate = format_ident!("p{}", k);
-        let table = format_ident!("K{}", k);
-        let width = kind.rows[0].len();
-        let count = kind.rows.len();
-        let rows = kind.rows.iter().map(|r| quote!([#(#r as u32),*]));
-        kind_tables.push(quote!(static #table: [[u32; #width]; #count] = [#(#rows),*];));
-        let mut cell = 0usize;
-        let args = kind.args.iter().zip(&step.args).map(|(place, arg)| match *place {
-            ArgPlace::Input(i) => {
-                let field = &input_fields[i];
-                quote_spanned!(arg.span()=> self.#field.get(#access))
+    let kind_fns = layout
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(k, kind)| {
+            let step = &def.steps[kind.first];
+            let routine = &step.routine;
+            let function = format_ident!("k{}", k);
+            let undo = format_ident!("u{}", k);
+            let compensate = format_ident!("p{}", k);
+            let table = format_ident!("K{}", k);
+            let width = kind.rows[0].len();
+            let count = kind.rows.len();
+            let rows = kind.rows.iter().map(|r| quote!([#(#r as u32),*]));
+            kind_tables.push(quote!(static #table: [[u32; #width]; #count] = [#(#rows),*];));
+            let Shape { map, conditional } = shape(def, kind.first);
+            // Each argument's value, read before the call (a map's calls run on other
+            // threads, which cannot use the step's access token).
+            let mut cell = 0usize;
+            let mut reads = Vec::new();
+            let args = kind
+                .args
+                .iter()
+                .zip(&step.args)
+                .enumerate()
+                .map(|(a, (place, arg))| {
+                    let value = format_ident!("a{}", a, span = Span::mixed_site());
+                    let mut group_cell = |g: usize| {
+                        let field = &group_fields[g];
+                        let c = cell;
+                        cell += 1;
+                        quote_spanned!(arg.span()=> self.#field[cells[#c] as usize].get(#access))
+                    };
+                    let read = match *place {
+                        ArgPlace::Input(i) | ArgPlace::EachInput(i) => {
+                            let field = &input_fields[i];
+                            Some(quote_spanned!(arg.span()=> self.#field.get(#access)))
+                        }
+                        ArgPlace::Group(g) | ArgPlace::EachGroup(g) => Some(group_cell(g)),
+                        ArgPlace::Const(..) => None,
+                    };
+                    match (place, arg, read) {
+                        (_, Arg::Const(tokens, span), _) => quote_spanned!(*span=> &#tokens),
+                        (ArgPlace::EachInput(_) | ArgPlace::EachGroup(_), _, Some(read)) => {
+                            reads.push(quote_spanned!(arg.span()=>
+                                let #value = #private::elements(#read);
+                            ));
+                            Ident::new("item", Span::mixed_site()).into_token_stream()
+                        }
+                        (_, _, Some(read)) => {
+                            reads.push(quote!(let #value = #read;));
+                            quote!(#value)
+                        }
+                        (_, _, None) => unreachable!("only constants have no place"),
+                    }
+                })
+                .collect::<Vec<_>>();
+            let out_field = &group_fields[kind.group];
+            let kept_field = format_ident!("m{}", kind.group);
+            let out_cell = width - 1;
+            let call = quote_spanned!(routine_span(def, kind.first)=>
+                <#routine as #private::Routine>::finish(<#routine as #private::Routine>::CALL(#(#args),*))
+            );
+            let mut value = if map {
+                let items = kind
+                    .args
+                    .iter()
+                    .position(|p| matches!(p, ArgPlace::EachInput(_) | ArgPlace::EachGroup(_)))
+                    .map(|a| format_ident!("a{}", a, span = Span::mixed_site()));
+                let item = Ident::new("item", Span::mixed_site());
+                let policy = step_policy(def, kind.first);
+                let batch = step.options.get("batch").map_or_else(
+                    || quote!(::core::option::Option::None),
+                    |e| quote!(::core::option::Option::Some(#e)),
+                );
+                let limit = step.options.get("max_concurrency").map_or_else(
+                    || quote!(::core::option::Option::None),
+                    |e| quote!(::core::option::Option::Some(#e)),
+                );
+                quote! {
+                    #private::map(
+                        #items,
+                        #private::MapOptions::new(#policy, #batch, #limit),
+                        &|#item| #call,
+                        <#routine as #private::Routine>::compensate,
+                        <#routine as #private::Routine>::undo,
+                        &self.#kept_field[cells[#out_cell] as usize],
+                    )?
+                }
+            } else {
+                quote!(#call?)
+            };
+            if conditional {
+                value = quote!(::core::option::Option::Some(#value));
             }
-            ArgPlace::Group(g) => {
-                let field = &group_fields[g];
-                let c = cell;
-                cell += 1;
-                quote_spanned!(arg.span()=> self.#field[cells[#c] as usize].get(#access))
-            }
-        }).collect::<Vec<_>>();
-        let out_field = &group_fields[kind.group];
-        let out_cell = width - 1;
-        let call = quote_spanned!(routine_span(def, kind.first)=>
-            <#routine as #private::Routine>::finish(<#routine as #private::Routine>::CALL(#(#args),*))?
-        );
-        let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
-        quote! {
-            // Always inlined: the straight-line form calls it with a constant row, which folds
-            // the table lookups and bounds checks away.
-            #[allow(clippy::inline_always)]
-            #[inline(always)]
-            fn #function(&self, #row: u32, #access: &mut #private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
-                let cells = &#table[#row as usize];
-                let value = #call;
-                self.#out_field[cells[#out_cell] as usize].set(#access, value);
-                ::core::result::Result::Ok(())
-            }
+            let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
+            let kept = quote!(&self.#kept_field[#table[#row as usize][#out_cell] as usize]);
+            let (undo_body, compensate_body) = match (map, conditional) {
+                (false, false) => (
+                    quote!(<#routine as #private::Routine>::undo_slot(#out, #access)),
+                    quote!(<#routine as #private::Routine>::compensate_slot(error, #out, #access)),
+                ),
+                (false, true) => (
+                    quote! {
+                        match (#out).get(#access) {
+                            ::core::option::Option::Some(value) => <#routine as #private::Routine>::undo(value),
+                            ::core::option::Option::None => ::core::result::Result::Ok(()),
+                        }
+                    },
+                    quote! {
+                        match <#routine as #private::Routine>::compensate(error) {
+                            ::routilux::Compensation::Retry => #private::Decision::Retry,
+                            ::routilux::Compensation::Fail => #private::Decision::Fail,
+                            ::routilux::Compensation::Continue(value) => {
+                                (#out).set(#access, ::core::option::Option::Some(value));
+                                #private::Decision::Continued
+                            }
+                        }
+                    },
+                ),
+                (true, false) => (
+                    quote!(#private::undo_each((#out).get(#access), <#routine as #private::Routine>::undo, #kept)),
+                    quote!({ let _ = (error, #access); #private::Decision::Fail }),
+                ),
+                (true, true) => (
+                    quote! {
+                        match (#out).get(#access) {
+                            ::core::option::Option::Some(values) => #private::undo_each(values, <#routine as #private::Routine>::undo, #kept),
+                            ::core::option::Option::None => ::core::result::Result::Ok(()),
+                        }
+                    },
+                    quote!({ let _ = (error, #access); #private::Decision::Fail }),
+                ),
+            };
+            quote! {
+                // Always inlined: the straight-line form calls it with a constant row, which folds
+                // the table lookups and bounds checks away.
+                #[allow(clippy::inline_always)]
+                #[inline(always)]
+                fn #function(&self, #row: u32, #access: &mut #private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
+                    let cells = &#table[#row as usize];
+                    #(#reads)*
+                    let value = #value;
+                    self.#out_field[cells[#out_cell] as usize].set(#access, value);
+                    ::core::result::Result::Ok(())
+                }
 
-            fn #undo(&self, #row: u32, #access: &#private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
-                <#routine as #private::Routine>::undo_slot(#out, #access)
-            }
+                fn #undo(&self, #row: u32, #access: &#private::Access<'_>) -> ::core::result::Result<(), #private::BoxError> {
+                    #undo_body
+                }
 
-            fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access<'_>) -> #private::Decision {
-                <#routine as #private::Routine>::compensate_slot(error, #out, #access)
+                fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access<'_>) -> #private::Decision {
+                    #compensate_body
+                }
             }
+        })
+        .collect::<Vec<_>>();
+    // The condition of each conditional step, as `Exec::skip` and the straight line ask it.
+    let slot_of = |source: Source| match source {
+        Source::Input(i) => {
+            let field = &input_fields[i];
+            quote!(self.#field)
         }
-    }).collect::<Vec<_>>();
+        Source::Step(d) => {
+            let pos = checked.order.iter().position(|&o| o == d).unwrap_or(0);
+            let (g, k) = layout.step_place[pos];
+            let field = &group_fields[g];
+            quote!(self.#field[#k])
+        }
+    };
+    let mut skip_arms = Vec::new();
+    let skip_fns = checked
+        .order
+        .iter()
+        .enumerate()
+        .filter_map(|(pos, &decl)| {
+            let (source, negated) = checked.conditions[decl]?;
+            let condition = def.steps[decl].condition.as_ref()?;
+            let function = format_ident!("s{}", pos);
+            let flag = slot_of(source);
+            let out = slot_of(Source::Step(decl));
+            let test = if negated {
+                quote!(*flag)
+            } else {
+                quote!(!*flag)
+            };
+            skip_arms.push(quote!(#pos => self.#function(#access),));
+            let read =
+                quote_spanned!(condition.name.span()=> let flag: &bool = #flag.get(#access););
+            Some(quote! {
+                #[inline]
+                fn #function(&self, #access: &mut #private::Access<'_>) -> bool {
+                    #read
+                    let skip = #test;
+                    if skip {
+                        #out.set(#access, ::core::option::Option::None);
+                    }
+                    skip
+                }
+            })
+        })
+        .collect::<Vec<_>>();
     let dispatch = layout.dispatch.iter().map(|&(k, r)| {
         let function = format_ident!("k{}", k);
         let undo = format_ident!("u{}", k);
@@ -342,6 +564,11 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             .chain(checked.order.iter().map(|&d| Source::Step(d)))
             .map(|s| slot_type(def, s))
             .collect(),
+        conditional: checked
+            .order
+            .iter()
+            .map(|&d| checked.conditions[d].is_some())
+            .collect(),
         inputs: def.inputs.len(),
         checked,
     }
@@ -355,12 +582,14 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let deps = checked.deps[pos];
         let reads = &checked.reads[pos];
         let succs = &checked.succs[pos];
-        let path = &step.routine;
-        let retries = step.options.get("retries").map(|e| quote!(.retries(#e)));
-        let backoff = step.options.get("backoff").map(|e| quote!(.backoff(#e)));
-        let policy = quote_spanned!(routine_span(def, decl)=>
-            <#path as #private::Routine>::POLICY #retries #backoff
-        );
+        let mut policy = step_policy(def, decl);
+        let Shape { map, conditional } = shape(def, decl);
+        if map {
+            policy = quote!(#policy.__map_step());
+        }
+        if conditional {
+            policy = quote!(#policy.__conditional());
+        }
         let doc = &step.doc;
         quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*], #policy, #doc))
     });
@@ -430,12 +659,14 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 struct Slots {
                     #(#input_fields: #private::Slot<#input_types>,)*
                     #(#group_fields: [#private::Slot<#group_types>; #group_lens],)*
+                    #(#kept_fields)*
                 }
 
                 #(#kind_tables)*
 
                 impl Slots {
                     #(#kind_fns)*
+                    #(#skip_fns)*
                     #(#clear_fns)*
 
                     #[allow(clippy::too_many_lines)]
@@ -485,6 +716,13 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         compensate(self, row, error, #access)
                     }
 
+                    fn skip(&self, #index: usize, #access: &mut #private::Access<'_>) -> bool {
+                        match #index {
+                            #(#skip_arms)*
+                            _ => false,
+                        }
+                    }
+
                     #[inline]
                     fn clear(&self, #index: usize, #access: &mut #private::Access<'_>) {
                         let (clear, row) = CLEAR[#index];
@@ -506,6 +744,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 let mut #slots = Slots {
                     #(#input_fields: #private::Slot::new(&#brand, #input_indices, #input_names),)*
                     #(#group_fields: ::core::array::from_fn(|k| #private::Slot::empty(&#brand, #group_slots[k])),)*
+                    #(#kept_inits)*
                 };
                 #private::execute(Self::plan(), &#slots, #brand, &#options.into())?;
                 #result

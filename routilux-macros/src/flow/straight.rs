@@ -17,6 +17,8 @@ pub(super) struct Straight<'a> {
     pub clears: Vec<(usize, u32)>,
     /// Per slot: its value type.
     pub types: Vec<TokenStream>,
+    /// Per plan position: whether the step has a condition (asked first, `s{pos}`).
+    pub conditional: Vec<bool>,
     pub inputs: usize,
     pub checked: &'a Checked,
 }
@@ -54,10 +56,20 @@ impl Straight<'_> {
         for (pos, &(kind, row)) in self.calls.iter().enumerate() {
             let function = format_ident!("k{}", kind);
             let pos32 = u32::try_from(pos).unwrap_or(u32::MAX);
-            body.push(quote! {
-                #access.enter_step(#pos32);
-                Slots::#function(self, #row, #access)?;
-            });
+            if self.conditional[pos] {
+                let skip = format_ident!("s{}", pos);
+                body.push(quote! {
+                    #access.enter_step(#pos32);
+                    if !Slots::#skip(self, #access) {
+                        Slots::#function(self, #row, #access)?;
+                    }
+                });
+            } else {
+                body.push(quote! {
+                    #access.enter_step(#pos32);
+                    Slots::#function(self, #row, #access)?;
+                });
+            }
             for &slot in &checked.reads[pos] {
                 let slot = slot as usize;
                 if last_reader[slot] == Some(pos) && !checked.slots[slot].1 {

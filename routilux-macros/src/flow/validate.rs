@@ -9,7 +9,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use syn::Ident;
 
-use super::ast::FlowDef;
+use super::ast::{Arg, FlowDef};
 use crate::suggest::closest;
 
 /// What a name refers to.
@@ -21,6 +21,17 @@ pub(crate) enum Source {
     Step(usize),
 }
 
+/// One argument of a step's call, resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgRef {
+    /// `&` of this input's or step's value.
+    Value(Source),
+    /// One element of this input's or step's value per call (a map step).
+    Each(Source),
+    /// The constant written as the call's argument with this index.
+    Const(usize),
+}
+
 /// A valid flow's plan. Steps are numbered in plan order (by layer, then declaration); slots
 /// are the inputs, then the steps in plan order.
 #[derive(Debug)]
@@ -28,7 +39,9 @@ pub(crate) struct Checked {
     /// Declaration index of the step at each plan position.
     pub order: Vec<usize>,
     /// Arguments of each step (declaration index), resolved, in call order.
-    pub args: Vec<Vec<Source>>,
+    pub args: Vec<Vec<ArgRef>>,
+    /// The condition of each step (declaration index): the `bool` and whether it is negated.
+    pub conditions: Vec<Option<(Source, bool)>>,
     /// Per plan position: distinct step dependencies.
     pub deps: Vec<u32>,
     /// Per plan position: distinct slots read, ascending.
@@ -119,36 +132,110 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         message
     };
 
-    // Arguments.
+    // Arguments, `after` names and conditions: each name read, with the token that reads it.
     let mut graph: DiGraph<usize, ()> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..def.steps.len()).map(|i| graph.add_node(i)).collect();
     let mut args = Vec::with_capacity(def.steps.len());
-    // For each edge (producer, consumer): the argument that made it, for cycle messages.
-    let mut edge_arg: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let mut afters = Vec::with_capacity(def.steps.len());
+    let mut conditions = Vec::with_capacity(def.steps.len());
+    // For each edge (producer, consumer): the token that made it, for cycle messages.
+    let mut edge_token: BTreeMap<(usize, usize), (usize, &Ident)> = BTreeMap::new();
     for (consumer, step) in def.steps.iter().enumerate() {
-        let mut resolved = Vec::with_capacity(step.args.len());
-        for (a, arg) in step.args.iter().enumerate() {
-            let name = arg.to_string();
+        let resolve = |problems: &mut Problems,
+                       position: usize,
+                       ident: &'_ Ident,
+                       what: &str|
+         -> Option<Source> {
+            let name = ident.to_string();
             match names.get(&name) {
-                None => problems.add((step.order, a + 1), arg, unknown("dependency", &name)),
+                None => {
+                    let mut message = unknown(what, &name);
+                    if looks_like_a_constant(&name) {
+                        message.push_str(&format!(
+                            "; if `{name}` is a constant, write it as a block: `{{ {name} }}`"
+                        ));
+                    }
+                    problems.add((step.order, position), ident, message);
+                    None
+                }
                 Some(&Source::Step(producer)) if def.steps[producer].name == step.name => {
                     problems.add(
-                        (step.order, a + 1),
-                        arg,
+                        (step.order, position),
+                        ident,
                         format!("step `{name}` depends on itself"),
                     );
+                    None
                 }
-                Some(&source) => {
-                    resolved.push(source);
-                    if let Source::Step(producer) = source
-                        && edge_arg.insert((producer, consumer), a).is_none()
-                    {
-                        graph.add_edge(nodes[producer], nodes[consumer], ());
+                Some(&source) => Some(source),
+            }
+        };
+        let mut resolved = Vec::with_capacity(step.args.len());
+        let mut tokens: Vec<(usize, &Ident, Source)> = Vec::new();
+        let mut first_each: Option<&Ident> = None;
+        for (a, arg) in step.args.iter().enumerate() {
+            match arg {
+                Arg::Const(..) => resolved.push(ArgRef::Const(a)),
+                Arg::Name(ident) | Arg::Each(ident) => {
+                    if let Arg::Each(_) = arg {
+                        if let Some(first) = first_each {
+                            problems.add(
+                                (step.order, a + 1),
+                                ident,
+                                format!(
+                                    "step `{}` maps over `{first}` already: a call takes one `each`",
+                                    step.name
+                                ),
+                            );
+                            continue;
+                        }
+                        first_each = Some(ident);
+                    }
+                    if let Some(source) = resolve(&mut problems, a + 1, ident, "dependency") {
+                        tokens.push((a + 1, ident, source));
+                        resolved.push(match arg {
+                            Arg::Each(_) => ArgRef::Each(source),
+                            _ => ArgRef::Value(source),
+                        });
                     }
                 }
             }
         }
+        let base = step.args.len() + 1;
+        let mut after = Vec::with_capacity(step.after.len());
+        for (a, ident) in step.after.iter().enumerate() {
+            if let Some(source) = resolve(&mut problems, base + a, ident, "step in `after`") {
+                match source {
+                    Source::Step(_) => {
+                        tokens.push((base + a, ident, source));
+                        after.push(source);
+                    }
+                    Source::Input(_) => problems.add(
+                        (step.order, base + a),
+                        ident,
+                        format!(
+                            "`after {ident}` names an input: inputs are there before any step starts; `after` takes steps"
+                        ),
+                    ),
+                }
+            }
+        }
+        let condition = step.condition.as_ref().and_then(|condition| {
+            let position = base + step.after.len();
+            let source = resolve(&mut problems, position, &condition.name, "condition")?;
+            tokens.push((position, &condition.name, source));
+            Some((source, condition.negated))
+        });
+        for (position, ident, source) in tokens {
+            if let Source::Step(producer) = source
+                && !edge_token.contains_key(&(producer, consumer))
+            {
+                edge_token.insert((producer, consumer), (position, ident));
+                graph.add_edge(nodes[producer], nodes[consumer], ());
+            }
+        }
         args.push(resolved);
+        afters.push(after);
+        conditions.push(condition);
     }
 
     // Cycles: one message per strongly connected component, naming one whole cycle in it.
@@ -161,15 +248,15 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         let cycle = shortest_cycle(&graph, &nodes, &members);
         let start = cycle[0];
         let last = cycle[cycle.len() - 2];
-        let arg_index = edge_arg[&(last, start)];
+        let (position, token) = edge_token[&(last, start)];
         let path: Vec<String> = cycle
             .iter()
             .map(|&s| def.steps[s].name.to_string())
             .collect();
         let step = &def.steps[start];
         problems.add(
-            (step.order, arg_index + 1),
-            &step.args[arg_index],
+            (step.order, position),
+            token,
             format!("cycle: {}", path.join(" -> ")),
         );
     }
@@ -203,7 +290,17 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         }
         return Err(combined);
     }
-    Ok(plan(def, &graph, &args, &returns))
+    Ok(plan(def, &graph, args, &afters, conditions, &returns))
+}
+
+/// Whether `name` is written like a constant (`MAX`, `RATE_2`): upper case, at least two
+/// characters.
+fn looks_like_a_constant(name: &str) -> bool {
+    name.len() > 1
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The shortest cycle through the first-declared member of a strongly connected component,
@@ -245,7 +342,9 @@ fn shortest_cycle(
 fn plan(
     def: &FlowDef,
     graph: &DiGraph<usize, ()>,
-    args: &[Vec<Source>],
+    args: Vec<Vec<ArgRef>>,
+    afters: &[Vec<Source>],
+    conditions: Vec<Option<(Source, bool)>>,
     returns: &[Source],
 ) -> Checked {
     let n = def.steps.len();
@@ -275,7 +374,18 @@ fn plan(
     let mut succs = vec![Vec::new(); n];
     for (decl, step_args) in args.iter().enumerate() {
         let pos = position[decl];
-        let mut distinct: Vec<u32> = step_args.iter().map(|&s| slot_of(s)).collect();
+        // Everything the step waits for: its arguments, its `after` steps and its condition.
+        // An `after` step's value is read by no one but counts as read, so it is kept until
+        // the step that waits for it has finished.
+        let mut distinct: Vec<u32> = step_args
+            .iter()
+            .filter_map(|arg| match *arg {
+                ArgRef::Value(s) | ArgRef::Each(s) => Some(slot_of(s)),
+                ArgRef::Const(_) => None,
+            })
+            .chain(afters[decl].iter().map(|&s| slot_of(s)))
+            .chain(conditions[decl].iter().map(|&(s, _)| slot_of(s)))
+            .collect();
         distinct.sort_unstable();
         distinct.dedup();
         for &slot in &distinct {
@@ -304,7 +414,8 @@ fn plan(
     }
     Checked {
         order,
-        args: args.to_vec(),
+        args,
+        conditions,
         deps,
         reads,
         succs,

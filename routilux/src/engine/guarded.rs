@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::notify::{
-    RUN_CANCELLED, STEP_COMPENSATED, STEP_FAILED, STEP_FINISHED, STEP_RETRYING, STEP_STARTED,
+    RUN_CANCELLED, STEP_COMPENSATED, STEP_FAILED, STEP_FINISHED, STEP_RETRYING, STEP_SKIPPED,
+    STEP_STARTED,
 };
 use super::{Decision, Exec, Run};
 use crate::context::{Cancelled, Context};
@@ -24,6 +25,9 @@ impl<E: Exec> Run<'_, E> {
         let policy = *step.policy();
         let attempts = policy.attempts();
         let info = self.info();
+        if policy.is_conditional() && self.skipped(i) {
+            return true;
+        }
         let stopping = || self.is_stopping();
         let mut attempt = 1;
         let succeeded = loop {
@@ -151,6 +155,41 @@ impl<E: Exec> Run<'_, E> {
             }
         }
         succeeded
+    }
+
+    /// Asks conditional step `i` whether its condition is false; if so, the step is over:
+    /// its `None` is stored, observers hear that it was skipped, and it is never undone.
+    fn skipped(&self, i: u32) -> bool {
+        if self.interrupted() {
+            return false;
+        }
+        let skip = catch_unwind(AssertUnwindSafe(|| {
+            self.exec
+                .skip(i as usize, &mut Access::step(self.brand, self.hot, i))
+        }));
+        match skip {
+            Ok(false) => false,
+            Ok(true) => {
+                let drops = self.hot.steps[i as usize].drops;
+                if drops {
+                    for &slot in self.hot.reads(i) {
+                        self.release(slot);
+                    }
+                    self.after_produced(self.hot.inputs + i);
+                }
+                if self.observed() {
+                    let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
+                    self.emit(STEP_SKIPPED, Some(i), |o| o.step_skipped(&info, step));
+                }
+                true
+            }
+            // Reading a `bool` does not panic; a hand-written `Exec` might.
+            Err(payload) => {
+                self.step_failed(i, 1, ErrorKind::Panicked, panicked(&*payload));
+                // Not skipped, but failed: the caller's attempt loop sees the stop at once.
+                false
+            }
+        }
     }
 
     /// Appends undoable step `i` to the completion log.

@@ -14,6 +14,7 @@ pub(crate) const STEP_FINISHED: &str = "step_finished";
 pub(crate) const STEP_RETRYING: &str = "step_retrying";
 pub(crate) const STEP_COMPENSATED: &str = "step_compensated";
 pub(crate) const STEP_FAILED: &str = "step_failed";
+pub(crate) const STEP_SKIPPED: &str = "step_skipped";
 pub(crate) const RUN_CANCELLED: &str = "run_cancelled";
 pub(crate) const UNDO_STARTED: &str = "undo_started";
 pub(crate) const UNDO_FINISHED: &str = "undo_finished";

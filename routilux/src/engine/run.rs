@@ -223,12 +223,7 @@ impl<'a, E: Exec> Run<'a, E> {
     #[cold]
     pub(super) fn fail(&self, i: u32, kind: ErrorKind, source: BoxError) -> bool {
         let step = self.plan.steps()[i as usize].name_cow();
-        self.stop(FlowError::new(
-            kind,
-            self.flow_name(),
-            Some(step),
-            Some(source),
-        ))
+        self.stop(FlowError::step_failed(kind, self.flow_name(), step, source))
     }
 
     #[cold]

@@ -20,7 +20,8 @@ pub(crate) struct Hot {
     pub(crate) undoable: usize,
     /// The steps without step dependencies, tallest first.
     pub(crate) roots: Vec<u32>,
-    /// Whether every step is plain (see [`HotStep::plain`]).
+    /// Whether every step is plain (see [`HotStep::plain`]) but for conditions, which the
+    /// straight-line form checks itself.
     pub(crate) all_plain: bool,
     /// Why the plan cannot be run, if it is inconsistent (see `check`).
     pub(crate) problem: Option<String>,
@@ -97,7 +98,7 @@ impl Plan {
                         reads: range(&s.reads),
                         succs: range(&tallest_first(&s.succs)),
                         drops,
-                        plain: s.policy.is_plain(),
+                        plain: s.policy.is_plain() && !s.policy.is_conditional(),
                         height: heights[i],
                     }
                 })

@@ -274,6 +274,20 @@ impl Tracker {
         });
     }
 
+    fn skip(&self, run: &RunInfo<'_>, step: &StepPlan) {
+        let index = index_of(run, step);
+        self.with_live(run, |live, stats| {
+            let lane = live.lane();
+            let open = Open {
+                lane,
+                start: Instant::now(),
+                attempt: 0,
+            };
+            live.close(open, index, step.name(), Outcome::Skipped);
+            self.stats_of(stats, run, step).was_skipped();
+        });
+    }
+
     fn end_undo(&self, run: &RunInfo<'_>, step: &StepPlan, outcome: Outcome) {
         let index = index_of(run, step);
         self.with_live(run, |live, _| {
@@ -311,6 +325,10 @@ impl Observer for Tracker {
                 },
             );
         });
+    }
+
+    fn step_skipped(&self, run: &RunInfo<'_>, step: &StepPlan) {
+        self.skip(run, step);
     }
 
     fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, _: u32) {

@@ -14,6 +14,7 @@ pub struct StepStats {
     calls: u64,
     failures: u64,
     retries: u64,
+    skipped: u64,
     total: Duration,
     min: Option<Duration>,
     max: Duration,
@@ -47,6 +48,17 @@ impl StepStats {
 
     pub(crate) fn retried(&mut self) {
         self.retries += 1;
+    }
+
+    pub(crate) fn was_skipped(&mut self) {
+        self.skipped += 1;
+    }
+
+    /// Runs in which the step's condition was false, so that it did not run (not counted
+    /// in [`calls`](Self::calls)).
+    #[must_use]
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Attempts recorded (a retried step counts each attempt).

@@ -41,7 +41,7 @@ fn colour(span: &Span) -> &'static str {
     match span.outcome {
         Outcome::Failed | Outcome::UndoFailed => "#d64545",
         Outcome::Retried => "#e8a33d",
-        Outcome::Undone => "#9a9a9a",
+        Outcome::Undone | Outcome::Skipped => "#9a9a9a",
         Outcome::Finished | Outcome::Continued if span.critical => "#e4572e",
         Outcome::Finished | Outcome::Continued => "#4c78a8",
     }

@@ -24,11 +24,13 @@ pub enum Outcome {
     Undone,
     /// An attempt to undo the step failed.
     UndoFailed,
+    /// The step's condition was false: it did not run (a span of zero length).
+    Skipped,
 }
 
 impl Outcome {
     /// A lowercase word for the outcome: `finished`, `continued`, `retried`, `failed`,
-    /// `undone`, `undo-failed`.
+    /// `undone`, `undo-failed`, `skipped`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +40,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Undone => "undone",
             Outcome::UndoFailed => "undo-failed",
+            Outcome::Skipped => "skipped",
         }
     }
 

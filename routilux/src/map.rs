@@ -1,0 +1,347 @@
+//! Map steps: `step ys = f(each xs, rate);` calls `f` once per element of `xs` and stores the
+//! results in input order.
+//!
+//! The engine sees a map step as one step (run once, undone as a whole); inside it, elements
+//! run in parallel on the run's pool. Workers claim runs of consecutive elements from a shared
+//! counter: a fixed `batch` when the step sets one, otherwise a guided size (what is left
+//! divided by twice the workers, at least one), which starts with large claims and ends with
+//! single elements, so long and short elements balance without a claim per element. Each
+//! worker runs one element at a time, so `max_concurrency` workers bound the elements in
+//! flight. Results are written in place into the output vector.
+//!
+//! Retries, backoff and compensation apply per element, each element with its own
+//! [`Context`] (attempt numbers of its own; the run's data and cancellation). The first
+//! element that fails for good stops the step: elements in flight finish, no new one
+//! starts, completed elements are undone newest first when the routine can be undone, and
+//! the step fails with the element's error and index ([`FlowError::element`]).
+//!
+//! [`FlowError::element`]: crate::FlowError::element
+
+use std::hash::BuildHasher;
+use std::mem::MaybeUninit;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::context::{Context, with_current};
+use crate::error::{BoxError, ElementFailed, StepPanicked};
+use crate::policy::Policy;
+use crate::step::Compensation;
+
+/// How a map step runs its elements: the element policy (retries, backoff, undo), the batch
+/// size and the bound on elements in flight.
+#[derive(Clone, Copy, Debug)]
+pub struct MapOptions {
+    policy: Policy,
+    batch: Option<usize>,
+    limit: Option<usize>,
+}
+
+impl MapOptions {
+    /// Options from the step's policy and its `batch` and `max_concurrency` (zero is taken
+    /// as one).
+    #[must_use]
+    pub const fn new(policy: Policy, batch: Option<usize>, limit: Option<usize>) -> Self {
+        MapOptions {
+            policy,
+            batch,
+            limit,
+        }
+    }
+}
+
+/// The elements of a map step's input: anything that is `AsRef<[T]>` (`Vec<T>`, arrays,
+/// boxed slices).
+#[inline]
+pub fn elements<T, C: AsRef<[T]> + ?Sized>(collection: &C) -> &[T] {
+    collection.as_ref()
+}
+
+/// The output vector, written in place by the workers: each index is written at most once,
+/// by the worker that claimed it.
+struct Out<O>(*mut MaybeUninit<O>);
+
+// SAFETY: workers write disjoint indices (claims from one counter never overlap); the values
+// are `Send`, and nobody reads them before every worker has finished.
+unsafe impl<O: Send> Sync for Out<O> {}
+// SAFETY: as above.
+unsafe impl<O: Send> Send for Out<O> {}
+
+/// What the workers of one map share.
+struct Shared<'a, T, O> {
+    items: &'a [T],
+    out: Out<O>,
+    next: AtomicUsize,
+    stop: AtomicBool,
+    /// The first element that failed for good, and why.
+    failure: Mutex<Option<(usize, bool, BoxError)>>,
+    /// Completed runs of elements `[start, end)`, in completion order (to drop or undo them
+    /// on failure).
+    done: Mutex<Vec<(usize, usize)>>,
+    /// Elements whose value came from compensation: never undone.
+    continued: Mutex<Vec<usize>>,
+    workers: usize,
+    batch: Option<usize>,
+    policy: Policy,
+}
+
+/// Runs a map step: `call` once per element of `items`, in parallel on the current rayon
+/// pool, results in input order.
+///
+/// # Errors
+/// The error of the first element that failed for good (its retries spent, its compensation
+/// declined), with its index; or [`Cancelled`](crate::Cancelled) when the run stopped.
+#[allow(clippy::needless_pass_by_value)]
+pub fn map<T: Sync, O: Send>(
+    items: &[T],
+    options: MapOptions,
+    call: &(dyn Fn(&T) -> Result<O, BoxError> + Sync),
+    compensate: fn(&BoxError) -> Compensation<O>,
+    undo: fn(&O) -> Result<(), BoxError>,
+    continued: &OnceLock<Box<[usize]>>,
+) -> Result<Vec<O>, BoxError> {
+    let n = items.len();
+    let mut out: Vec<O> = Vec::with_capacity(n);
+    if n == 0 {
+        return Ok(out);
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let workers = options.limit.unwrap_or(threads).clamp(1, n);
+    let shared = Shared {
+        items,
+        out: Out(out.spare_capacity_mut().as_mut_ptr()),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        done: Mutex::new(Vec::new()),
+        continued: Mutex::new(Vec::new()),
+        workers,
+        batch: options.batch.map(|b| b.max(1)),
+        policy: options.policy,
+    };
+    with_current(|step| {
+        rayon::in_place_scope(|scope| {
+            for _ in 1..workers {
+                let shared = &shared;
+                scope.spawn(move |_| shared.work(step, call, compensate));
+            }
+            shared.work(step, call, compensate);
+        });
+    });
+    let failure = shared
+        .failure
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut done = shared
+        .done
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut kept = shared
+        .continued
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    kept.sort_unstable();
+    match failure {
+        None => {
+            // SAFETY: no failure and no stop: every claim ran to its end, so the claims
+            // covered `0..n` and every element was written exactly once.
+            unsafe { out.set_len(n) };
+            if !kept.is_empty() {
+                let _ = continued.set(kept.into_boxed_slice());
+            }
+            Ok(out)
+        }
+        Some((index, panicked, error)) => {
+            let base = out.spare_capacity_mut().as_mut_ptr();
+            // Newest first: the last completed run first, its elements from the end.
+            done.reverse();
+            if options.policy.is_undoable() {
+                for &(start, end) in &done {
+                    for i in (start..end).rev() {
+                        if kept.binary_search(&i).is_ok() {
+                            continue;
+                        }
+                        // SAFETY: `i` lies in a completed run: written, not yet dropped.
+                        let value = unsafe { (*base.add(i)).assume_init_ref() };
+                        // An undo that fails or panics here cannot be reported apart from
+                        // the element's own failure; it is counted in the error's message.
+                        let _ = catch_unwind(AssertUnwindSafe(|| undo(value)));
+                    }
+                }
+            }
+            for &(start, end) in &done {
+                for i in start..end {
+                    // SAFETY: as above; each completed element is dropped once.
+                    unsafe { (*base.add(i)).assume_init_drop() };
+                }
+            }
+            if error.is::<crate::Cancelled>() && index == usize::MAX {
+                return Err(error);
+            }
+            Err(Box::new(ElementFailed::new(index, panicked, error)))
+        }
+    }
+}
+
+impl<T: Sync, O: Send> Shared<'_, T, O> {
+    /// Claims runs of elements and runs them until none is left or the map stops.
+    fn work(
+        &self,
+        step: &Context,
+        call: &(dyn Fn(&T) -> Result<O, BoxError> + Sync),
+        compensate: fn(&BoxError) -> Compensation<O>,
+    ) {
+        let n = self.items.len();
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if step.is_cancelled() {
+                self.fail(usize::MAX, false, Box::new(crate::Cancelled));
+                return;
+            }
+            let claim = self.batch.unwrap_or_else(|| {
+                let left = n.saturating_sub(self.next.load(Ordering::Relaxed));
+                (left / (2 * self.workers)).max(1)
+            });
+            let start = self.next.fetch_add(claim, Ordering::Relaxed);
+            if start >= n {
+                return;
+            }
+            let end = (start + claim).min(n);
+            let mut written = start;
+            for i in start..end {
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match self.element(step, i, call, compensate) {
+                    Ok(value) => {
+                        // SAFETY: `i` was claimed by this worker alone and is in bounds.
+                        unsafe { (*self.out.0.add(i)).write(value) };
+                        written = i + 1;
+                    }
+                    Err((panicked, error)) => {
+                        self.fail(i, panicked, error);
+                        break;
+                    }
+                }
+            }
+            if written > start {
+                self.done
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((start, written));
+            }
+            if written < end {
+                return;
+            }
+        }
+    }
+
+    /// Runs element `i` with its retries and compensation; the error says whether it
+    /// panicked.
+    fn element(
+        &self,
+        step: &Context,
+        i: usize,
+        call: &(dyn Fn(&T) -> Result<O, BoxError> + Sync),
+        compensate: fn(&BoxError) -> Compensation<O>,
+    ) -> Result<O, (bool, BoxError)> {
+        let attempts = self.policy.attempts();
+        let stopped = || step.is_cancelled() || self.stop.load(Ordering::Relaxed);
+        let mut attempt = 1;
+        loop {
+            let ctx = Context::new(
+                step.run_id(),
+                (step.flow(), step.step()),
+                (attempt, attempts),
+                &stopped,
+                step.data(),
+            );
+            let item = &self.items[i];
+            let error = match catch_unwind(AssertUnwindSafe(|| ctx.enter(|| call(item)))) {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(error)) => error,
+                Err(payload) => {
+                    return Err((true, Box::new(StepPanicked::from_payload(&*payload))));
+                }
+            };
+            if self.policy.compensates() {
+                match catch_unwind(AssertUnwindSafe(|| ctx.enter(|| compensate(&error)))) {
+                    Ok(Compensation::Continue(value)) => {
+                        self.continued
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(i);
+                        return Ok(value);
+                    }
+                    Ok(Compensation::Fail) => return Err((false, error)),
+                    Ok(Compensation::Retry) => {}
+                    Err(payload) => {
+                        return Err((true, Box::new(StepPanicked::from_payload(&*payload))));
+                    }
+                }
+            }
+            if attempt >= attempts || stopped() {
+                return Err((false, error));
+            }
+            let unit = std::hash::RandomState::new().hash_one((step.run_id(), i, attempt));
+            #[allow(clippy::cast_precision_loss)]
+            let unit = (unit >> 11) as f64 / (1u64 << 53) as f64;
+            sleep(self.policy.get_backoff().jittered(attempt, unit), &stopped);
+            attempt += 1;
+        }
+    }
+
+    #[cold]
+    fn fail(&self, i: usize, panicked: bool, error: BoxError) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if failure.is_none() {
+            *failure = Some((i, panicked, error));
+        }
+    }
+}
+
+/// Sleeps `delay` before a retry, in slices, waking early when `stopped` says so.
+fn sleep(delay: Duration, stopped: &dyn Fn() -> bool) {
+    let until = Instant::now() + delay;
+    loop {
+        let now = Instant::now();
+        if now >= until || stopped() {
+            return;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(1)));
+    }
+}
+
+/// Undoes every element of a completed map step, newest (highest index) first, skipping the
+/// elements in `continued` (their values came from compensation). Every element is tried;
+/// the first error is returned, with how many failed.
+///
+/// # Errors
+/// The first undo error, when any element's undo failed.
+pub fn undo_each<O>(
+    values: &[O],
+    undo: fn(&O) -> Result<(), BoxError>,
+    continued: &OnceLock<Box<[usize]>>,
+) -> Result<(), BoxError> {
+    let kept = continued.get().map_or(&[][..], |k| &k[..]);
+    let mut first: Option<BoxError> = None;
+    let mut failed = 0usize;
+    for (i, value) in values.iter().enumerate().rev() {
+        if kept.binary_search(&i).is_ok() {
+            continue;
+        }
+        if let Err(error) = undo(value) {
+            failed += 1;
+            first.get_or_insert(Box::new(ElementFailed::new(i, false, error)));
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(error) if failed == 1 => Err(error),
+        Some(error) => Err(format!("{error} (and {} other elements)", failed - 1).into()),
+    }
+}
