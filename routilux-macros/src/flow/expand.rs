@@ -310,8 +310,6 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             let rows = kind.rows.iter().map(|r| quote!([#(#r as u32),*]));
             kind_tables.push(quote!(static #table: [[u32; #width]; #count] = [#(#rows),*];));
             let Shape { map, conditional } = shape(def, kind.first);
-            // Each argument's value, read before the call (a map's calls run on other
-            // threads, which cannot use the step's access token).
             let mut cell = 0usize;
             let mut reads = Vec::new();
             let args = kind
@@ -343,10 +341,13 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                             ));
                             Ident::new("item", Span::mixed_site()).into_token_stream()
                         }
-                        (_, _, Some(read)) => {
+                        // A map's calls run on other threads, which cannot use the
+                        // step's access token: its other arguments are read before.
+                        (_, _, Some(read)) if map => {
                             reads.push(quote!(let #value = #read;));
-                            quote!(#value)
+                            quote_spanned!(arg.span()=> ::core::convert::identity(#value))
                         }
+                        (_, _, Some(read)) => read,
                         (_, _, None) => unreachable!("only constants have no place"),
                     }
                 })
