@@ -37,10 +37,32 @@ flow! {
     }
 }
 
+/// A hold on something.
+pub struct Hold(pub u64);
+
+/// Holds `x`; undone by [`release`].
+#[must_use]
+#[routine(undo = release)]
+pub fn hold(x: &u64) -> Hold {
+    Hold(*x)
+}
+
+/// Releases a hold.
+///
+/// # Errors
+/// When the hold is on nothing.
+pub fn release(hold: &Hold, ctx: &routilux::Context) -> Result<(), std::io::Error> {
+    if hold.0 == 0 || ctx.attempt() == 0 {
+        return Err(std::io::Error::other("nothing held"));
+    }
+    Ok(())
+}
+
 flow! {
     flow Private {
         input x: u64;
         step d = double(x);
+        step h = hold(d);
         return d;
     }
 }

@@ -45,15 +45,16 @@
 //!
 //! - [`#[routine]`](routine) on a free `fn` whose parameters are shared references and which
 //!   returns `T` or `Result<T, E>` (`E` an error type, a `Box<dyn Error + Send + Sync>` or an
-//!   `anyhow::Error`), with options for retries, backoff and a fallback value. The function
-//!   stays callable as written.
+//!   `anyhow::Error`), with options for retries, backoff, a fallback value and an undo. The
+//!   function stays callable as written.
 //! - [`flow!`] declares `input`s, `step`s (in any order: the graph decides, `#[step(...)]`
 //!   options per step) and what `run` returns. The generated type has `run(inputs...)`,
 //!   `run_with(options, inputs...)`, `plan()` and `graph()`.
 //! - [`Schedule`] and [`RunOptions`] pick how a run is carried out; [`FlowError`] says which
 //!   step failed and why (a panicking step is an error too, never a crash).
 //! - [`Builder`] assembles flows at run time for the same engine.
-//! - [`Step`] is a step with undo and compensation, implemented by hand on your own type;
+//! - [`Step`] is a step with undo, undo retries and compensation, implemented by hand on your
+//!   own type;
 //!   [`Context`] gives a step its attempt, a cancellation check and per-run [`RunData`].
 //! - [`Observer`] hears every lifecycle event; [`Tracker`] is one that keeps statistics and
 //!   timelines ([`RunRecord::to_chrome_trace`], [`RunRecord::to_svg`]); `Name::graph()`
@@ -63,7 +64,8 @@
 //!
 //! The first failing step stops the run: no new step starts, steps already running finish,
 //! and the steps that depend on the failed one never start. Failed attempts are retried as
-//! the step's policy says; then every completed undoable step is undone, newest first. A
+//! the step's policy says; then every completed undoable step is undone, newest first (a value
+//! that came from a fallback or [`Compensation::Continue`] is never undone). A
 //! [`CancelToken`] or a timeout ends a run the same way. Results are dropped as soon as their
 //! last consumer has finished (returned results are kept), so a long flow holds only what is
 //! still needed.
@@ -277,11 +279,69 @@ pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 /// | `retries = N` | a constant `u32` | retry a failed attempt up to `N` times (`N + 1` attempts; default 0) |
 /// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry (default: none) |
 /// | `fallback = EXPR` | an expression of the step's result type | when the last attempt fails, the step succeeds with this value instead of failing the run |
+/// | `undo = FUNCTION` | a function of the step's result (see below) | when the run fails after the step succeeded, reverts what the step did |
 ///
 /// `fallback` needs a routine that returns `Result`; its expression is evaluated when it is
 /// used, without access to the arguments. A panic is never retried nor replaced: it fails the
-/// run. (A [`Step`] sets the same policy with `RETRIES`, `BACKOFF` and `compensate`, and can
-/// also undo its work.)
+/// run. (A [`Step`] sets the same policy with `RETRIES`, `BACKOFF`, `compensate` and `undo`,
+/// and can also retry its undo.)
+///
+/// # Undo
+///
+/// `#[routine(undo = release)] fn reserve(trip: &Trip) -> Result<Booking, E>` makes the step
+/// undoable without a hand-written [`Step`]: when the run fails (a later step failed, or the
+/// run was cancelled or timed out), `release` is called with the step's result, newest first
+/// among the completed undoable steps (see [Failure](crate#failure)). `release` is one of
+///
+/// - `fn release(booking: &Booking) -> Result<(), E2>`,
+/// - `fn release(booking: &Booking, ctx: &Context) -> Result<(), E2>` (the undo's [`Context`]:
+///   its attempt, the run's [`RunData`]),
+///
+/// or either of them returning `()` when it cannot fail. `Booking` is the step's result: the
+/// routine's return type, or `T` of its `Result<T, E>`. `E2` may be any error a routine may
+/// fail with (an error type, a boxed error, an `anyhow::Error`); an undo that fails or panics
+/// is reported in [`FlowError::undo_errors`] and the remaining undos still run. The undo is
+/// tried once. A value that came from `fallback` (or [`Compensation::Continue`]) is never
+/// undone: nothing happened to undo. The step's result is kept until the run ends, for its
+/// undo. A function of another signature is a compile error at the `undo = ...` token.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use routilux::{flow, routine, Context};
+///
+/// static CANCELLED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+///
+/// #[routine(undo = release)]
+/// fn reserve(nights: &u32) -> Result<u32, std::io::Error> {
+///     Ok(100 + nights) // a room number
+/// }
+///
+/// /// Gives the room back.
+/// fn release(room: &u32, ctx: &Context) -> Result<(), std::io::Error> {
+///     assert_eq!(ctx.step(), "room");
+///     CANCELLED.lock().unwrap().push(*room);
+///     Ok(())
+/// }
+///
+/// #[routine]
+/// fn pay(room: &u32) -> Result<(), std::io::Error> {
+///     Err(std::io::Error::other(format!("card declined for room {room}")))
+/// }
+///
+/// flow! {
+///     flow Stay {
+///         input nights: u32;
+///         step room = reserve(nights);
+///         step paid = pay(room);
+///         return paid;
+///     }
+/// }
+///
+/// let err = Stay::run(3).unwrap_err();
+/// assert_eq!(err.step(), Some("paid"));
+/// assert!(err.undo_errors().is_empty());
+/// assert_eq!(*CANCELLED.lock().unwrap(), [103]);
+/// ```
 ///
 /// ```
 /// use std::time::Duration;

@@ -199,6 +199,90 @@ where
     }
 }
 
+/// The function of `#[routine(undo = f)]`, for the routine `R` whose result is `Out`:
+/// `fn(&Out) -> U` or `fn(&Out, &Context) -> U`, where `U` is an [`UndoReturn`]. `Marker`
+/// tells the impls apart (and is inferred).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot undo the routine `{R}`: an undo takes `&{Out}` (and optionally `&Context`) and returns `()` or `Result<(), E>`",
+    label = "not an undo for `{R}`",
+    note = "`undo = ...` names a function `fn(&{Out}) -> Result<(), E>` or `fn(&{Out}, &Context) -> Result<(), E>`, or one that returns `()`, where `E` is an error type, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`"
+)]
+pub trait UndoFn<R, Out, Marker> {
+    /// Calls the function on `output`, with the current context where it takes one.
+    ///
+    /// # Errors
+    /// The function's error, boxed.
+    fn call_undo(&self, output: &Out) -> Result<(), BoxError>;
+}
+
+/// [`UndoFn`] for functions without a context parameter.
+#[derive(Debug)]
+pub enum WithoutContext {}
+
+/// [`UndoFn`] for functions with a `&Context` parameter.
+#[derive(Debug)]
+pub enum WithContext {}
+
+impl<R, Out, F, U, Via> UndoFn<R, Out, (WithoutContext, U, Via)> for F
+where
+    F: Fn(&Out) -> U,
+    U: UndoReturn<Via>,
+{
+    #[inline]
+    fn call_undo(&self, output: &Out) -> Result<(), BoxError> {
+        self(output).into_undo()
+    }
+}
+
+impl<R, Out, F, U, Via> UndoFn<R, Out, (WithContext, U, Via)> for F
+where
+    F: Fn(&Out, &crate::Context) -> U,
+    U: UndoReturn<Via>,
+{
+    #[inline]
+    fn call_undo(&self, output: &Out) -> Result<(), BoxError> {
+        with_current(|ctx| self(output, ctx)).into_undo()
+    }
+}
+
+/// What an undo function may return: `()` (it cannot fail) or `Result<(), E>` with `E` a
+/// [`RoutineError`]. `Via` is that of the error (and is inferred).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of an undo: an undo returns `()` or `Result<(), E>`",
+    label = "an undo has no result of its own: return `()` or `Result<(), E>`"
+)]
+pub trait UndoReturn<Via> {
+    /// The undo's outcome, its error boxed.
+    ///
+    /// # Errors
+    /// The error of `self`, boxed.
+    fn into_undo(self) -> Result<(), BoxError>;
+}
+
+impl UndoReturn<()> for () {
+    #[inline]
+    fn into_undo(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: RoutineError<Via>, Via> UndoReturn<Via> for Result<(), E> {
+    #[inline]
+    fn into_undo(self) -> Result<(), BoxError> {
+        self.map_err(RoutineError::into_box)
+    }
+}
+
+/// Calls `f`, the undo of routine `R`, on `output` (the body of `Routine::undo` that
+/// `#[routine(undo = f)]` declares).
+///
+/// # Errors
+/// The undo's error, boxed.
+#[inline]
+pub fn undo<R, Out, M, F: UndoFn<R, Out, M>>(f: F, output: &Out) -> Result<(), BoxError> {
+    f.call_undo(output)
+}
+
 /// Fails to compile unless `T` can be shared between the threads of a run.
 #[inline]
 pub const fn assert_shareable<T: Send + Sync + ?Sized>() {}

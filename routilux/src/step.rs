@@ -14,7 +14,8 @@ use crate::policy::Backoff;
 ///   with a replacement value, or fail;
 /// * [`undo`](Self::undo) reverts a successful `run` when the flow fails later: every
 ///   completed step is undone, in reverse completion order. Its result is kept alive until
-///   the run ends so that `undo` can see it.
+///   the run ends so that `undo` can see it. A result that came from
+///   [`Compensation::Continue`] is not undone: nothing happened to undo.
 ///
 /// Routilux's error strategies map onto it: *stop* is [`Compensation::Fail`], *retry* is
 /// [`Compensation::Retry`] with [`RETRIES`](Self::RETRIES), *continue* and *skip* are
@@ -118,7 +119,8 @@ pub trait Step: 'static {
 pub enum Compensation<T> {
     /// Run the step again after its backoff, if it has retries left; otherwise fail.
     Retry,
-    /// Treat the step as successful, with this value as its result.
+    /// Treat the step as successful, with this value as its result. A failed run never
+    /// undoes it: nothing happened to undo.
     Continue(T),
     /// Fail the step (and the run) with the error.
     Fail,

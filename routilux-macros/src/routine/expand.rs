@@ -75,6 +75,22 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             }
         }
     });
+    let undoable = options.get("undo").is_some();
+    let undo = options.get("undo").map(|function| {
+        // Not the user's `output`, should a function of that name be the undo.
+        let output = syn::Ident::new("output", proc_macro2::Span::mixed_site());
+        // At the user's token: a function that cannot undo this routine is an error there.
+        let call = quote_spanned! {function.span()=>
+            ::routilux::__private::undo::<Self, Self::Output, _, _>(#function, #output)
+        };
+        quote! {
+            fn undo(
+                #output: &Self::Output,
+            ) -> ::core::result::Result<(), ::routilux::__private::BoxError> {
+                #call
+            }
+        }
+    });
     let doc = format!("The routine `{name_str}` as seen by `flow!`.");
     quote! {
         // Routines take `&T` by contract, even for small `Copy` types.
@@ -96,10 +112,11 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
                 #retries
                 #backoff
-                .__flags(false, #compensates, #context);
+                .__flags(#undoable, #compensates, #context);
 
             #finish_fn
             #compensate
+            #undo
         }
     }
 }

@@ -30,6 +30,9 @@ impl<E: Exec> Run<'_, E> {
         }
         let stopping = || self.is_stopping();
         let mut attempt = 1;
+        // A value from `Compensation::Continue` (a fallback) is never undone: nothing
+        // happened to undo.
+        let mut continued = false;
         let succeeded = loop {
             if self.interrupted() {
                 return false;
@@ -94,6 +97,7 @@ impl<E: Exec> Run<'_, E> {
                     self.emit(STEP_COMPENSATED, Some(i), |o| {
                         o.step_compensated(&info, step, &*error);
                     });
+                    continued = true;
                     break true;
                 }
                 // A step that gave up because the run is being cancelled or timed out, or
@@ -136,7 +140,7 @@ impl<E: Exec> Run<'_, E> {
             if drops {
                 self.after_produced(self.hot.inputs + i);
             }
-            match (policy.is_undoable(), self.observed()) {
+            match (policy.is_undoable() && !continued, self.observed()) {
                 (true, true) => {
                     let _order = self
                         .finish_order
