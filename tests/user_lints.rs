@@ -67,8 +67,43 @@ flow! {
     }
 }
 
+/// Scales.
+#[must_use]
+#[routine]
+pub fn scale(x: &u64, by: &u64, label: &str) -> String {
+    format!("{label}{}", x * by)
+}
+
+/// Whether there is something.
+#[must_use]
+#[routine]
+pub fn any(xs: &[u64]) -> bool {
+    !xs.is_empty()
+}
+
+const FACTOR: u64 = 3;
+
+flow! {
+    /// Every construct of the step language, in a strict crate.
+    pub flow Language {
+        input xs: Vec<u64>;
+        input on: bool;
+        step some = any(xs);
+        #[step(batch = 2, max_concurrency = 2)]
+        step scaled = scale(each xs, { FACTOR }, "x");
+        step first = double(21) if some;
+        step held = hold(7) after scaled if !on;
+        step mapped = double(each xs) if on;
+        return (scaled, first, mapped);
+    }
+}
+
 #[test]
 fn strict_flows_run() {
+    let (scaled, first, mapped) = Language::run(vec![1, 2], true).unwrap();
+    assert_eq!(scaled, ["x3", "x6"]);
+    assert_eq!(first, Some(42));
+    assert_eq!(mapped, Some(vec![2, 4]));
     assert_eq!(Strict::run(" 21 ".into()).unwrap(), (21, 42));
     assert_eq!(Private::run(4).unwrap(), 8);
 }

@@ -51,11 +51,23 @@ impl MapOptions {
     }
 }
 
-/// The elements of a map step's input: anything that is `AsRef<[T]>` (`Vec<T>`, arrays,
-/// boxed slices).
-#[inline]
-pub fn elements<T, C: AsRef<[T]> + ?Sized>(collection: &C) -> &[T] {
-    collection.as_ref()
+/// What a map step can map over: anything that is `AsRef<[T]>` (`Vec<T>`, arrays, boxed
+/// slices).
+#[diagnostic::on_unimplemented(
+    message = "`each` cannot map over `{Self}`: it is not a `Vec`, an array or a slice",
+    label = "`each` takes a value that is `AsRef<[T]>`: `Vec<T>`, `[T; N]`, `Box<[T]>`",
+    note = "to call the routine once with the whole value, drop `each`"
+)]
+pub trait Elements<T> {
+    /// The elements, in order.
+    fn elements(&self) -> &[T];
+}
+
+impl<T, C: AsRef<[T]> + ?Sized> Elements<T> for C {
+    #[inline]
+    fn elements(&self) -> &[T] {
+        self.as_ref()
+    }
 }
 
 /// The output vector, written in place by the workers: each index is written at most once,

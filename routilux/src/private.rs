@@ -4,7 +4,7 @@
 pub use crate::context::with_current;
 pub use crate::engine::{Access, Brand, CLEARING, Decision, Exec, execute};
 pub use crate::error::BoxError;
-pub use crate::map::{MapOptions, elements, map, undo_each};
+pub use crate::map::{Elements, MapOptions, map, undo_each};
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};
 pub use crate::slot::Slot;

@@ -337,9 +337,11 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         (_, Arg::Const(tokens, span), _) => quote_spanned!(*span=> &#tokens),
                         (ArgPlace::EachInput(_) | ArgPlace::EachGroup(_), _, Some(read)) => {
                             reads.push(quote_spanned!(arg.span()=>
-                                let #value = #private::elements(#read);
+                                let #value = #private::Elements::elements(#read);
                             ));
-                            Ident::new("item", Span::mixed_site()).into_token_stream()
+                            // The element carries the user's span, so that a type mismatch
+                            // is reported at `each NAME`.
+                            Ident::new("__routilux_item", arg.span()).into_token_stream()
                         }
                         // A map's calls run on other threads, which cannot use the
                         // step's access token: its other arguments are read before.
@@ -364,7 +366,12 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     .iter()
                     .position(|p| matches!(p, ArgPlace::EachInput(_) | ArgPlace::EachGroup(_)))
                     .map(|a| format_ident!("a{}", a, span = Span::mixed_site()));
-                let item = Ident::new("item", Span::mixed_site());
+                let each = kind
+                    .args
+                    .iter()
+                    .position(|p| matches!(p, ArgPlace::EachInput(_) | ArgPlace::EachGroup(_)))
+                    .map_or_else(Span::call_site, |a| step.args[a].span());
+                let item = Ident::new("__routilux_item", each);
                 let policy = step_policy(def, kind.first);
                 let batch = step.options.get("batch").map_or_else(
                     || quote!(::core::option::Option::None),
@@ -453,16 +460,16 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         })
         .collect::<Vec<_>>();
     // The condition of each conditional step, as `Exec::skip` and the straight line ask it.
-    let slot_of = |source: Source| match source {
+    let slot_of = |source: Source, span: Span| match source {
         Source::Input(i) => {
             let field = &input_fields[i];
-            quote!(self.#field)
+            quote_spanned!(span=> self.#field)
         }
         Source::Step(d) => {
             let pos = checked.order.iter().position(|&o| o == d).unwrap_or(0);
             let (g, k) = layout.step_place[pos];
             let field = &group_fields[g];
-            quote!(self.#field[#k])
+            quote_spanned!(span=> self.#field[#k])
         }
     };
     let mut skip_arms = Vec::new();
@@ -474,8 +481,9 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             let (source, negated) = checked.conditions[decl]?;
             let condition = def.steps[decl].condition.as_ref()?;
             let function = format_ident!("s{}", pos);
-            let flag = slot_of(source);
-            let out = slot_of(Source::Step(decl));
+            let span = condition.name.span();
+            let flag = slot_of(source, span);
+            let out = slot_of(Source::Step(decl), Span::call_site());
             let test = if negated {
                 quote!(*flag)
             } else {

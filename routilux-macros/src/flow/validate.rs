@@ -77,6 +77,20 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         for error in &step.errors {
             problems.0.push(((step.order, 0), error.clone()));
         }
+        if !step.args.iter().any(|a| matches!(a, Arg::Each(_))) {
+            for (key, _) in &step.options.list {
+                if key == "batch" || key == "max_concurrency" {
+                    problems.add(
+                        (step.order, 0),
+                        key,
+                        format!(
+                            "`{key}` applies to map steps, and step `{}` maps over nothing: write `each NAME` for the argument to map over",
+                            step.name
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     // Names, in statement order; the first declaration of a name wins.
@@ -150,6 +164,13 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
             match names.get(&name) {
                 None => {
                     let mut message = unknown(what, &name);
+                    if what == "step" {
+                        message = message.replacen(
+                            &format!("unknown step `{name}`"),
+                            &format!("unknown step `{name}` in `after`"),
+                            1,
+                        );
+                    }
                     if looks_like_a_constant(&name) {
                         message.push_str(&format!(
                             "; if `{name}` is a constant, write it as a block: `{{ {name} }}`"
@@ -203,7 +224,7 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         let base = step.args.len() + 1;
         let mut after = Vec::with_capacity(step.after.len());
         for (a, ident) in step.after.iter().enumerate() {
-            if let Some(source) = resolve(&mut problems, base + a, ident, "step in `after`") {
+            if let Some(source) = resolve(&mut problems, base + a, ident, "step") {
                 match source {
                     Source::Step(_) => {
                         tokens.push((base + a, ident, source));

@@ -1,0 +1,23 @@
+use routilux::{flow, routine};
+
+#[routine]
+fn inc(x: &u64) -> u64 {
+    x + 1
+}
+
+#[routine]
+fn add(x: &u64, y: &u64) -> u64 {
+    x + y
+}
+
+flow! {
+    flow F {
+        input x: u64;
+        input ok: bool;
+        step a = inc(x);
+        step b = inc(x) if ok after a;
+        return b;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use routilux::{flow, routine};
+
+#[routine]
+fn inc(x: &u64) -> u64 {
+    x + 1
+}
+
+#[routine]
+fn add(x: &u64, y: &u64) -> u64 {
+    x + y
+}
+
+const MAX: u64 = 10;
+
+flow! {
+    flow F {
+        input x: u64;
+        step a = add(x, MAX);
+        return a;
+    }
+}
+
+fn main() {}
