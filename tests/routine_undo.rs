@@ -264,7 +264,8 @@ flow! {
         step held = hold(trip);
         step place = seat(held);
         step queued = Waitlist(held);
-        step done = hopeless(place);
+        // After `queued`: both compensations happen before the run fails.
+        step done = hopeless(place) after queued;
         return queued;
     }
 }

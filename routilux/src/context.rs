@@ -9,6 +9,8 @@ use std::ptr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
+use crate::subflow::Nest;
+
 /// The run a step belongs to: its id, the step's attempt number, cancellation, and the run's
 /// [`RunData`].
 ///
@@ -38,6 +40,8 @@ pub struct Context {
     attempts: u32,
     stopped: *const (dyn Fn() -> bool + Sync),
     data: *const RunData,
+    /// For a step that runs a sub-flow (or undoes one): what the inner run inherits.
+    nest: *const Nest<'static>,
 }
 
 // SAFETY: a `Context` only lives while the engine runs the step it describes, and everything
@@ -72,7 +76,22 @@ impl Context {
             attempts: attempt.1,
             stopped,
             data,
+            nest: ptr::null(),
         }
+    }
+
+    /// The context of a step that runs (or undoes) a sub-flow.
+    pub(crate) fn nested(mut self, nest: &Nest<'_>) -> Self {
+        // Lifetime erased as for the other pointers: `enter` lends the context only while
+        // everything it points to lives.
+        self.nest = ptr::from_ref(nest).cast::<Nest<'static>>();
+        self
+    }
+
+    /// What an inner run started by this step inherits, if the step runs a sub-flow.
+    pub(crate) fn nest(&self) -> Option<&Nest<'_>> {
+        // SAFETY: as for `flow`: the nest outlives the context.
+        unsafe { self.nest.as_ref() }
     }
 
     /// A number identifying the run, unique within the process.

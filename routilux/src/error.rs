@@ -96,6 +96,24 @@ impl FlowError {
         step: Cow<'static, str>,
         source: BoxError,
     ) -> Self {
+        let source = match source.downcast::<crate::subflow::SubflowFailed>() {
+            Ok(inner) => {
+                // The inner run's error, at the qualified step: `y/c`, with its own cause.
+                let mut inner = inner.0;
+                let prefix = format!("{step}/");
+                let qualified = match inner.inner.step.take() {
+                    Some(at) => format!("{prefix}{at}"),
+                    None => step.into_owned(),
+                };
+                inner.inner.step = Some(qualified.into());
+                inner.inner.flow = flow;
+                for undo in &mut inner.inner.undo_errors {
+                    undo.step = format!("{prefix}{}", undo.step).into();
+                }
+                return inner;
+            }
+            Err(source) => source,
+        };
         match source.downcast::<ElementFailed>() {
             Ok(element) => {
                 let kind = if element.panicked {

@@ -89,6 +89,7 @@ mod plan;
 mod policy;
 mod slot;
 mod step;
+mod subflow;
 #[cfg(feature = "tracing")]
 mod trace;
 mod track;

@@ -271,6 +271,11 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
                 &stopped,
                 step.data(),
             );
+            // Elements that run sub-flows pass on what the step would.
+            let ctx = match step.nest() {
+                Some(nest) => ctx.nested(nest),
+                None => ctx,
+            };
             let item = &self.items[i];
             let error = match catch_unwind(AssertUnwindSafe(|| ctx.enter(|| call(item)))) {
                 Ok(Ok(value)) => return Ok(value),

@@ -12,11 +12,20 @@ use crate::plan::{Plan, StepPlan};
 pub struct RunInfo<'a> {
     id: u64,
     plan: &'a Plan,
+    prefix: &'a str,
 }
 
 impl<'a> RunInfo<'a> {
-    pub(crate) fn new(id: u64, plan: &'a Plan) -> Self {
-        RunInfo { id, plan }
+    pub(crate) fn new(id: u64, plan: &'a Plan, prefix: &'a str) -> Self {
+        RunInfo { id, plan, prefix }
+    }
+
+    /// For the run of a sub-flow: the qualified name of the step that runs it, with a
+    /// trailing `/` (`"y/"`, `"y/z/"` two levels down); empty for a run called directly.
+    /// The qualified name of one of its steps is `prefix` followed by the step's name.
+    #[must_use]
+    pub fn prefix(&self) -> &'a str {
+        self.prefix
     }
 
     /// A number identifying the run, unique within the process (the same as

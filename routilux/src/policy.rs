@@ -144,6 +144,7 @@ pub struct Policy {
     compensates: bool,
     context: bool,
     conditional: bool,
+    subflow: bool,
 }
 
 impl Policy {
@@ -156,6 +157,7 @@ impl Policy {
         compensates: false,
         context: false,
         conditional: false,
+        subflow: false,
     };
 
     /// Sets how many times a failed step is run again (0: never).
@@ -209,6 +211,22 @@ impl Policy {
         self.compensates = false;
         self.context = true;
         self
+    }
+
+    /// Marks a step that runs another flow (a sub-flow): its context carries what the inner
+    /// run inherits, and its undo undoes the inner run's completed steps.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __subflow(mut self) -> Self {
+        self.subflow = true;
+        self.context = true;
+        self
+    }
+
+    /// Whether the step runs another flow (`step y = Inner(a, b);`).
+    #[must_use]
+    pub const fn is_subflow(&self) -> bool {
+        self.subflow
     }
 
     /// Whether the step runs only when its condition holds (`if flag` in `flow!`).

@@ -2,19 +2,27 @@
 //! guarantees, and not meant to be used by hand.
 
 pub use crate::context::with_current;
-pub use crate::engine::{Access, Brand, CLEARING, Decision, Exec, execute};
+pub use crate::engine::{Access, Brand, CLEARING, Decision, Exec, execute, execute_nested};
 pub use crate::error::BoxError;
 pub use crate::map::{Elements, MapOptions, map, undo_each};
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};
 pub use crate::slot::Slot;
 pub use crate::step::Caller;
+pub use crate::subflow::{KeptLog, SubflowInput, finish_nested, keep, undo_kept};
 pub use std::borrow::Cow;
 pub use std::sync::OnceLock;
 
 use crate::step::{Compensation, Step};
 
-/// Implemented by `#[routine]` for the companion type it declares beside the function.
+/// Implemented by `#[routine]` for the companion type it declares beside the function, by
+/// every [`Step`], and by flows that can be steps of other flows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be called as a step: it is not a `#[routine]`, a `Step` or a flow usable as a step",
+    label = "not a routine",
+    note = "mark the function with `#[routine]`, or implement `routilux::Step` for the type",
+    note = "a flow with a visibility (`pub flow`) is a step of other flows with `#[subflow]` on it; a sub-flow's inputs must be `Clone`"
+)]
 pub trait Routine {
     /// What the function returns.
     type Returns;

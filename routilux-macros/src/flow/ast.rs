@@ -39,6 +39,8 @@ pub(crate) struct FlowDef {
     pub inputs: Vec<Input>,
     pub steps: Vec<Step>,
     pub ret: Option<Return>,
+    /// `#[subflow]`: other flows may use this one as a step (automatic for private flows).
+    pub subflow: bool,
 }
 
 /// `input NAME: TYPE;`
@@ -103,7 +105,12 @@ pub(crate) struct Return {
 
 impl Parse for FlowDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = input.call(Attribute::parse_outer)?;
+        let subflow = attrs.iter().any(|a| a.path().is_ident("subflow"));
+        for attr in attrs.iter().filter(|a| a.path().is_ident("subflow")) {
+            attr.meta.require_path_only()?;
+        }
+        attrs.retain(|a| !a.path().is_ident("subflow"));
         let vis: Visibility = input.parse()?;
         input.parse::<kw::flow>()?;
         let name: Ident = input.parse()?;
@@ -121,6 +128,7 @@ impl Parse for FlowDef {
             inputs: Vec::new(),
             steps: Vec::new(),
             ret: None,
+            subflow,
         };
         let mut order = 0;
         while !body.is_empty() {
@@ -361,7 +369,15 @@ mod tests {
         assert_eq!(def.attrs.len(), 1);
         assert_eq!(def.inputs.len(), 1);
         assert_eq!(def.steps.len(), 4);
-        assert_eq!(def.steps[3].args, ["sum", "max"]);
+        let args: Vec<String> = def.steps[3]
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Name(name) => name.to_string(),
+                _ => panic!("not a name"),
+            })
+            .collect();
+        assert_eq!(args, ["sum", "max"]);
         let ret = def.ret.unwrap();
         assert_eq!(ret.names, ["report"]);
         assert!(!ret.tuple);
@@ -379,6 +395,28 @@ mod tests {
     }
 
     #[test]
+    fn parses_constants_each_after_and_conditions() {
+        let def = parse(
+            "flow F { input xs: Vec<u64>; input ok: bool;
+              step a = f(each xs, 5, -1, \"eur\", true, { MAX }) after b, c if !ok; }",
+        )
+        .unwrap();
+        let step = &def.steps[0];
+        assert!(matches!(&step.args[0], Arg::Each(name) if name == "xs"));
+        let constants: Vec<String> = step.args[1..]
+            .iter()
+            .map(|a| match a {
+                Arg::Const(tokens, _) => tokens.to_string(),
+                _ => panic!("not a constant"),
+            })
+            .collect();
+        assert_eq!(constants, ["5", "- 1", "\"eur\"", "true", "{ MAX }"]);
+        assert_eq!(step.after, ["b", "c"]);
+        let condition = step.condition.as_ref().unwrap();
+        assert!(condition.negated && condition.name == "ok");
+    }
+
+    #[test]
     fn rejects_malformed_text_with_expected_messages() {
         let cases = [
             (
@@ -386,7 +424,11 @@ mod tests {
                 "expected one of: `input`, `step`, `return`",
             ),
             (
-                "flow F { step a = f(1); }",
+                "flow F { step a = f(1 + 1); }",
+                "write an expression as a block",
+            ),
+            (
+                "flow F { step a = f(b) if; }",
                 "expected the name of an input or step",
             ),
             ("flow F { step a f(); }", "expected `=`"),

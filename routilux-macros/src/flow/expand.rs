@@ -649,6 +649,12 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         }
     };
     let (run_doc, run_with_doc, plan_doc) = docs(def);
+    let nested = Ident::new("nested", Span::mixed_site());
+    // Automatic for private flows; a flow with a visibility opts in with `#[subflow]`, since
+    // its routine impl must not name types less visible than the flow (E0446), and public
+    // flows over private types are common in binaries.
+    let subflow = (def.subflow || matches!(def.vis, syn::Visibility::Inherited))
+        .then(|| subflow_impl(def, &output));
 
     quote! {
         #(#attrs)*
@@ -663,6 +669,17 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             #run_with_doc
             #vis fn run_with<'p>(
                 #options: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
+                #(#input_names: #input_types),*
+            ) -> ::core::result::Result<#output, ::routilux::FlowError> {
+                Self::__run(&#options.into(), false, #(#input_names),*)
+            }
+
+            /// Runs the flow, called directly (`nested` false) or as a step of another
+            /// flow (`nested` true: a sub-flow, see `routilux::__private::execute_nested`).
+            #[allow(clippy::too_many_lines)]
+            fn __run(
+                #options: &::routilux::RunOptions<'_>,
+                #nested: bool,
                 #(#input_names: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {
                 struct Slots {
@@ -755,8 +772,17 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     #(#group_fields: ::core::array::from_fn(|k| #private::Slot::empty(&#brand, #group_slots[k])),)*
                     #(#kept_inits)*
                 };
-                #private::execute(Self::plan(), &#slots, #brand, &#options.into())?;
-                #result
+                if #nested {
+                    let kept = #private::execute_nested(Self::plan(), &#slots, #brand)?;
+                    let result = #result;
+                    if let ::core::option::Option::Some(kept) = kept {
+                        #private::keep(Self::plan(), #slots, kept);
+                    }
+                    result
+                } else {
+                    #private::execute(Self::plan(), &#slots, #brand, #options)?;
+                    #result
+                }
             }
 
             #plan_doc
@@ -780,6 +806,56 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             #[must_use]
             #vis fn graph() -> ::routilux::Graph {
                 Self::plan().graph()
+            }
+        }
+
+        #subflow
+    }
+}
+
+/// The flow as a step of other flows (`step y = Name(a, b);`): its routine impl. It applies
+/// when every input is `Clone` (the inner run gets copies); its policy is undoable when any
+/// of its steps is, which also makes a flow that contains itself, directly or not, a
+/// compile error (the policy constant would depend on itself).
+fn subflow_impl(def: &FlowDef, output: &TokenStream) -> TokenStream {
+    let private = quote!(::routilux::__private);
+    let name = &def.name;
+    let input_types: Vec<_> = def.inputs.iter().map(|i| &i.ty).collect();
+    let args: Vec<Ident> = (0..def.inputs.len())
+        .map(|i| format_ident!("a{}", i, span = Span::mixed_site()))
+        .collect();
+    let undoable = def.steps.iter().map(|step| {
+        let routine = &step.routine;
+        quote!(|| <#routine as #private::Routine>::POLICY.is_undoable())
+    });
+    let doc = format!("Flow `{name}` as a step of other flows.");
+    quote! {
+        #[doc = #doc]
+        impl #private::Routine for #name
+        where
+            #(for<'__routilux> #input_types: #private::SubflowInput,)*
+        {
+            type Returns = ::core::result::Result<#output, #private::BoxError>;
+            type Output = #output;
+            type Call = fn(#(&#input_types),*) -> ::core::result::Result<#output, #private::BoxError>;
+            const CALL: Self::Call = |#(#args),*| {
+                #private::finish_nested(#name::__run(
+                    &::routilux::RunOptions::new(),
+                    true,
+                    #(#private::SubflowInput::owned(#args)),*
+                ))
+            };
+            const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
+                .__flags(false #(#undoable)*, false, true)
+                .__subflow();
+
+            #[inline]
+            fn finish(returned: Self::Returns) -> ::core::result::Result<Self::Output, #private::BoxError> {
+                returned
+            }
+
+            fn undo(_: &Self::Output) -> ::core::result::Result<(), #private::BoxError> {
+                #private::undo_kept()
             }
         }
     }

@@ -475,6 +475,23 @@ mod tests {
     }
 
     #[test]
+    fn after_edges_and_conditions_are_dependencies_constants_are_not() {
+        let checked = check_src(
+            "flow F { input x: u64; input ok: bool; step a = f(x); step b = f(x, 5) after a; step c = f({ 1 }) if ok; }",
+        )
+        .unwrap();
+        // Slots: x=0, ok=1, a=2, b=3, c=4. `b` waits for `a` without an argument from it.
+        assert_eq!(checked.order, [0, 2, 1]);
+        assert_eq!(checked.deps, [0, 0, 1]);
+        assert_eq!(checked.reads, [vec![0], vec![1], vec![0, 2]]);
+        assert_eq!(
+            checked.args[1],
+            [ArgRef::Value(Source::Input(0)), ArgRef::Const(1)]
+        );
+        assert_eq!(checked.conditions[2], Some((Source::Input(1), false)));
+    }
+
+    #[test]
     fn repeated_arguments_count_once() {
         let checked =
             check_src("flow F { input x: u64; step a = f(x, x); step b = g(a, a, x); }").unwrap();

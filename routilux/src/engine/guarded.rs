@@ -15,6 +15,7 @@ use super::{Decision, Exec, Run};
 use crate::context::{Cancelled, Context};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 use crate::slot::Access;
+use crate::subflow::{Nest, SubflowFailed};
 
 impl<E: Exec> Run<'_, E> {
     /// Runs step `i` with everything its policy and the run ask for. Returns whether the step
@@ -53,6 +54,13 @@ impl<E: Exec> Run<'_, E> {
                 &stopping,
                 self.data(),
             );
+            let nest;
+            let ctx = if policy.is_subflow() {
+                nest = self.nest(i, &stopping);
+                ctx.nested(&nest)
+            } else {
+                ctx
+            };
             let call = || {
                 catch_unwind(AssertUnwindSafe(|| {
                     self.exec
@@ -213,15 +221,37 @@ impl<E: Exec> Run<'_, E> {
         self.fail(i, kind, error);
     }
 
+    /// What sub-flow step `i` passes on to the inner run.
+    pub(super) fn nest<'s>(&'s self, i: u32, stopping: &'s (dyn Fn() -> bool + Sync)) -> Nest<'s> {
+        let parent = self.parent.map_or("", |p| p.prefix.as_str());
+        let mut options = self.options;
+        if options.get_data().is_none() {
+            options = options.data(self.data());
+        }
+        Nest {
+            options,
+            deadline: self.deadline,
+            stopped: stopping,
+            prefix: format!("{parent}{}/", self.plan.steps()[i as usize].name()),
+            keep: &self.keep,
+            step: i,
+        }
+    }
+
     /// Whether `error` is a step giving up because the run is being cancelled or timed out
-    /// (`ctx.check()?`); if so, the run stops with that reason.
+    /// (`ctx.check()?`, or a sub-flow that stopped for that reason); if so, the run stops
+    /// with that reason.
     fn interrupted_by(&self, error: &(dyn std::error::Error + 'static)) -> bool {
-        error.is::<Cancelled>() && self.interrupted()
+        let stopped_inner = error.downcast_ref::<SubflowFailed>().is_some_and(|inner| {
+            matches!(inner.0.kind(), ErrorKind::Cancelled | ErrorKind::TimedOut)
+        });
+        (error.is::<Cancelled>() || stopped_inner) && self.interrupted()
     }
 
     /// Whether the run is stopping, without side effects (for [`Context::is_cancelled`]).
     fn is_stopping(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
+            || self.parent.is_some_and(|p| (p.stopped)())
             || self.cancel.is_some_and(crate::CancelToken::is_cancelled)
             || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
@@ -232,7 +262,9 @@ impl<E: Exec> Run<'_, E> {
         if self.stopped.load(Ordering::Relaxed) {
             return true;
         }
-        let reason = if self.cancel.is_some_and(crate::CancelToken::is_cancelled) {
+        let reason = if self.cancel.is_some_and(crate::CancelToken::is_cancelled)
+            || self.parent.is_some_and(|p| (p.stopped)())
+        {
             ErrorKind::Cancelled
         } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
             ErrorKind::TimedOut

@@ -32,6 +32,7 @@ use std::time::Instant;
 use crate::error::{BoxError, ErrorKind, FlowError};
 use crate::options::{RunOptions, Schedule};
 use crate::plan::Plan;
+use crate::subflow::{KeptLog, Nest};
 
 use lane::Lane;
 use notify::Observers;
@@ -116,15 +117,52 @@ pub fn execute<E: Exec>(
             Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
         ));
     }
+    execute_placed(plan, exec, run, options, None).map(drop)
+}
+
+/// Runs `plan` as a sub-flow: as a step of the run whose context is current, with what that
+/// run passes on (see [`crate::subflow`]); returns what a successful run keeps for undo.
+/// Called outside any run, it runs as [`execute`] with the default options.
+///
+/// # Errors
+/// The [`FlowError`] of the inner run.
+pub fn execute_nested<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    brand: Brand,
+) -> Result<Option<KeptLog>, FlowError> {
+    if let Some(problem) = &plan.hot().problem {
+        return Err(FlowError::new(
+            ErrorKind::Internal,
+            plan.flow().to_owned().into(),
+            None,
+            Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
+        ));
+    }
+    let run = brand.run();
+    crate::context::with_current(|ctx| match ctx.nest() {
+        Some(nest) => execute_placed(plan, exec, run, &nest.options, Some(nest)),
+        None => execute_placed(plan, exec, run, &RunOptions::new(), None),
+    })
+}
+
+/// Moves the run where its options say, then runs it.
+fn execute_placed<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    run: u64,
+    options: &RunOptions<'_>,
+    parent: Option<&Nest<'_>>,
+) -> Result<Option<KeptLog>, FlowError> {
     match options.get_pool() {
-        Some(pool) if pool.current_thread_index().is_none() => {
-            pool.install(carry_context(|| execute_here(plan, exec, run, options)))
-        }
+        Some(pool) if pool.current_thread_index().is_none() => pool.install(carry_context(|| {
+            execute_here(plan, exec, run, options, parent)
+        })),
         None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
-            let moved = carry_context(|| execute_here(plan, exec, run, options));
+            let moved = carry_context(|| execute_here(plan, exec, run, options, parent));
             rayon::scope(|_| moved())
         }
-        _ => execute_here(plan, exec, run, options),
+        _ => execute_here(plan, exec, run, options, parent),
     }
 }
 
@@ -147,7 +185,8 @@ fn execute_here<E: Exec>(
     exec: &E,
     brand: u64,
     options: &RunOptions<'_>,
-) -> Result<(), FlowError> {
+    parent: Option<&Nest<'_>>,
+) -> Result<Option<KeptLog>, FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
     let mut observers = Observers::default();
@@ -172,18 +211,24 @@ fn execute_here<E: Exec>(
         && observers.is_empty()
         && options.get_cancel().is_none()
         && options.get_timeout().is_none()
+        && parent.is_none()
         && let Some(result) = straight::run(plan, exec, brand)
     {
-        return result;
+        return result.map(|()| None);
     }
-    let deadline = options
+    let own_deadline = options
         .get_timeout()
         .and_then(|timeout| Instant::now().checked_add(timeout));
+    // A sub-flow's run ends by its parent's deadline too.
+    let deadline = match (own_deadline, parent.and_then(|p| p.deadline)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let mut lane = Lane::acquire();
     let owned = lane.lane();
     let scratch = lane.scratch(Run::<E>::scratch_len(hot));
     let mut run = Run::new(
-        plan, exec, brand, observers, options, deadline, owned, scratch,
+        plan, exec, brand, observers, options, deadline, owned, scratch, parent,
     );
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     let in_pool = rayon::current_thread_index().is_some();
@@ -195,7 +240,7 @@ fn execute_here<E: Exec>(
     }
     let (result, info) = run.finish();
     // A panic in `run_finished` cannot change a result that is already decided.
-    let heard = result.as_ref().copied();
+    let heard = result.as_ref().map(drop);
     run.emit_after(|o| o.run_finished(&info, heard));
     result
 }

@@ -17,6 +17,7 @@ use crate::observe::RunInfo;
 use crate::options::RunOptions;
 use crate::plan::{Hot, Plan};
 use crate::slot::Access;
+use crate::subflow::{Keepsakes, KeptLog, Nest};
 
 /// Run ids: unique within the process.
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
@@ -55,6 +56,12 @@ pub(crate) struct Run<'a, E> {
     pub(super) ready: &'a [AtomicU32],
     pub(super) stopped: AtomicBool,
     pub(super) failure: OnceLock<FlowError>,
+    /// The options the run was called with, for the sub-flows it runs.
+    pub(super) options: RunOptions<'a>,
+    /// For the run of a sub-flow: what it inherits from the step that runs it.
+    pub(super) parent: Option<&'a Nest<'a>>,
+    /// Successful runs of its sub-flow steps, kept for undo.
+    pub(super) keep: Keepsakes,
 }
 
 impl<'a, E: Exec> Run<'a, E> {
@@ -73,6 +80,7 @@ impl<'a, E: Exec> Run<'a, E> {
         deadline: Option<Instant>,
         lane: &'static Lane,
         scratch: &'a [AtomicU32],
+        parent: Option<&'a Nest<'a>>,
     ) -> Self {
         let hot = plan.hot();
         let cancel = options.get_cancel();
@@ -89,7 +97,8 @@ impl<'a, E: Exec> Run<'a, E> {
                 counter.store(slot.consumers(), Ordering::Relaxed);
             }
         }
-        let guarded = !observers.is_empty() || cancel.is_some() || deadline.is_some();
+        let guarded =
+            !observers.is_empty() || cancel.is_some() || deadline.is_some() || parent.is_some();
         let run = Run {
             // Only observers and contexts see the id: runs of plain steps nobody observes
             // skip the shared counter.
@@ -119,6 +128,9 @@ impl<'a, E: Exec> Run<'a, E> {
             ready,
             stopped: AtomicBool::new(false),
             failure: OnceLock::new(),
+            options: options.clone(),
+            parent,
+            keep: Keepsakes::default(),
         };
         // Inputs nobody reads are dropped up front.
         for input in 0..hot.inputs {
@@ -243,7 +255,11 @@ impl<'a, E: Exec> Run<'a, E> {
     }
 
     pub(crate) fn info(&self) -> RunInfo<'a> {
-        RunInfo::new(self.id, self.plan)
+        RunInfo::new(
+            self.id,
+            self.plan,
+            self.parent.map_or("", |p| p.prefix.as_str()),
+        )
     }
 
     /// The run's key/value data.
@@ -256,7 +272,7 @@ impl<'a, E: Exec> Run<'a, E> {
 
     /// After the schedule: drops what is left, undoes completed steps if the run failed, and
     /// hands back the result. Afterwards only the returned values of a successful run remain.
-    pub(super) fn finish(&mut self) -> (Result<(), FlowError>, RunInfo<'a>) {
+    pub(super) fn finish(&mut self) -> (Result<Option<KeptLog>, FlowError>, RunInfo<'a>) {
         let info = self.info();
         let slots = self.hot.slots.len() as u32;
         let leftover = |slot: u32| {
@@ -274,6 +290,26 @@ impl<'a, E: Exec> Run<'a, E> {
         } else {
             Vec::new()
         };
+        // A successful run of a sub-flow whose undoable steps completed keeps their values
+        // (and the inner runs of its own sub-flow steps) for the outer run's undo.
+        let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
+        let children = std::mem::take(&mut self.keep).into_inner();
+        if self.parent.is_some()
+            && self.failure.get().is_none()
+            && (completed > 0 || !children.is_empty())
+        {
+            let completed = self.done[..completed]
+                .iter()
+                .map(|d| d.load(Ordering::Relaxed))
+                .collect();
+            let log = KeptLog {
+                brand: self.brand,
+                completed,
+                children,
+            };
+            return (Ok(Some(log)), info);
+        }
+        drop(children);
         // Values kept for undo; then, if the run failed (a drop just now included), the
         // values that were to be returned.
         for returned in [false, true] {
@@ -294,7 +330,7 @@ impl<'a, E: Exec> Run<'a, E> {
                 }
                 Err(error)
             }
-            None => Ok(()),
+            None => Ok(None),
         };
         (result, info)
     }

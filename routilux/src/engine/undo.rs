@@ -47,6 +47,13 @@ impl<E: Exec> Run<'_, E> {
                     &never,
                     self.data(),
                 );
+                let nest;
+                let ctx = if step.policy().is_subflow() {
+                    nest = self.nest(i, &never);
+                    ctx.nested(&nest)
+                } else {
+                    ctx
+                };
                 let outcome = ctx.enter(|| {
                     catch_unwind(AssertUnwindSafe(|| {
                         self.exec

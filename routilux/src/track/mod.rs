@@ -102,6 +102,15 @@ impl std::fmt::Debug for Tracker {
 }
 
 /// The plan index of `step`, an element of `run`'s plan.
+/// The step's name on the timeline: qualified (`y/c`) in the run of a sub-flow.
+fn qualified<'s>(run: &RunInfo<'_>, step: &'s StepPlan) -> std::borrow::Cow<'s, str> {
+    if run.prefix().is_empty() {
+        step.name().into()
+    } else {
+        format!("{}{}", run.prefix(), step.name()).into()
+    }
+}
+
 fn index_of(run: &RunInfo<'_>, step: &StepPlan) -> usize {
     let steps = run.plan().steps();
     let size = std::mem::size_of::<StepPlan>().max(1);
@@ -258,7 +267,7 @@ impl Tracker {
             let took = live
                 .open
                 .remove(&index)
-                .map(|open| live.close(open, index, step.name(), outcome));
+                .map(|open| live.close(open, index, &qualified(run, step), outcome));
             // An attempt is counted once, when its span closes: an event heard twice (the
             // same tracker attached to the run and to the flow) finds nothing open.
             let Some(took) = took else {
@@ -283,7 +292,7 @@ impl Tracker {
                 start: Instant::now(),
                 attempt: 0,
             };
-            live.close(open, index, step.name(), Outcome::Skipped);
+            live.close(open, index, &qualified(run, step), Outcome::Skipped);
             self.stats_of(stats, run, step).was_skipped();
         });
     }
@@ -292,7 +301,7 @@ impl Tracker {
         let index = index_of(run, step);
         self.with_live(run, |live, _| {
             if let Some(open) = live.undo.take() {
-                live.close(open, index, step.name(), outcome);
+                live.close(open, index, &qualified(run, step), outcome);
             }
         });
     }
