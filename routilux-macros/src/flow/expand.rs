@@ -888,9 +888,10 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
             .position(|i| i.name == *wanted)
             .map(Source::Input);
         input.or_else(|| {
+            // A step that runs this very flow has no type to name.
             def.steps
                 .iter()
-                .position(|s| s.name == *wanted)
+                .position(|s| s.name == *wanted && !s.routine.is_ident(&def.name))
                 .map(Source::Step)
         })
     };

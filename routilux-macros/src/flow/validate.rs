@@ -77,6 +77,17 @@ pub(crate) fn check(def: &FlowDef) -> Result<Checked, syn::Error> {
         for error in &step.errors {
             problems.0.push(((step.order, 0), error.clone()));
         }
+        if step.routine.is_ident(flow) {
+            let token = &step.routine.segments[0].ident;
+            problems.add(
+                (step.order, 0),
+                token,
+                format!(
+                    "flow `{flow}` contains itself: step `{}` runs flow `{flow}`, which would run it again",
+                    step.name
+                ),
+            );
+        }
         if !step.args.iter().any(|a| matches!(a, Arg::Each(_))) {
             for (key, _) in &step.options.list {
                 if key == "batch" || key == "max_concurrency" {
