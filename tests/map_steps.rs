@@ -44,14 +44,14 @@ fn results_come_in_input_order_for_any_length() {
     for (schedule, options) in schedules() {
         for n in [0u64, 1, 2, 7, 100, 1000] {
             let xs: Vec<u64> = (0..n).collect();
-            let (ys, sum) = Scaled::run_with(options.clone(), xs.clone(), 3).unwrap();
+            let (ys, sum) = Scaled::run_with(options, xs.clone(), 3).unwrap();
             assert_eq!(
                 ys,
                 xs.iter().map(|x| x * 3).collect::<Vec<_>>(),
                 "{schedule:?}"
             );
             assert_eq!(sum, 3 * n * n.saturating_sub(1) / 2);
-            let batched = Batched::run_with(options.clone(), xs.clone()).unwrap();
+            let batched = Batched::run_with(options, xs.clone()).unwrap();
             assert_eq!(batched, xs.iter().map(|x| x * 2).collect::<Vec<_>>());
         }
     }
@@ -101,7 +101,7 @@ static ATTEMPTS: Mutex<Vec<(u64, u32)>> = Mutex::new(Vec::new());
 fn flaky(x: &u64, ctx: &Context) -> Result<u64, Boom> {
     ATTEMPTS.lock().unwrap().push((*x, ctx.attempt()));
     // Odd elements fail their first attempt.
-    if x % 2 == 1 && ctx.attempt() == 1 {
+    if !x.is_multiple_of(2) && ctx.attempt() == 1 {
         Err(Boom("first attempt"))
     } else {
         Ok(x * 10)
@@ -241,7 +241,7 @@ flow! {
 #[test]
 fn a_panicking_element_is_a_panicked_step_and_arrays_can_be_mapped() {
     for (schedule, options) in schedules() {
-        let err = Panicky::run_with(options.clone(), [0, 1, 3, 4]).unwrap_err();
+        let err = Panicky::run_with(options, [0, 1, 3, 4]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Panicked, "{schedule:?}");
         assert_eq!(err.element(), Some(2));
         assert_eq!(
@@ -253,7 +253,7 @@ fn a_panicking_element_is_a_panicked_step_and_arrays_can_be_mapped() {
 
 #[routine(retries = 1, fallback = 0)]
 fn maybe(x: &u64) -> Result<u64, Boom> {
-    if x % 3 == 0 {
+    if x.is_multiple_of(3) {
         Err(Boom("divisible"))
     } else {
         Ok(*x)

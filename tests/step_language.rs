@@ -133,7 +133,7 @@ flow! {
 #[test]
 fn a_false_condition_skips_the_step_and_its_consumers_see_none() {
     for (schedule, options) in schedules() {
-        let run = |amount, vip| Conditional::run_with(options.clone(), amount, vip).unwrap();
+        let run = |amount, vip| Conditional::run_with(options, amount, vip).unwrap();
         assert_eq!(run(10, true), "None/None", "{schedule:?}");
         assert_eq!(run(10, false), "None/Some(20)", "{schedule:?}");
         assert_eq!(run(500, true), "Some(true)/None", "{schedule:?}");

@@ -188,6 +188,8 @@ pub use policy::{Backoff, Policy};
 /// |---|---|---|
 /// | `retries = N` | a constant `u32` | retry a failed attempt up to `N` times |
 /// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry |
+/// | `batch = N` | a `usize` (map steps) | elements per task of a map step |
+/// | `max_concurrency = N` | a `usize` (map steps) | elements of a map step in flight at once |
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -230,6 +232,8 @@ pub use policy::{Backoff, Policy};
 /// code using it adds no errors of its own (when a `return` name is unknown, `run` returns
 /// `Result<!, FlowError>` until it is fixed: `let _ = Name::run(..)`, `Name::run(..)?` and
 /// `let x: T = Name::run(..)?` all type-check).
+///
+#[doc = include_str!("../docs/step-language.md")]
 pub use routilux_macros::flow;
 pub use step::{Args, Compensation, Step};
 pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};

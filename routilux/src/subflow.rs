@@ -68,8 +68,9 @@ impl fmt::Debug for Nest<'_> {
 /// A successful inner run whose undoable steps completed: kept until the outer run ends, to
 /// be undone if it fails.
 pub(crate) trait KeptRun: Send + Sync {
-    /// Undoes the inner run's completed undoable steps, newest first.
-    fn undo(&self) -> Result<(), BoxError>;
+    /// Undoes the inner run's completed undoable steps, newest first; `returned` undoes a
+    /// step whose result the inner run returned (it lives in the outer run now).
+    fn undo(&self, returned: &dyn Fn(u32) -> Result<(), BoxError>) -> Result<(), BoxError>;
 }
 
 /// Kept inner runs of one run, by step.
@@ -129,8 +130,9 @@ struct Kept<E> {
 }
 
 impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
-    fn undo(&self) -> Result<(), BoxError> {
+    fn undo(&self, returned: &dyn Fn(u32) -> Result<(), BoxError>) -> Result<(), BoxError> {
         let hot = self.plan.hot();
+        let inputs = self.plan.input_count();
         let data = RunData::new();
         let never = || false;
         let mut errors: Vec<String> = Vec::new();
@@ -157,8 +159,12 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
                 .nested(&nest);
                 let outcome = ctx.enter(|| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.exec
-                            .undo_step(i as usize, &Access::undo(self.log.brand, hot, i))
+                        if hot.slots[inputs + i as usize].returned() {
+                            returned(i)
+                        } else {
+                            self.exec
+                                .undo_step(i as usize, &Access::undo(self.log.brand, hot, i))
+                        }
                     }))
                 });
                 let error: BoxError = match outcome {
@@ -220,18 +226,20 @@ pub fn keep<E: Exec + Send + Sync + 'static>(plan: &'static Plan, exec: E, log: 
     });
 }
 
-/// Undoes the inner runs kept for the current step (the undo of a sub-flow step).
+/// Undoes the inner runs kept for the current step (the undo of a sub-flow step);
+/// `returned` undoes an inner step whose result the inner run returned, from the outer
+/// step's value.
 ///
 /// # Errors
 /// The first undo that failed, or all of them in one message.
-pub fn undo_kept() -> Result<(), BoxError> {
+pub fn undo_kept(returned: &dyn Fn(u32) -> Result<(), BoxError>) -> Result<(), BoxError> {
     crate::context::with_current(|ctx| {
         let Some(nest) = ctx.nest() else {
             return Ok(());
         };
         let mut result = Ok(());
         for kept in nest.keep.take(nest.step) {
-            let outcome = kept.undo();
+            let outcome = kept.undo(returned);
             if result.is_ok() {
                 result = outcome;
             }

@@ -654,7 +654,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // its routine impl must not name types less visible than the flow (E0446), and public
     // flows over private types are common in binaries.
     let subflow = (def.subflow || matches!(def.vis, syn::Visibility::Inherited))
-        .then(|| subflow_impl(def, &output));
+        .then(|| subflow_impl(def, checked, &output));
 
     quote! {
         #(#attrs)*
@@ -817,9 +817,54 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
 /// when every input is `Clone` (the inner run gets copies); its policy is undoable when any
 /// of its steps is, which also makes a flow that contains itself, directly or not, a
 /// compile error (the policy constant would depend on itself).
-fn subflow_impl(def: &FlowDef, output: &TokenStream) -> TokenStream {
+fn subflow_impl(def: &FlowDef, checked: &Checked, output: &TokenStream) -> TokenStream {
     let private = quote!(::routilux::__private);
     let name = &def.name;
+    // Undoing a step whose result the inner run returned: the value is the outer step's now.
+    let single = matches!(&def.ret, Some(ret) if !ret.tuple && checked.returns.len() == 1);
+    let returned_arms = checked
+        .returns
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &source)| {
+            let Source::Step(d) = source else {
+                return None;
+            };
+            let pos = u32::try_from(checked.order.iter().position(|&o| o == d)?).ok()?;
+            let routine = &def.steps[d].routine;
+            let index = syn::Index::from(k);
+            let value = if single {
+                quote!(output)
+            } else {
+                quote!(&output.#index)
+            };
+            let undo = quote!(<#routine as #private::Routine>::undo);
+            let each =
+                quote!(|values| #private::undo_each(values, #undo, &#private::OnceLock::new()));
+            let body = match shape(def, d) {
+                Shape {
+                    map: false,
+                    conditional: false,
+                } => quote!(#undo(#value)),
+                Shape {
+                    map: false,
+                    conditional: true,
+                } => {
+                    quote!((#value).as_ref().map_or(::core::result::Result::Ok(()), #undo))
+                }
+                Shape {
+                    map: true,
+                    conditional: false,
+                } => quote!((#each)(#value)),
+                Shape {
+                    map: true,
+                    conditional: true,
+                } => {
+                    quote!((#value).as_ref().map_or(::core::result::Result::Ok(()), #each))
+                }
+            };
+            Some(quote!(#pos => #body,))
+        });
     let input_types: Vec<_> = def.inputs.iter().map(|i| &i.ty).collect();
     let args: Vec<Ident> = (0..def.inputs.len())
         .map(|i| format_ident!("a{}", i, span = Span::mixed_site()))
@@ -854,8 +899,13 @@ fn subflow_impl(def: &FlowDef, output: &TokenStream) -> TokenStream {
                 returned
             }
 
-            fn undo(_: &Self::Output) -> ::core::result::Result<(), #private::BoxError> {
-                #private::undo_kept()
+            fn undo(output: &Self::Output) -> ::core::result::Result<(), #private::BoxError> {
+                #[allow(unused_variables)]
+                let returned = |step: u32| match step {
+                    #(#returned_arms)*
+                    _ => ::core::result::Result::Ok(()),
+                };
+                #private::undo_kept(&returned)
             }
         }
     }

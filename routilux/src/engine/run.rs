@@ -128,7 +128,7 @@ impl<'a, E: Exec> Run<'a, E> {
             ready,
             stopped: AtomicBool::new(false),
             failure: OnceLock::new(),
-            options: options.clone(),
+            options: *options,
             parent,
             keep: Keepsakes::default(),
         };
