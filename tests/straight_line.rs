@@ -2,88 +2,14 @@
 //! random flows (chains and DAGs) with random failing and panicking steps: the same result or
 //! the same error (kind and step), and every value made is dropped exactly once.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
+use common::tracked::{Ctl, Live, r0, r1, r2, r3};
 use proptest::prelude::*;
-use routilux::{FlowError, Observer, RunOptions, Schedule, routine};
-
-/// Counts values alive: +1 when made, -1 when dropped.
-#[derive(Debug, Default)]
-struct Live(AtomicI64);
-
-/// The run's control: which step values fail or panic, and the live-value counter.
-#[derive(Clone, Debug)]
-struct Ctl {
-    seed: u64,
-    modulus: u64,
-    fail: u64,
-    panic: u64,
-    live: Arc<Live>,
-}
-
-#[derive(Debug)]
-struct Tracked {
-    value: u64,
-    live: Arc<Live>,
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.live.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-#[derive(Debug)]
-struct Fail(u64);
-
-impl std::fmt::Display for Fail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "step value {} fails", self.0)
-    }
-}
-
-impl std::error::Error for Fail {}
-
-fn make(ctl: &Ctl, x: u64) -> Result<Tracked, Fail> {
-    let value = (x ^ ctl.seed)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(17);
-    match value % ctl.modulus {
-        r if r == ctl.fail => Err(Fail(value)),
-        r if r == ctl.panic => panic!("step value {value} panics"),
-        _ => {
-            ctl.live.0.fetch_add(1, Ordering::SeqCst);
-            Ok(Tracked {
-                value,
-                live: Arc::clone(&ctl.live),
-            })
-        }
-    }
-}
-
-#[routine]
-fn r0(ctl: &Ctl) -> Result<Tracked, Fail> {
-    make(ctl, 1)
-}
-
-#[routine]
-fn r1(a: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
-    make(ctl, a.value)
-}
-
-#[routine]
-fn r2(a: &Tracked, b: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
-    make(ctl, a.value.wrapping_mul(31) ^ b.value)
-}
-
-#[routine]
-fn r3(a: &Tracked, b: &Tracked, c: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
-    make(
-        ctl,
-        a.value.wrapping_mul(31) ^ b.value.wrapping_mul(7) ^ c.value,
-    )
-}
+use routilux::{FlowError, Observer, RunOptions, Schedule};
 
 type Runner = fn(RunOptions<'_>, Ctl) -> Result<u64, FlowError>;
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod tracked;
+
 use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
