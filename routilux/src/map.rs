@@ -96,6 +96,8 @@ struct Shared<'a, T, O> {
     workers: usize,
     batch: Option<usize>,
     policy: Policy,
+    /// No retries, compensation or context: elements run without a context each.
+    plain: bool,
 }
 
 /// Runs a map step: `call` once per element of `items`, in parallel on the current rayon
@@ -131,14 +133,23 @@ pub fn map<T: Sync, O: Send>(
         workers,
         batch: options.batch.map(|b| b.max(1)),
         policy: options.policy,
+        plain: options.policy.attempts() == 1
+            && !options.policy.compensates()
+            && !options.policy.uses_context(),
     };
+    // On a pool thread, this thread is one of the workers. Elsewhere (a run on the caller's
+    // thread) every worker is a pool job and this thread waits, as a `par_iter` called from
+    // outside the pool does: the caller's thread is not one of the pool's cores.
+    let here = rayon::current_thread_index().is_some();
     with_current(|step| {
         rayon::in_place_scope(|scope| {
-            for _ in 1..workers {
+            for _ in usize::from(here)..workers {
                 let shared = &shared;
                 scope.spawn(move |_| shared.work(step, call, compensate));
             }
-            shared.work(step, call, compensate);
+            if here {
+                shared.work(step, call, compensate);
+            }
         });
     });
     let failure = shared
@@ -222,23 +233,28 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
                 return;
             }
             let end = (start + claim).min(n);
-            let mut written = start;
-            for i in start..end {
-                if self.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                match self.element(step, i, call, compensate) {
-                    Ok(value) => {
-                        // SAFETY: `i` was claimed by this worker alone and is in bounds.
-                        unsafe { (*self.out.0.add(i)).write(value) };
-                        written = i + 1;
-                    }
-                    Err((panicked, error)) => {
-                        self.fail(i, panicked, error);
+            let written = if self.plain {
+                self.run_plain(start, end, call)
+            } else {
+                let mut written = start;
+                for i in start..end {
+                    if self.stop.load(Ordering::Relaxed) {
                         break;
                     }
+                    match self.element(step, i, call, compensate) {
+                        Ok(value) => {
+                            // SAFETY: `i` was claimed by this worker alone and is in bounds.
+                            unsafe { (*self.out.0.add(i)).write(value) };
+                            written = i + 1;
+                        }
+                        Err((panicked, error)) => {
+                            self.fail(i, panicked, error);
+                            break;
+                        }
+                    }
                 }
-            }
+                written
+            };
             if written > start {
                 self.done
                     .lock()
@@ -249,6 +265,41 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
                 return;
             }
         }
+    }
+
+    /// Runs elements `start..end` of a routine without retries, compensation or context:
+    /// no context per element, one panic guard per claim. Returns the end of what was
+    /// written.
+    fn run_plain(
+        &self,
+        start: usize,
+        end: usize,
+        call: &(dyn Fn(&T) -> Result<O, BoxError> + Sync),
+    ) -> usize {
+        let mut written = start;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            for i in start..end {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                match call(&self.items[i]) {
+                    Ok(value) => {
+                        // SAFETY: `i` was claimed by this worker alone and is in bounds.
+                        unsafe { (*self.out.0.add(i)).write(value) };
+                        written = i + 1;
+                    }
+                    Err(error) => {
+                        self.fail(i, false, error);
+                        return;
+                    }
+                }
+            }
+        }));
+        if let Err(payload) = outcome {
+            // The element after the last one written panicked.
+            self.fail(written, true, Box::new(StepPanicked::from_payload(&*payload)));
+        }
+        written
     }
 
     /// Runs element `i` with its retries and compensation; the error says whether it
