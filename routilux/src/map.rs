@@ -297,7 +297,11 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
         }));
         if let Err(payload) = outcome {
             // The element after the last one written panicked.
-            self.fail(written, true, Box::new(StepPanicked::from_payload(&*payload)));
+            self.fail(
+                written,
+                true,
+                Box::new(StepPanicked::from_payload(&*payload)),
+            );
         }
         written
     }
