@@ -50,7 +50,7 @@ fn language_flows() -> String {
                     }
                 }
             }
-            let after = if !all.is_empty() && next() % 3 == 0 {
+            let after = if !all.is_empty() && next().is_multiple_of(3) {
                 format!(" after {}", all[pick(next(), all.len())])
             } else {
                 String::new()
@@ -60,7 +60,7 @@ fn language_flows() -> String {
             match next() % 4 {
                 // A conditional step, and the value step that reads its `Option`.
                 0 if !values.is_empty() => {
-                    let not = if next() % 2 == 0 { "!" } else { "" };
+                    let not = if next().is_multiple_of(2) { "!" } else { "" };
                     let a = &values[pick(next(), values.len())];
                     writeln!(out, "        step c{i} = r1({a}, ctl){after} if {not}flag;").unwrap();
                     writeln!(out, "        step v{i} = ro(c{i}, ctl);").unwrap();

@@ -80,7 +80,7 @@ fn map(c: &mut Criterion) {
     group.bench_function("rayon-par_iter", |b| {
         b.iter(|| {
             let xs = black_box(trivial.clone());
-            xs.par_iter().map(|x| inc(x)).collect::<Vec<u64>>()
+            xs.par_iter().map(inc).collect::<Vec<u64>>()
         });
     });
     group.finish();
@@ -94,7 +94,7 @@ fn map(c: &mut Criterion) {
     group.bench_function("rayon-par_iter", |b| {
         b.iter(|| {
             let xs = black_box(spinning.clone());
-            xs.par_iter().map(|x| spin(x)).collect::<Vec<u64>>()
+            xs.par_iter().map(spin).collect::<Vec<u64>>()
         });
     });
     group.finish();
@@ -109,7 +109,7 @@ fn map(c: &mut Criterion) {
     group.bench_function("rayon-par_iter", |b| {
         b.iter(|| {
             let xs = black_box(one_long.clone());
-            xs.par_iter().map(|x| spin(x)).collect::<Vec<u64>>()
+            xs.par_iter().map(spin).collect::<Vec<u64>>()
         });
     });
     group.finish();
