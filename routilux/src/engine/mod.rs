@@ -121,7 +121,7 @@ pub fn execute<E: Exec>(
 }
 
 /// Runs `plan` as a sub-flow: as a step of the run whose context is current, with what that
-/// run passes on (see [`crate::subflow`]); returns what a successful run keeps for undo.
+/// run passes on (see `routilux/src/subflow.rs`); returns what a successful run keeps for undo.
 /// Called outside any run, it runs as [`execute`] with the default options.
 ///
 /// # Errors
