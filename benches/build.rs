@@ -47,6 +47,7 @@ fn main() {
     for (shapes, prefix, table) in [
         (shapes::overhead_shapes(), "t", "OVERHEAD"),
         (shapes::cpu_shapes(), "h", "CPU"),
+        (shapes::builder_shapes(), "t", "BUILDER"),
     ] {
         writeln!(registry, "/// Generated flows of the `{table}` benchmarks.\npub static {table}: &[Generated] = &[").unwrap();
         for shape in shapes {

@@ -301,3 +301,192 @@ proptest! {
         }
     }
 }
+
+/// A node of a random flow in the step language: its arguments, the steps it waits for
+/// without reading them (`after`), and what kind of step it is.
+#[derive(Clone, Debug)]
+struct Node {
+    deps: Vec<usize>,
+    after: Vec<usize>,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Plain,
+    /// Runs only when node `flag`'s value is even (odd when `negated`).
+    When {
+        flag: usize,
+        negated: bool,
+    },
+    /// Maps its arguments' values, element by element.
+    Map,
+}
+
+fn language_dag(max_steps: usize) -> impl Strategy<Value = Vec<Node>> {
+    (1..=max_steps).prop_flat_map(|n| {
+        (1..=n)
+            .map(|i| {
+                (
+                    proptest::collection::vec(0..i, 0..=4),
+                    proptest::collection::vec(0..i, 0..=2),
+                    0..3u8,
+                    0..i,
+                    any::<bool>(),
+                )
+                    .prop_map(|(deps, after, kind, flag, negated)| Node {
+                        deps,
+                        // `after` takes steps, not the input.
+                        after: after.into_iter().filter(|&a| a > 0).collect(),
+                        kind: match kind {
+                            0 => Kind::Plain,
+                            1 => Kind::When { flag, negated },
+                            _ => Kind::Map,
+                        },
+                    })
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The value of a skipped node.
+const SKIPPED: u64 = 0xdead;
+
+fn mapped(node: usize, x: u64) -> u64 {
+    x.wrapping_mul(3).wrapping_add(node as u64)
+}
+
+fn language_expected(nodes: &[Node], x: u64) -> Vec<u64> {
+    let mut values = vec![x];
+    for (i, node) in nodes.iter().enumerate() {
+        let k = i + 1;
+        let args: Vec<&u64> = node.deps.iter().map(|&d| &values[d]).collect();
+        let v = match node.kind {
+            Kind::Plain => value(k, &args),
+            Kind::When { flag, negated } if (values[flag] % 2 == 0) != negated => value(k, &args),
+            Kind::When { .. } => SKIPPED,
+            Kind::Map => {
+                let elements: Vec<u64> = args.iter().map(|a| mapped(k, **a)).collect();
+                value(k, &elements.iter().collect::<Vec<_>>())
+            }
+        };
+        values.push(v);
+    }
+    values
+}
+
+/// Records the start of node `k`'s last step now and its finish when dropped.
+struct Timed(Arc<Record>, usize);
+
+impl Timed {
+    fn start(record: &Arc<Record>, k: usize) -> Self {
+        record.started[k].store(record.tick(), Ordering::SeqCst);
+        record.runs[k].fetch_add(1, Ordering::SeqCst);
+        Timed(Arc::clone(record), k)
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        self.0.finished[self.1].store(self.0.tick(), Ordering::SeqCst);
+    }
+}
+
+type Ok64 = Result<u64, Injected>;
+
+/// Builds a flow of `nodes`: node `k`'s value is the result of step `s{k}`; a conditional node
+/// is a flag step `f{k}`, the conditional step `c{k}` and `s{k}` unwrapping its `Option`; a map
+/// node collects its arguments (`v{k}`), maps them (`m{k}`) and folds the results (`s{k}`).
+fn build_language(
+    nodes: &[Node],
+    record: &Arc<Record>,
+) -> (DynFlow, Handle<u64>, Vec<Handle<u64>>) {
+    let mut b = Builder::new("Language");
+    let input = b.input::<u64>("x").unwrap();
+    let mut handles = vec![input];
+    for (i, node) in nodes.iter().enumerate() {
+        let k = i + 1;
+        let r = Arc::clone(record);
+        let deps: Vec<Handle<u64>> = node.deps.iter().map(|&d| handles[d]).collect();
+        let h = match node.kind {
+            Kind::Plain => b.step(format!("s{k}"), &deps, move |args: &[&u64]| -> Ok64 {
+                let _timed = Timed::start(&r, k);
+                Ok(value(k, args))
+            }),
+            Kind::When { flag, negated } => {
+                let f = b
+                    .step(format!("f{k}"), handles[flag], |v: &u64| {
+                        Ok::<_, Injected>(v % 2 == 0)
+                    })
+                    .unwrap();
+                let condition = if negated { !f } else { f.into() };
+                let c = b
+                    .when(condition)
+                    .step(format!("c{k}"), &deps, move |args: &[&u64]| -> Ok64 {
+                        Ok(value(k, args))
+                    })
+                    .unwrap();
+                b.step(format!("s{k}"), c, move |c: &Option<u64>| -> Ok64 {
+                    let _timed = Timed::start(&r, k);
+                    Ok(c.unwrap_or(SKIPPED))
+                })
+            }
+            Kind::Map => {
+                let v = b
+                    .step(format!("v{k}"), &deps, |args: &[&u64]| {
+                        Ok::<_, Injected>(args.iter().map(|a| **a).collect::<Vec<u64>>())
+                    })
+                    .unwrap();
+                let m = b
+                    .map(format!("m{k}"), v, move |x: &u64| -> Ok64 {
+                        Ok(mapped(k, *x))
+                    })
+                    .unwrap();
+                b.step(format!("s{k}"), m, move |m: &Vec<u64>| -> Ok64 {
+                    let _timed = Timed::start(&r, k);
+                    Ok(value(k, &m.iter().collect::<Vec<_>>()))
+                })
+            }
+        }
+        .unwrap();
+        let after: Vec<Handle<u64>> = node.after.iter().map(|&a| handles[a]).collect();
+        b.after(h, &after).unwrap();
+        b.output(h);
+        handles.push(h);
+    }
+    (b.build(), input, handles)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    /// Random flows with `after` edges, conditional steps (negated or not) and map steps:
+    /// every schedule computes what a sequential evaluation does, runs each step once, and
+    /// starts a step only after its arguments and its `after` steps have finished.
+    #[test]
+    fn the_step_language_matches_sequential_evaluation(
+        nodes in language_dag(60),
+        x in any::<u64>(),
+    ) {
+        let want = language_expected(&nodes, x);
+        for options in options(pool()) {
+            let record = Record::new(nodes.len() + 1);
+            let (flow, input, handles) = build_language(&nodes, &record);
+            let mut inputs = flow.inputs();
+            inputs.set(input, x);
+            let mut outputs = flow.run(inputs, options).expect("no step fails");
+            for (k, &h) in handles.iter().enumerate().skip(1) {
+                prop_assert_eq!(outputs.take(h), Some(want[k]), "node {}", k);
+                prop_assert_eq!(record.runs[k].load(Ordering::SeqCst), 1, "node {} ran once", k);
+                let node = &nodes[k - 1];
+                for &d in node.deps.iter().chain(&node.after).filter(|&&d| d > 0) {
+                    prop_assert!(
+                        record.finished[d].load(Ordering::SeqCst)
+                            < record.started[k].load(Ordering::SeqCst),
+                        "node {} started before node {} finished", k, d
+                    );
+                }
+            }
+        }
+    }
+}

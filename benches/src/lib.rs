@@ -2,6 +2,7 @@
 //! library holds what the benchmarks share: the DAG [`shapes`], the step bodies in [`work`], the
 //! [`contenders`], and the `flow!`s that `build.rs` generates from the shapes.
 
+pub mod builder;
 pub mod contenders;
 pub mod shapes;
 pub mod work;

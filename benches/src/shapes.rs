@@ -189,6 +189,12 @@ pub fn overhead_shapes() -> Vec<Shape> {
     ]
 }
 
+/// The shapes of the builder benchmark (`benches/builder.rs`): each built with `flow!` and
+/// with the run-time `Builder`.
+pub fn builder_shapes() -> Vec<Shape> {
+    vec![chain(256), fan_out(256)]
+}
+
 /// The shapes of the CPU-bound benchmarks.
 pub fn cpu_shapes() -> Vec<Shape> {
     let mut fan = fan_out(64);

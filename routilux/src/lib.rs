@@ -98,7 +98,9 @@ mod track;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use builder::{BuildError, Builder, DynFlow, Handle, Inputs, Outputs};
+pub use builder::{
+    BuildError, Builder, Condition, Deps, DynFlow, Handle, Inputs, MapOutput, Outputs, When,
+};
 pub use cancel::CancelToken;
 pub use context::{Cancelled, Context, RunData};
 pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};

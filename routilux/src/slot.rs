@@ -92,6 +92,11 @@ impl<T> Slot<T> {
         drop(value);
     }
 
+    /// The value, if any, through exclusive access (before or after the run).
+    pub(crate) fn value_mut(&mut self) -> &mut Option<T> {
+        self.value.get_mut()
+    }
+
     /// The value, if any, once the run is over.
     pub fn into_inner(self) -> Option<T> {
         self.value.into_inner()

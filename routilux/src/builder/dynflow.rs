@@ -1,31 +1,21 @@
 //! [`DynFlow`]: a flow assembled by a [`Builder`](super::Builder), and its runs.
 
-use std::any::Any;
 use std::fmt;
-#[cfg(test)]
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{AnyBox, BuildError, Handle, StepFn, UndoFn};
-use crate::engine::{Access, Brand, Exec, execute};
-use crate::error::{BoxError, ErrorKind, FlowError};
+use super::exec::{Compiled, compile};
+use super::store::{Layout, Place, Store};
+use super::{BuildError, Declared, Handle};
+use crate::engine::{Brand, execute};
+use crate::error::{ErrorKind, FlowError};
 use crate::options::RunOptions;
 use crate::plan::Plan;
-use crate::slot::Slot;
-
-/// One step of a [`DynFlow`]: its argument slots in call order, its function and its undo.
-pub(super) struct DynStep {
-    pub(super) args: Vec<u32>,
-    pub(super) call: StepFn,
-    pub(super) undo: Option<UndoFn>,
-}
 
 /// A flow assembled by a [`Builder`](super::Builder), ready to run any number of times.
 pub struct DynFlow {
     builder: u64,
     plan: Plan,
-    /// In plan order.
-    steps: Vec<DynStep>,
+    pub(super) compiled: Compiled,
     /// What the outputs of every run need to check handles.
     names: Arc<Names>,
     /// A mistake the builder could not report ([`Builder::output`](super::Builder::output)
@@ -39,6 +29,8 @@ struct Names {
     flow: String,
     /// Plan slot of each input and step, in declaration order.
     slot_of_decl: Vec<u32>,
+    /// Where each input and step is stored, in declaration order.
+    place_of_decl: Vec<Place>,
     /// The name of each plan slot.
     names: Vec<String>,
     /// Whether each plan slot is returned by a run.
@@ -46,16 +38,67 @@ struct Names {
 }
 
 impl Names {
-    /// The plan slot of `handle`, if it belongs to this flow.
-    fn slot<T>(&self, handle: Handle<T>, operation: &'static str) -> Result<usize, BuildError> {
-        match self.slot_of_decl.get(handle.slot as usize) {
-            Some(&slot) if handle.builder == self.builder => Ok(slot as usize),
+    /// The plan slot and place of `handle`, if it belongs to this flow.
+    fn slot<T>(
+        &self,
+        handle: Handle<T>,
+        operation: &'static str,
+    ) -> Result<(usize, Place), BuildError> {
+        let decl = handle.slot as usize;
+        match (self.slot_of_decl.get(decl), self.place_of_decl.get(decl)) {
+            (Some(&slot), Some(&place)) if handle.builder == self.builder => {
+                Ok((slot as usize, place))
+            }
             _ => Err(BuildError::OtherFlow {
                 flow: self.flow.clone(),
                 operation,
                 handle: format!("{handle:?}"),
             }),
         }
+    }
+
+    fn wrong_type<T>(&self, slot: usize) -> BuildError {
+        BuildError::WrongType {
+            flow: self.flow.clone(),
+            name: self.names[slot].clone(),
+            expected: std::any::type_name::<T>(),
+        }
+    }
+}
+
+/// Makes the flow of a builder's declarations.
+pub(super) fn build(
+    builder: u64,
+    name: String,
+    inputs: Vec<String>,
+    declared: Vec<Declared>,
+    kept: &[u32],
+    layout: &Layout,
+    mut defect: Option<BuildError>,
+) -> DynFlow {
+    let (plan, compiled) = compile(name, inputs, declared, kept, layout, &mut defect);
+    let names = plan
+        .inputs()
+        .map(str::to_owned)
+        .chain(plan.steps().iter().map(|s| s.name().to_owned()))
+        .collect();
+    let returned = (0..compiled.slot_of_decl.len())
+        .map(|slot| plan.slot_returned(slot))
+        .collect();
+    let names = Names {
+        builder,
+        flow: plan.flow().to_owned(),
+        slot_of_decl: compiled.slot_of_decl.clone(),
+        place_of_decl: compiled.place_of_decl.clone(),
+        names,
+        returned,
+    };
+    DynFlow {
+        builder,
+        plan,
+        compiled,
+        names: Arc::new(names),
+        defect,
     }
 }
 
@@ -70,15 +113,19 @@ impl fmt::Debug for DynFlow {
 /// The input values of one run of a [`DynFlow`].
 pub struct Inputs<'f> {
     flow: &'f DynFlow,
-    values: Vec<Option<AnyBox>>,
+    /// The run's identity, which its slots carry.
+    brand: Brand,
+    store: Store,
+    given: Vec<bool>,
     /// The first mistake [`Inputs::set`] was given: the run fails with it.
     mistake: Option<BuildError>,
 }
 
 impl fmt::Debug for Inputs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let given: Vec<bool> = self.values.iter().map(Option::is_some).collect();
-        f.debug_struct("Inputs").field("given", &given).finish()
+        f.debug_struct("Inputs")
+            .field("given", &self.given)
+            .finish()
     }
 }
 
@@ -107,16 +154,18 @@ impl Inputs<'_> {
         value: T,
     ) -> Result<&mut Self, BuildError> {
         let names = &self.flow.names;
-        let slot = names.slot(handle, "Inputs::set")?;
-        match self.values.get_mut(slot) {
-            Some(input) => *input = Some(Box::new(value)),
-            None => {
-                return Err(BuildError::NotAnInput {
-                    flow: names.flow.clone(),
-                    name: names.names[slot].clone(),
-                });
-            }
+        let (slot, place) = names.slot(handle, "Inputs::set")?;
+        if slot >= self.given.len() {
+            return Err(BuildError::NotAnInput {
+                flow: names.flow.clone(),
+                name: names.names[slot].clone(),
+            });
         }
+        let Some(input) = self.store.slot_mut::<T>(place) else {
+            return Err(names.wrong_type::<T>(slot));
+        };
+        *input.value_mut() = Some(value);
+        self.given[slot] = true;
         Ok(self)
     }
 }
@@ -125,7 +174,7 @@ impl Inputs<'_> {
 ///
 /// [`Builder::output`]: super::Builder::output
 pub struct Outputs {
-    values: Vec<Option<AnyBox>>,
+    store: Store,
     names: Arc<Names>,
 }
 
@@ -153,97 +202,27 @@ impl Outputs {
     /// in place on every error.
     pub fn try_take<T: 'static>(&mut self, handle: Handle<T>) -> Result<T, BuildError> {
         let names = &self.names;
-        let slot = names.slot(handle, "Outputs::take")?;
-        let name = || names.names[slot].clone();
-        let flow = || names.flow.clone();
+        let (slot, place) = names.slot(handle, "Outputs::take")?;
         if !names.returned[slot] {
             return Err(BuildError::NotAnOutput {
-                flow: flow(),
-                name: name(),
+                flow: names.flow.clone(),
+                name: names.names[slot].clone(),
             });
         }
-        let value = &mut self.values[slot];
-        match value {
-            None => Err(BuildError::AlreadyTaken {
-                flow: flow(),
-                name: name(),
-            }),
-            Some(boxed) if !(**boxed).is::<T>() => Err(BuildError::WrongType {
-                flow: flow(),
-                name: name(),
-                expected: std::any::type_name::<T>(),
-            }),
-            Some(_) => {
-                let boxed = value.take().expect("matched Some above");
-                Ok(*boxed.downcast::<T>().expect("type checked above"))
-            }
-        }
-    }
-}
-
-/// The per-run state of a [`DynFlow`]: its type-erased result slots.
-struct DynRun<'f> {
-    flow: &'f DynFlow,
-    slots: Vec<Slot<AnyBox>>,
-}
-
-impl Exec for DynRun<'_> {
-    fn run_step(&self, step: usize, access: &mut Access<'_>) -> Result<(), BoxError> {
-        let step_def = &self.flow.steps[step];
-        let args: Vec<&(dyn Any + Send + Sync)> = step_def
-            .args
-            .iter()
-            .map(|&s| &**self.slots[s as usize].get(access))
-            .collect();
-        let value = (step_def.call)(&args)?;
-        self.slots[self.flow.plan.input_count() + step].set(access, value);
-        Ok(())
-    }
-
-    fn clear(&self, slot: usize, access: &mut Access<'_>) {
-        self.slots[slot].clear(access);
-    }
-
-    fn undo_step(&self, step: usize, access: &Access<'_>) -> Result<(), BoxError> {
-        match &self.flow.steps[step].undo {
-            Some(undo) => undo(&**self.slots[self.flow.plan.input_count() + step].get(access)),
-            None => Ok(()),
-        }
+        let Some(value) = self.store.slot_mut::<T>(place) else {
+            return Err(names.wrong_type::<T>(slot));
+        };
+        value
+            .value_mut()
+            .take()
+            .ok_or_else(|| BuildError::AlreadyTaken {
+                flow: names.flow.clone(),
+                name: names.names[slot].clone(),
+            })
     }
 }
 
 impl DynFlow {
-    pub(super) fn new(
-        builder: u64,
-        plan: Plan,
-        steps: Vec<DynStep>,
-        slot_of_decl: Vec<u32>,
-        defect: Option<BuildError>,
-    ) -> Self {
-        let names = plan
-            .inputs()
-            .map(str::to_owned)
-            .chain(plan.steps().iter().map(|s| s.name().to_owned()))
-            .collect();
-        let returned = (0..slot_of_decl.len())
-            .map(|slot| plan.slot_returned(slot))
-            .collect();
-        let names = Names {
-            builder,
-            flow: plan.flow().to_owned(),
-            slot_of_decl,
-            names,
-            returned,
-        };
-        DynFlow {
-            builder,
-            plan,
-            steps,
-            names: Arc::new(names),
-            defect,
-        }
-    }
-
     /// The flow's plan: its steps in topological order and its layers.
     #[must_use]
     pub fn plan(&self) -> &Plan {
@@ -253,9 +232,13 @@ impl DynFlow {
     /// An empty set of inputs for one run.
     #[must_use]
     pub fn inputs(&self) -> Inputs<'_> {
+        let brand = Brand::new();
+        let store = Store::new(&brand, &self.compiled.groups);
         Inputs {
             flow: self,
-            values: (0..self.plan.input_count()).map(|_| None).collect(),
+            brand,
+            store,
+            given: vec![false; self.plan.input_count()],
             mistake: None,
         }
     }
@@ -294,7 +277,7 @@ impl DynFlow {
         if let Some(mistake) = inputs.mistake {
             return Err(self.misuse(mistake));
         }
-        if let Some(missing) = inputs.values.iter().position(Option::is_none) {
+        if let Some(missing) = inputs.given.iter().position(|given| !given) {
             let name = self.plan.inputs().nth(missing).unwrap_or("?").to_owned();
             return Err(FlowError::new(
                 ErrorKind::MissingInput,
@@ -303,29 +286,10 @@ impl DynFlow {
                 Some(format!("input `{name}` was not given").into()),
             ));
         }
-        let brand = Brand::new();
-        let inputs_len = inputs.values.len();
-        let slots: Vec<Slot<AnyBox>> =
-            inputs
-                .values
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    match v {
-                        Some(v) => Slot::new(&brand, index, v),
-                        None => Slot::empty(&brand, index),
-                    }
-                })
-                .chain((0..self.steps.len()).map(|i| {
-                    Slot::empty(&brand, u32::try_from(inputs_len + i).unwrap_or(u32::MAX))
-                }))
-                .collect();
-        let run = DynRun { flow: self, slots };
-        execute(&self.plan, &run, brand, &options.into())?;
-        let values = run.slots.into_iter().map(Slot::into_inner).collect();
+        let run = self.new_run(inputs.store);
+        execute(&self.plan, &run, inputs.brand, &options.into())?;
         Ok(Outputs {
-            values,
+            store: run.store,
             names: Arc::clone(&self.names),
         })
     }
@@ -334,9 +298,5 @@ impl DynFlow {
 /// The handle of a flow's first input (for the engine's own tests).
 #[cfg(test)]
 pub(crate) fn first_input_handle(flow: &DynFlow) -> Handle<u64> {
-    Handle {
-        builder: flow.builder,
-        slot: 0,
-        _type: PhantomData,
-    }
+    Handle::new(flow.builder, 0)
 }

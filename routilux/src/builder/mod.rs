@@ -1,224 +1,124 @@
 //! [`Builder`]: flows assembled at run time, executed by the same engine as `flow!` flows.
-//!
-//! ```
-//! use routilux::{Builder, Schedule};
-//!
-//! let mut b = Builder::new("Sum");
-//! let x = b.input::<u64>("x")?;
-//! let double = b.step("double", &[x], |a: &[&u64]| Ok::<_, std::fmt::Error>(a[0] * 2))?;
-//! let sum = b.step("sum", &[x, double], |a: &[&u64]| Ok::<_, std::fmt::Error>(a[0] + a[1]))?;
-//! b.output(sum);
-//! let flow = b.build();
-//!
-//! let mut inputs = flow.inputs();
-//! inputs.set(x, 5);
-//! let mut outputs = flow.run(inputs, Schedule::Dataflow)?;
-//! assert_eq!(outputs.take(sum), Some(15));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
+mod deps;
 mod dynflow;
+mod error;
+mod exec;
+mod map;
+mod settings;
+mod store;
+#[cfg(test)]
+mod tests;
+mod when;
 
-use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use deps::{Condition, Deps, Handle};
 #[cfg(test)]
 pub(crate) use dynflow::first_input_handle;
 pub use dynflow::{DynFlow, Inputs, Outputs};
+pub use error::BuildError;
+pub use map::MapOutput;
+pub use when::When;
 
+use crate::engine::Access;
 use crate::error::BoxError;
-use crate::plan::Plan;
-use crate::policy::{Backoff, Policy};
-use dynflow::DynStep;
+use crate::policy::Policy;
+use store::{Layout, Store, Typed, mismatch};
 
-type AnyBox = Box<dyn Any + Send + Sync>;
-type StepFn = Box<dyn Fn(&[&(dyn Any + Send + Sync)]) -> Result<AnyBox, BoxError> + Send + Sync>;
-type UndoFn = Box<dyn Fn(&(dyn Any + Send + Sync)) -> Result<(), BoxError> + Send + Sync>;
+type StepFn = Box<dyn Fn(&Store, &mut Access<'_>) -> Result<(), BoxError> + Send + Sync>;
+type SkipFn = Box<dyn Fn(&Store, &mut Access<'_>) -> bool + Send + Sync>;
+type UndoFn = Box<dyn Fn(&Store, &Access<'_>) -> Result<(), BoxError> + Send + Sync>;
+/// Makes the skip test of a conditional step from the builder's layout, its flag's
+/// declaration, whether the flag is negated, and the step's own declaration.
+type SkipMaker = fn(&Layout, u32, bool, u32) -> SkipFn;
 
 /// A step being declared.
 struct Declared {
     name: String,
+    routine: &'static str,
+    /// Declaration indices of everything the step waits for: arguments, condition, `after`.
     reads: Vec<u32>,
-    call: StepFn,
-    undo: Option<UndoFn>,
+    /// Retries and backoff (of each element, for a map step).
     policy: Policy,
+    skip: Option<SkipFn>,
+    body: Body,
+}
+
+enum Body {
+    Step { call: StepFn, undo: Option<UndoFn> },
+    Map(map::MapDecl),
+}
+
+/// What a declaration has checked and placed before its closure is made.
+struct Begun<S> {
+    reads: Vec<u32>,
+    out: Typed<S>,
+    skip: Option<SkipFn>,
 }
 
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
 
-/// A typed reference to an input or step result of a [`Builder`] flow.
-pub struct Handle<T> {
-    builder: u64,
-    slot: u32,
-    _type: PhantomData<fn() -> T>,
+fn boxed<E: std::error::Error + Send + Sync + 'static>(error: E) -> BoxError {
+    Box::new(error)
 }
-
-impl<T> Clone for Handle<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for Handle<T> {}
-
-impl<T> fmt::Debug for Handle<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("builder", &self.builder)
-            .field("slot", &self.slot)
-            .finish()
-    }
-}
-
-/// Why a [`Builder`] refused a declaration, or a [`DynFlow`] refused a handle or inputs.
-///
-/// Every variant names the flow it happened in and, where it can, the input or step the
-/// handle stands for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// The name is already used by an input or step of this flow.
-    DuplicateName(String),
-    /// A handle came from a different builder.
-    ForeignHandle {
-        /// The step that was given the handle.
-        step: String,
-    },
-    /// The flow would have more than `u32::MAX` inputs and steps.
-    TooLarge,
-    /// [`Builder::input`] was called after the first step.
-    InputAfterStep {
-        /// The flow.
-        flow: String,
-        /// The input that came too late.
-        input: String,
-    },
-    /// A handle from another builder (or its flow) was given to `operation` of flow `flow`.
-    OtherFlow {
-        /// The flow that was given the handle.
-        flow: String,
-        /// What was given it, e.g. `Outputs::take`.
-        operation: &'static str,
-        /// The handle, as its `Debug` shows it.
-        handle: String,
-    },
-    /// [`Builder::retries`] or [`Builder::undo`] was given the handle of an input.
-    NotAStep {
-        /// The flow.
-        flow: String,
-        /// The input.
-        name: String,
-        /// What was given the handle, e.g. `Builder::retries`.
-        operation: &'static str,
-    },
-    /// [`Inputs::try_set`] was given the handle of a step.
-    NotAnInput {
-        /// The flow.
-        flow: String,
-        /// The step.
-        name: String,
-    },
-    /// [`Outputs::try_take`] was given the handle of a value not marked with
-    /// [`Builder::output`].
-    NotAnOutput {
-        /// The flow.
-        flow: String,
-        /// The input or step.
-        name: String,
-    },
-    /// [`Outputs::try_take`] was given the handle of a value already taken.
-    AlreadyTaken {
-        /// The flow.
-        flow: String,
-        /// The input or step.
-        name: String,
-    },
-    /// A value was not of the type its handle says (only possible with handles made up
-    /// outside the builder; the value is left in place).
-    WrongType {
-        /// The flow.
-        flow: String,
-        /// The input or step.
-        name: String,
-        /// The type the handle asked for.
-        expected: &'static str,
-    },
-    /// [`DynFlow::run`] was given [`Inputs`] made by another flow's [`DynFlow::inputs`].
-    OtherFlowInputs {
-        /// The flow that was run.
-        flow: String,
-        /// The flow that made the inputs.
-        made_by: String,
-    },
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::DuplicateName(name) => {
-                write!(f, "the name `{name}` is already used in this flow")
-            }
-            BuildError::ForeignHandle { step } => {
-                write!(f, "step `{step}` was given a handle from another builder")
-            }
-            BuildError::TooLarge => f.write_str("a flow holds at most u32::MAX inputs and steps"),
-            BuildError::InputAfterStep { flow, input } => write!(
-                f,
-                "input `{input}` of flow `{flow}` is declared after a step: declare every \
-                 input before the first step"
-            ),
-            BuildError::OtherFlow {
-                flow,
-                operation,
-                handle,
-            } => write!(
-                f,
-                "`{operation}` of flow `{flow}` was given a handle from another builder \
-                 ({handle})"
-            ),
-            BuildError::NotAStep {
-                flow,
-                name,
-                operation,
-            } => write!(
-                f,
-                "`{operation}` was given `{name}`, an input of flow `{flow}`, not a step"
-            ),
-            BuildError::NotAnInput { flow, name } => write!(
-                f,
-                "`Inputs::set` was given `{name}`, a step of flow `{flow}`, not an input"
-            ),
-            BuildError::NotAnOutput { flow, name } => write!(
-                f,
-                "`{name}` of flow `{flow}` is not an output (mark it with `Builder::output`)"
-            ),
-            BuildError::AlreadyTaken { flow, name } => {
-                write!(f, "output `{name}` of flow `{flow}` was already taken")
-            }
-            BuildError::WrongType {
-                flow,
-                name,
-                expected,
-            } => write!(
-                f,
-                "`{name}` of flow `{flow}` is not of the type its handle asks for (`{expected}`)"
-            ),
-            BuildError::OtherFlowInputs { flow, made_by } => write!(
-                f,
-                "flow `{flow}` was given inputs made for flow `{made_by}` (make them with \
-                 this flow's `inputs()`)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {}
 
 /// Assembles a flow at run time. Steps can only take results declared before them, so a
 /// builder flow is acyclic by construction.
+///
+/// A builder flow has what a `flow!` has: inputs, steps whose arguments may have different
+/// types ([`Deps`]), constants, ordering-only dependencies ([`Builder::after`]), conditional
+/// steps ([`Builder::when`]), map steps ([`Builder::map`]) with per-element retries and undo,
+/// retries with backoff and undo. Mistakes are reported as [`BuildError`]s, never panics.
+///
+/// ```
+/// use routilux::{Backoff, Builder, Schedule};
+/// use std::convert::Infallible;
+///
+/// let mut b = Builder::new("Prices");
+/// let items = b.input::<Vec<u64>>("items")?;
+/// let member = b.input::<bool>("member")?;
+/// // A constant: a step without arguments that hands out a clone of its value.
+/// let rate = b.constant("rate", 10u64)?;
+/// // A map step: the closure runs once per element, in parallel; results in input order.
+/// let taxed = b.map_with("taxed", items, rate, |price: &u64, rate: &u64| {
+///     Ok::<_, Infallible>(price + price * rate / 100)
+/// })?;
+/// b.retries(taxed, 2, Backoff::NONE)?; // per element
+/// // Arguments of different types, as a tuple.
+/// let total = b.step("total", (taxed, member), |(taxed, member): (&Vec<u64>, &bool)| {
+///     let sum: u64 = taxed.iter().sum();
+///     Ok::<_, Infallible>(if *member { sum - sum / 10 } else { sum })
+/// })?;
+/// // A conditional step: runs only for non-members; its result is an `Option`.
+/// let offer = b.when(!member).step("offer", total, |t: &u64| {
+///     Ok::<_, Infallible>(format!("join and save {}", t / 10))
+/// })?;
+/// // An ordering-only dependency: `offer` also waits for `rate`, whose value it does not read.
+/// b.after(offer, rate)?;
+/// b.output(total);
+/// b.output(offer);
+/// let flow = b.build();
+///
+/// let mut inputs = flow.inputs();
+/// inputs.set(items, vec![100, 200]).set(member, false);
+/// let mut out = flow.run(inputs, Schedule::Dataflow)?;
+/// assert_eq!(out.take(total), Some(330));
+/// assert_eq!(out.take(offer), Some(Some("join and save 33".to_owned())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// **Constants.** The most direct way to give a step a fixed value is to capture it in the
+/// closure (`move |x: &u64| Ok(x * factor)`). [`Builder::constant`] makes a value an argument
+/// like any other (useful for a function shared by several steps, and shown in the flow's
+/// graph); it is cloned once per run, so wrap values that are costly to clone in an `Arc`.
+///
+/// **Speed.** Values are stored unboxed, one array per value type; each step is a closure
+/// monomorphised for its argument and result types, which reads its arguments in place. Runs
+/// that one thread carries out anyway (`Schedule::Sequential`, chains) go straight through
+/// the steps without the engine's bookkeeping, as `flow!` flows do.
 pub struct Builder {
     id: u64,
     name: String,
@@ -226,6 +126,7 @@ pub struct Builder {
     steps: Vec<Declared>,
     names: BTreeSet<String>,
     kept: Vec<u32>,
+    layout: Layout,
     /// The first mistake [`Builder::output`] could not report.
     pending: Option<BuildError>,
 }
@@ -244,13 +145,15 @@ impl Builder {
     /// A builder for a flow called `name`.
     #[must_use]
     pub fn new(name: impl Into<String>) -> Self {
+        let id = NEXT_BUILDER.fetch_add(1, Ordering::Relaxed);
         Builder {
-            id: NEXT_BUILDER.fetch_add(1, Ordering::Relaxed),
+            id,
             name: name.into(),
             inputs: Vec::new(),
             steps: Vec::new(),
             names: BTreeSet::new(),
             kept: Vec::new(),
+            layout: Layout::new(id),
             pending: None,
         }
     }
@@ -263,6 +166,10 @@ impl Builder {
             return Err(BuildError::DuplicateName(name.to_owned()));
         }
         Ok(())
+    }
+
+    fn declarations(&self) -> usize {
+        self.inputs.len() + self.steps.len()
     }
 
     /// Declares an input. Declare all inputs before the first step.
@@ -282,167 +189,128 @@ impl Builder {
             });
         }
         self.claim(&name)?;
+        self.layout.push::<T>();
         self.inputs.push(name);
         Ok(self.handle(self.inputs.len() - 1))
     }
 
     fn handle<T>(&self, slot: usize) -> Handle<T> {
-        Handle {
-            builder: self.id,
-            slot: u32::try_from(slot).unwrap_or(u32::MAX),
-            _type: PhantomData,
-        }
+        Handle::new(self.id, u32::try_from(slot).unwrap_or(u32::MAX))
     }
 
-    /// Declares a step that calls `f` with the values of `deps`, in order.
+    /// Checks a new step's handles (builder and declaration index of each) and claims its
+    /// name, then places its result (a `S`).
+    fn begin<S: Send + Sync + 'static>(
+        &mut self,
+        name: &str,
+        mut handles: Vec<(u64, u32)>,
+        condition: Option<(Condition, SkipMaker)>,
+    ) -> Result<Begun<S>, BuildError> {
+        if let Some((c, _)) = &condition {
+            handles.push((c.builder, c.slot));
+        }
+        let known = self.declarations();
+        if handles
+            .iter()
+            .any(|&(builder, slot)| builder != self.id || slot as usize >= known)
+        {
+            return Err(BuildError::ForeignHandle {
+                step: name.to_owned(),
+            });
+        }
+        self.claim(name)?;
+        let decl = u32::try_from(known).unwrap_or(u32::MAX);
+        let out = self.layout.push::<S>();
+        let skip = condition.map(|(c, make)| make(&self.layout, c.slot, c.negated, decl));
+        Ok(Begun {
+            reads: handles.into_iter().map(|(_, slot)| slot).collect(),
+            out,
+            skip,
+        })
+    }
+
+    /// Adds a begun step; returns its handle.
+    fn push<S>(
+        &mut self,
+        name: String,
+        routine: &'static str,
+        begun: Begun<S>,
+        body: Body,
+    ) -> Handle<S> {
+        self.steps.push(Declared {
+            name,
+            routine,
+            reads: begun.reads,
+            policy: Policy::NONE,
+            skip: begun.skip,
+            body,
+        });
+        self.handle(self.declarations() - 1)
+    }
+
+    /// Declares a step whose result is a `S`, made by `f` from the values of `deps`.
+    fn add_step<D, S, F>(
+        &mut self,
+        name: String,
+        routine: &'static str,
+        deps: &D,
+        condition: Option<(Condition, SkipMaker)>,
+        f: F,
+    ) -> Result<Handle<S>, BuildError>
+    where
+        D: Deps,
+        S: Send + Sync + 'static,
+        F: Fn(D::Refs<'_>) -> Result<S, BoxError> + Send + Sync + 'static,
+    {
+        let mut handles = Vec::new();
+        deps.handles(&mut handles);
+        let begun = self.begin::<S>(&name, handles, condition)?;
+        let places = deps.places(&self.layout);
+        let out = begun.out;
+        let call: StepFn = Box::new(move |store, access| {
+            let value = D::with(&places, store, access, &f).ok_or_else(mismatch)??;
+            store.set(out, access, value)
+        });
+        Ok(self.push(name, routine, begun, Body::Step { call, undo: None }))
+    }
+
+    /// Declares a step that calls `f` with the values of `deps` (see [`Deps`] for the shapes:
+    /// one handle, a tuple of handles of any types, or a slice of handles of one type).
     ///
     /// # Errors
     /// [`BuildError::DuplicateName`] if the name is taken, [`BuildError::ForeignHandle`] if a
     /// handle comes from another builder.
-    pub fn step<T, U, Err, F>(
+    pub fn step<D, U, Err, F>(
         &mut self,
         name: impl Into<String>,
-        deps: &[Handle<T>],
+        deps: D,
         f: F,
     ) -> Result<Handle<U>, BuildError>
     where
-        T: Send + Sync + 'static,
+        D: Deps,
         U: Send + Sync + 'static,
         Err: std::error::Error + Send + Sync + 'static,
-        F: Fn(&[&T]) -> Result<U, Err> + Send + Sync + 'static,
+        F: Fn(D::Refs<'_>) -> Result<U, Err> + Send + Sync + 'static,
     {
-        let name = name.into();
-        if deps.iter().any(|h| h.builder != self.id) {
-            return Err(BuildError::ForeignHandle { step: name });
-        }
-        self.claim(&name)?;
-        let (flow, step) = (self.name.clone(), name.clone());
-        let call: StepFn = Box::new(move |args| {
-            // Handles are typed and checked against their builder, so this cannot fail; if
-            // it did, the step fails with an error rather than a panic.
-            let typed: Option<Vec<&T>> = args.iter().map(|a| a.downcast_ref::<T>()).collect();
-            let Some(typed) = typed else {
-                return Err(Box::new(BuildError::WrongType {
-                    flow: flow.clone(),
-                    name: format!("an argument of `{step}`"),
-                    expected: std::any::type_name::<T>(),
-                }) as BoxError);
-            };
-            match f(&typed) {
-                Ok(value) => Ok(Box::new(value) as AnyBox),
-                Err(error) => Err(Box::new(error) as BoxError),
-            }
-        });
-        self.steps.push(Declared {
-            name,
-            reads: deps.iter().map(|h| h.slot).collect(),
-            call,
-            undo: None,
-            policy: Policy::NONE,
-        });
-        Ok(self.handle(self.inputs.len() + self.steps.len() - 1))
+        self.add_step(name.into(), "closure", &deps, None, move |refs| {
+            f(refs).map_err(boxed)
+        })
     }
 
-    /// The step behind `handle`, if it is a step of this builder.
-    fn declared<U>(
+    /// Declares a constant: a step without arguments whose result is a clone of `value`,
+    /// made once per run. Capturing a value in a step's closure is the other way to pass a
+    /// constant (see [`Builder`]).
+    ///
+    /// # Errors
+    /// [`BuildError::DuplicateName`] if the name is taken.
+    pub fn constant<T: Clone + Send + Sync + 'static>(
         &mut self,
-        handle: Handle<U>,
-        operation: &'static str,
-    ) -> Result<&mut Declared, BuildError> {
-        let slot = handle.slot as usize;
-        if handle.builder != self.id || slot >= self.inputs.len() + self.steps.len() {
-            return Err(BuildError::OtherFlow {
-                flow: self.name.clone(),
-                operation,
-                handle: format!("{handle:?}"),
-            });
-        }
-        match slot.checked_sub(self.inputs.len()) {
-            Some(i) => Ok(&mut self.steps[i]),
-            None => Err(BuildError::NotAStep {
-                flow: self.name.clone(),
-                name: self.inputs[slot].clone(),
-                operation,
-            }),
-        }
-    }
-
-    /// Retries `step` up to `retries` times after a failure, waiting `backoff` in between.
-    ///
-    /// # Errors
-    /// [`BuildError::OtherFlow`] if `step` comes from another builder,
-    /// [`BuildError::NotAStep`] if it is an input.
-    pub fn retries<U>(
-        &mut self,
-        step: Handle<U>,
-        retries: u32,
-        backoff: Backoff,
-    ) -> Result<(), BuildError> {
-        let declared = self.declared(step, "Builder::retries")?;
-        declared.policy = declared.policy.retries(retries).backoff(backoff);
-        Ok(())
-    }
-
-    /// Makes `step` undoable: if the run fails after `step` succeeded, `undo` is called with
-    /// its result (see [`Step::undo`](crate::Step::undo)). The result is kept until the run
-    /// ends.
-    ///
-    /// # Errors
-    /// [`BuildError::OtherFlow`] if `step` comes from another builder,
-    /// [`BuildError::NotAStep`] if it is an input.
-    pub fn undo<U, Err, F>(&mut self, step: Handle<U>, undo: F) -> Result<(), BuildError>
-    where
-        U: Send + Sync + 'static,
-        Err: std::error::Error + Send + Sync + 'static,
-        F: Fn(&U) -> Result<(), Err> + Send + Sync + 'static,
-    {
-        let flow = self.name.clone();
-        let declared = self.declared(step, "Builder::undo")?;
-        let name = declared.name.clone();
-        declared.undo = Some(Box::new(move |value| {
-            // As in `step`: cannot fail, but fails with an error rather than a panic.
-            let Some(value) = value.downcast_ref::<U>() else {
-                return Err(Box::new(BuildError::WrongType {
-                    flow: flow.clone(),
-                    name: name.clone(),
-                    expected: std::any::type_name::<U>(),
-                }) as BoxError);
-            };
-            undo(value).map_err(|e| Box::new(e) as BoxError)
-        }));
-        declared.policy = declared.policy.__flags(true, false, false);
-        Ok(())
-    }
-
-    /// Makes the run return `handle`'s value (see [`Outputs::take`]).
-    ///
-    /// A handle from another builder is a mistake this method cannot report: it is kept,
-    /// [`try_build`](Self::try_build) returns it and every run of the flow fails with it
-    /// (kind [`ErrorKind::Misuse`](crate::ErrorKind::Misuse)). [`try_output`](Self::try_output)
-    /// reports it at once.
-    pub fn output<T>(&mut self, handle: Handle<T>) {
-        if let Err(error) = self.try_output(handle) {
-            self.pending.get_or_insert(error);
-        }
-    }
-
-    /// Makes the run return `handle`'s value (see [`Outputs::take`]).
-    ///
-    /// # Errors
-    /// [`BuildError::OtherFlow`] if `handle` comes from another builder.
-    pub fn try_output<T>(&mut self, handle: Handle<T>) -> Result<(), BuildError> {
-        if handle.builder != self.id || handle.slot as usize >= self.inputs.len() + self.steps.len()
-        {
-            return Err(BuildError::OtherFlow {
-                flow: self.name.clone(),
-                operation: "Builder::output",
-                handle: format!("{handle:?}"),
-            });
-        }
-        if !self.kept.contains(&handle.slot) {
-            self.kept.push(handle.slot);
-        }
-        Ok(())
+        name: impl Into<String>,
+        value: T,
+    ) -> Result<Handle<T>, BuildError> {
+        self.add_step(name.into(), "constant", &(), None, move |()| {
+            Ok(value.clone())
+        })
     }
 
     /// Computes the plan, or returns the first mistake [`output`](Self::output) was given.
@@ -461,270 +329,14 @@ impl Builder {
     /// [`try_build`](Self::try_build)).
     #[must_use]
     pub fn build(self) -> DynFlow {
-        let n_inputs = self.inputs.len() as u32;
-        let mut specs = Vec::with_capacity(self.steps.len());
-        let mut calls = Vec::with_capacity(self.steps.len());
-        for step in self.steps {
-            specs.push((
-                step.name,
-                "closure".to_owned(),
-                step.reads.clone(),
-                step.policy,
-            ));
-            calls.push((step.reads, step.call, step.undo));
-        }
-        let (plan, position) = Plan::build(self.name, self.inputs, specs, &self.kept);
-        let slot_of_decl: Vec<u32> = (0..n_inputs)
-            .chain(position.iter().map(|&p| n_inputs + p))
-            .collect();
-        let mut ordered: Vec<Option<DynStep>> = (0..calls.len()).map(|_| None).collect();
-        for (decl, (reads, call, undo)) in calls.into_iter().enumerate() {
-            let args = reads.iter().map(|&s| slot_of_decl[s as usize]).collect();
-            ordered[position[decl] as usize] = Some(DynStep { args, call, undo });
-        }
-        DynFlow::new(
+        dynflow::build(
             self.id,
-            plan,
-            ordered.into_iter().flatten().collect(),
-            slot_of_decl,
+            self.name,
+            self.inputs,
+            self.steps,
+            &self.kept,
+            &self.layout,
             self.pending,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::convert::Infallible;
-    use std::error::Error as _;
-
-    use super::*;
-    use crate::{ErrorKind, FlowError, Schedule};
-
-    /// `Sum`: input `x: u64`, step `double`, output `double`.
-    fn sum() -> (DynFlow, Handle<u64>, Handle<u64>) {
-        let mut b = Builder::new("Sum");
-        let x = b.input::<u64>("x").unwrap();
-        let double = b
-            .step("double", &[x], |a: &[&u64]| Ok::<_, Infallible>(a[0] * 2))
-            .unwrap();
-        b.output(double);
-        (b.build(), x, double)
-    }
-
-    /// `Words`: input `text: String`, step `upper`, output `upper`.
-    fn words() -> (DynFlow, Handle<String>, Handle<String>) {
-        let mut b = Builder::new("Words");
-        let text = b.input::<String>("text").unwrap();
-        let upper = b
-            .step("upper", &[text], |a: &[&String]| {
-                Ok::<_, Infallible>(a[0].to_uppercase())
-            })
-            .unwrap();
-        b.output(upper);
-        (b.build(), text, upper)
-    }
-
-    fn misuse(error: &FlowError) -> &BuildError {
-        assert_eq!(error.kind(), ErrorKind::Misuse, "{error}");
-        error
-            .source()
-            .unwrap()
-            .downcast_ref::<BuildError>()
-            .unwrap()
-    }
-
-    #[test]
-    fn a_wrong_handle_takes_nothing() {
-        let (flow, x, double) = sum();
-        let (_, _, upper) = words();
-        let mut inputs = flow.inputs();
-        inputs.set(x, 21);
-        let mut outputs = flow.run(inputs, Schedule::Sequential).unwrap();
-        // `upper` has the same declaration slot as `double`, and another type.
-        assert_eq!(outputs.take(upper), None);
-        let error = outputs.try_take(upper).unwrap_err();
-        assert!(matches!(
-            &error,
-            BuildError::OtherFlow { flow, operation: "Outputs::take", .. } if flow == "Sum"
-        ));
-        assert!(error.to_string().contains("another builder"), "{error}");
-        // Not an output, then the value itself, then nothing left.
-        let error = outputs.try_take(x).unwrap_err();
-        assert_eq!(
-            error,
-            BuildError::NotAnOutput {
-                flow: "Sum".into(),
-                name: "x".into()
-            }
-        );
-        assert_eq!(outputs.take(double), Some(42));
-        assert_eq!(
-            outputs.try_take(double).unwrap_err().to_string(),
-            "output `double` of flow `Sum` was already taken"
-        );
-    }
-
-    #[test]
-    fn a_handle_of_the_wrong_type_leaves_the_value() {
-        let mut b = Builder::new("Echo");
-        let text = b.input::<String>("text").unwrap();
-        b.output(text);
-        let flow = b.build();
-        let mut inputs = flow.inputs();
-        inputs.set(text, "hi".to_owned());
-        let mut outputs = flow.run(inputs, Schedule::Sequential).unwrap();
-        // A `Handle<u64>` for the same slot (only tests can make one).
-        let wrong = first_input_handle(&flow);
-        assert!(matches!(
-            outputs.try_take(wrong),
-            Err(BuildError::WrongType { name, expected: "u64", .. }) if name == "text"
-        ));
-        assert_eq!(outputs.take(text).as_deref(), Some("hi"));
-    }
-
-    #[test]
-    fn an_input_after_a_step_is_an_error_not_a_panic() {
-        let mut b = Builder::new("Late");
-        let x = b.input::<u64>("x").unwrap();
-        b.step("y", &[x], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
-            .unwrap();
-        let error = b.input::<u64>("z").unwrap_err();
-        assert_eq!(
-            error,
-            BuildError::InputAfterStep {
-                flow: "Late".into(),
-                input: "z".into()
-            }
-        );
-        assert!(error.to_string().contains("input `z` of flow `Late`"));
-        // The name was not claimed.
-        assert!(
-            b.step("z", &[x], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn builder_calls_name_the_handle_they_refuse() {
-        let mut other = Builder::new("Other");
-        let foreign_input = other.input::<u64>("f").unwrap();
-        let foreign = other
-            .step("g", &[foreign_input], |a: &[&u64]| {
-                Ok::<_, Infallible>(*a[0])
-            })
-            .unwrap();
-
-        let mut b = Builder::new("Main");
-        let x = b.input::<u64>("x").unwrap();
-        let y = b
-            .step("y", &[x], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
-            .unwrap();
-        assert_eq!(
-            b.step("z", &[x, foreign], |a: &[&u64]| Ok::<_, Infallible>(*a[0]))
-                .unwrap_err(),
-            BuildError::ForeignHandle { step: "z".into() }
-        );
-        let error = b.retries(foreign, 1, Backoff::NONE).unwrap_err();
-        assert!(matches!(
-            &error,
-            BuildError::OtherFlow { flow, operation: "Builder::retries", .. } if flow == "Main"
-        ));
-        let error = b.retries(x, 1, Backoff::NONE).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "`Builder::retries` was given `x`, an input of flow `Main`, not a step"
-        );
-        let error = b.undo(x, |_: &u64| Ok::<_, Infallible>(())).unwrap_err();
-        assert!(matches!(
-            error,
-            BuildError::NotAStep {
-                operation: "Builder::undo",
-                ..
-            }
-        ));
-        assert!(b.retries(y, 1, Backoff::NONE).is_ok());
-        assert!(b.try_output(foreign).is_err());
-        b.output(y);
-        assert!(b.try_build().is_ok());
-    }
-
-    #[test]
-    fn an_output_from_another_builder_is_reported() {
-        let mut other = Builder::new("Other");
-        let foreign = other.input::<u64>("f").unwrap();
-        let make = || {
-            let mut b = Builder::new("Main");
-            let x = b.input::<u64>("x").unwrap();
-            b.output(x);
-            b.output(foreign);
-            (b, x)
-        };
-        let (b, _) = make();
-        assert!(matches!(
-            b.try_build(),
-            Err(BuildError::OtherFlow {
-                operation: "Builder::output",
-                ..
-            })
-        ));
-        // `build` cannot fail: every run does instead, saying why.
-        let (b, x) = make();
-        let flow = b.build();
-        let mut inputs = flow.inputs();
-        inputs.set(x, 1);
-        let error = flow.run(inputs, Schedule::Sequential).unwrap_err();
-        assert!(matches!(
-            misuse(&error),
-            BuildError::OtherFlow {
-                operation: "Builder::output",
-                ..
-            }
-        ));
-        assert!(
-            error
-                .to_string()
-                .starts_with("flow `Main` failed: `Builder::output`")
-        );
-    }
-
-    #[test]
-    fn inputs_set_with_a_foreign_handle_fails_the_run_instead_of_panicking() {
-        let (flow, x, double) = sum();
-        let (_, text, _) = words();
-        let mut inputs = flow.inputs();
-        inputs.set(x, 1).set(text, "no".to_owned());
-        let error = flow.run(inputs, Schedule::Sequential).unwrap_err();
-        assert!(matches!(
-            misuse(&error),
-            BuildError::OtherFlow { flow, operation: "Inputs::set", .. } if flow == "Sum"
-        ));
-        // A step's handle is not an input.
-        let mut inputs = flow.inputs();
-        let error = inputs.try_set(double, 5).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "`Inputs::set` was given `double`, a step of flow `Sum`, not an input"
-        );
-        inputs.set(double, 5).set(x, 1);
-        let error = flow.run(inputs, Schedule::Sequential).unwrap_err();
-        assert!(matches!(misuse(&error), BuildError::NotAnInput { name, .. } if name == "double"));
-    }
-
-    #[test]
-    fn inputs_of_another_flow_are_refused() {
-        let (sum, _, _) = sum();
-        let (words, text, _) = words();
-        let mut inputs = words.inputs();
-        inputs.set(text, "hi".to_owned());
-        let error = sum.run(inputs, Schedule::Sequential).unwrap_err();
-        assert_eq!(
-            misuse(&error),
-            &BuildError::OtherFlowInputs {
-                flow: "Sum".into(),
-                made_by: "Words".into()
-            }
-        );
-        assert_eq!(error.step(), None);
-        assert!(!error.to_string().contains("internal"), "{error}");
     }
 }

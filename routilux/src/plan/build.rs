@@ -9,12 +9,15 @@ use crate::policy::Policy;
 impl Plan {
     /// Builds a plan from steps listed in an order where every step reads only inputs and
     /// earlier steps. `reads[i]` lists the slots step `i` reads, numbered inputs first then
-    /// steps in the given order; `returned` lists the slots a run returns. Returns the plan and, for each given step, its plan index.
+    /// steps in the given order; `returned` lists the slots a run returns; `needs_drop` says,
+    /// in the same numbering, whether dropping each value does anything. Returns the plan and,
+    /// for each given step, its plan index.
     pub(crate) fn build(
         flow: String,
         inputs: Vec<String>,
         specs: Vec<(String, String, Vec<u32>, Policy)>,
         returned: &[u32],
+        needs_drop: &[bool],
     ) -> (Plan, Vec<u32>) {
         let n_inputs = u32::try_from(inputs.len()).expect("fewer than 2^32 inputs");
         let n = specs.len();
@@ -66,6 +69,13 @@ impl Plan {
                 }
             }
             reads_by_pos[pos as usize] = mapped;
+        }
+        for (k, &drops) in needs_drop.iter().enumerate() {
+            if let Ok(k) = u32::try_from(k)
+                && let Some(slot) = slots.get_mut(to_slot(k) as usize)
+            {
+                slot.needs_drop = drops;
+            }
         }
         for &k in returned {
             let slot = &mut slots[to_slot(k) as usize];
