@@ -133,7 +133,7 @@ fn constants_are_arguments_cloned_once_per_run() {
     for (name, options) in &runs {
         let mut inputs = flow.inputs();
         inputs.set(x, 1);
-        let mut out = flow.run(inputs, options.clone()).unwrap();
+        let mut out = flow.run(inputs, *options).unwrap();
         assert_eq!(out.take(d), Some(112), "{name}");
     }
     assert_eq!(clones.load(Ordering::SeqCst), runs.len());
@@ -226,10 +226,7 @@ fn a_false_condition_skips_the_step_and_its_consumers_see_none() {
         let run = |a, v| {
             let mut inputs = flow.inputs();
             inputs.set(amount, a).set(vip, v);
-            flow.run(inputs, options.clone())
-                .unwrap()
-                .take(summary)
-                .unwrap()
+            flow.run(inputs, options).unwrap().take(summary).unwrap()
         };
         assert_eq!(run(10, true), "None/None", "{name}");
         assert_eq!(run(10, false), "None/Some(20)", "{name}");
@@ -343,7 +340,7 @@ fn map_steps_keep_the_order_run_each_element_once_and_honour_the_limit() {
             let input: Vec<u64> = (0..n).collect();
             let mut inputs = flow.inputs();
             inputs.set(xs, input.clone()).set(factor, 3);
-            let mut out = flow.run(inputs, options.clone()).unwrap();
+            let mut out = flow.run(inputs, options).unwrap();
             let expected: Vec<u64> = input.iter().map(|x| x * 3).collect();
             assert_eq!(out.take(total), Some(expected.iter().sum()), "{name}");
             assert_eq!(out.take(ys), Some(expected), "{name}");
@@ -478,7 +475,7 @@ fn conditional_map_steps_store_none_when_skipped() {
         for go_on in [true, false] {
             let mut inputs = flow.inputs();
             inputs.set(xs, vec![1, 2]).set(go, go_on);
-            let mut out = flow.run(inputs, options.clone()).unwrap();
+            let mut out = flow.run(inputs, options).unwrap();
             let (ys, zs) = (out.take(ys).unwrap(), out.take(zs).unwrap());
             if go_on {
                 assert_eq!((ys, zs), (Some(vec![2, 3]), None), "{name}");

@@ -416,7 +416,7 @@ fn build_language(
             Kind::When { flag, negated } => {
                 let f = b
                     .step(format!("f{k}"), handles[flag], |v: &u64| {
-                        Ok::<_, Injected>(v % 2 == 0)
+                        Ok::<_, Injected>(v.is_multiple_of(2))
                     })
                     .unwrap();
                 let condition = if negated { !f } else { f.into() };
