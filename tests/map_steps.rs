@@ -277,3 +277,57 @@ fn compensation_applies_per_element() {
     assert_eq!(distinct, HashSet::from([0, 1, 2, 4, 5]));
     assert_eq!(WithFallback::run(vec![3, 4]).unwrap(), [0, 4]);
 }
+
+/// Undoable elements whose undo fails for the value 2.
+struct Fragile;
+
+impl Step for Fragile {
+    type Args = (u64,);
+    type Output = u64;
+    type Error = Boom;
+
+    fn run((x,): (&u64,), _: &Context) -> Result<u64, Boom> {
+        if *x == 13 {
+            Err(Boom("unlucky"))
+        } else {
+            Ok(*x)
+        }
+    }
+
+    const UNDOABLE: bool = true;
+
+    fn undo(value: &u64, _: &Context) -> Result<(), Boom> {
+        if *value == 2 {
+            Err(Boom("cannot undo 2"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+flow! {
+    flow FragileMap {
+        input xs: Vec<u64>;
+        #[step(batch = 1, max_concurrency = 1)]
+        step held = Fragile(each xs);
+        return held;
+    }
+}
+
+#[test]
+fn an_element_undo_that_fails_is_reported_not_dropped() {
+    for (schedule, options) in schedules() {
+        let err = FragileMap::run_with(options, vec![1, 2, 13]).unwrap_err();
+        assert_eq!(err.element(), Some(2), "{schedule:?}");
+        let undo: Vec<(String, String)> = err
+            .undo_errors()
+            .iter()
+            .map(|u| (u.step().to_owned(), u.error().to_string()))
+            .collect();
+        assert_eq!(
+            undo,
+            [("held[1]".to_owned(), "cannot undo 2".to_owned())],
+            "{schedule:?}"
+        );
+    }
+}

@@ -121,8 +121,22 @@ impl FlowError {
                 } else {
                     kind
                 };
-                let mut error = FlowError::new(kind, flow, Some(step), Some(element.source));
-                error.inner.element = Some(element.index);
+                let ElementFailed {
+                    index,
+                    source,
+                    undo_failures,
+                    ..
+                } = *element;
+                let undo_errors = undo_failures
+                    .into_iter()
+                    .map(|(i, error)| UndoError::new(format!("{step}[{i}]").into(), 1, error))
+                    .collect();
+                // A map stopped by the run's cancellation (no element failed) whose undos
+                // failed: the stop is the cause.
+                let element = (index != usize::MAX).then_some(index);
+                let mut error = FlowError::new(kind, flow, Some(step), Some(source));
+                error.inner.element = element;
+                error.inner.undo_errors = undo_errors;
                 error
             }
             Err(source) => FlowError::new(kind, flow, Some(step), Some(source)),
@@ -135,8 +149,9 @@ impl FlowError {
         self.inner.element
     }
 
+    /// Adds the run's undo errors after those already reported (a map step's elements).
     pub(crate) fn set_undo_errors(&mut self, errors: Vec<UndoError>) {
-        self.inner.undo_errors = errors;
+        self.inner.undo_errors.extend(errors);
     }
 
     /// The undos that failed while the run was being put back in order, in the order they
@@ -402,6 +417,8 @@ pub(crate) struct ElementFailed {
     index: usize,
     panicked: bool,
     source: BoxError,
+    /// Completed elements whose undo failed after this failure: index and error.
+    undo_failures: Vec<(usize, BoxError)>,
 }
 
 impl ElementFailed {
@@ -410,7 +427,13 @@ impl ElementFailed {
             index,
             panicked,
             source,
+            undo_failures: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_undo_failures(mut self, failures: Vec<(usize, BoxError)>) -> Self {
+        self.undo_failures = failures;
+        self
     }
 }
 

@@ -179,6 +179,9 @@ pub fn map<T: Sync, O: Send>(
             let base = out.spare_capacity_mut().as_mut_ptr();
             // Newest first: the last completed run first, its elements from the end.
             done.reverse();
+            // Undos that failed or panicked: reported with the step's error (as undo errors of
+            // `step[i]`), never dropped.
+            let mut undo_failures: Vec<(usize, BoxError)> = Vec::new();
             if options.policy.is_undoable() {
                 for &(start, end) in &done {
                     for i in (start..end).rev() {
@@ -187,9 +190,12 @@ pub fn map<T: Sync, O: Send>(
                         }
                         // SAFETY: `i` lies in a completed run: written, not yet dropped.
                         let value = unsafe { (*base.add(i)).assume_init_ref() };
-                        // An undo that fails or panics here cannot be reported apart from
-                        // the element's own failure; it is counted in the error's message.
-                        let _ = catch_unwind(AssertUnwindSafe(|| undo(value)));
+                        match catch_unwind(AssertUnwindSafe(|| undo(value))) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(error)) => undo_failures.push((i, error)),
+                            Err(payload) => undo_failures
+                                .push((i, Box::new(StepPanicked::from_payload(&*payload)))),
+                        }
                     }
                 }
             }
@@ -199,10 +205,12 @@ pub fn map<T: Sync, O: Send>(
                     unsafe { (*base.add(i)).assume_init_drop() };
                 }
             }
-            if error.is::<crate::Cancelled>() && index == usize::MAX {
+            if error.is::<crate::Cancelled>() && index == usize::MAX && undo_failures.is_empty() {
                 return Err(error);
             }
-            Err(Box::new(ElementFailed::new(index, panicked, error)))
+            Err(Box::new(
+                ElementFailed::new(index, panicked, error).with_undo_failures(undo_failures),
+            ))
         }
     }
 }
