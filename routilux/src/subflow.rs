@@ -100,8 +100,8 @@ impl Keepsakes {
         taken
     }
 
-    pub(crate) fn into_inner(self) -> Vec<(u32, Box<dyn KeptRun>)> {
-        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 }
 
@@ -110,7 +110,7 @@ impl Keepsakes {
 pub struct KeptLog {
     pub(crate) brand: u64,
     pub(crate) completed: Vec<u32>,
-    pub(crate) children: Vec<(u32, Box<dyn KeptRun>)>,
+    pub(crate) children: Keepsakes,
 }
 
 impl fmt::Debug for KeptLog {
@@ -126,7 +126,6 @@ struct Kept<E> {
     plan: &'static Plan,
     exec: E,
     log: KeptLog,
-    children: Keepsakes,
 }
 
 impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
@@ -146,7 +145,7 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
                     deadline: None,
                     stopped: &never,
                     prefix: String::new(),
-                    keep: &self.children,
+                    keep: &self.log.children,
                     step: i,
                 };
                 let ctx = Context::new(
@@ -199,29 +198,8 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
 pub fn keep<E: Exec + Send + Sync + 'static>(plan: &'static Plan, exec: E, log: KeptLog) {
     crate::context::with_current(|ctx| {
         if let Some(nest) = ctx.nest() {
-            let KeptLog {
-                brand,
-                completed,
-                children: kept_children,
-            } = log;
-            let children = Keepsakes::default();
-            for (step, kept) in kept_children {
-                children.push(step, kept);
-            }
-            let log = KeptLog {
-                brand,
-                completed,
-                children: Vec::new(),
-            };
-            nest.keep.push(
-                nest.step,
-                Box::new(Kept {
-                    plan,
-                    exec,
-                    log,
-                    children,
-                }),
-            );
+            nest.keep
+                .push(nest.step, Box::new(Kept { plan, exec, log }));
         }
     });
 }

@@ -293,7 +293,7 @@ impl<'a, E: Exec> Run<'a, E> {
         // A successful run of a sub-flow whose undoable steps completed keeps their values
         // (and the inner runs of its own sub-flow steps) for the outer run's undo.
         let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
-        let children = std::mem::take(&mut self.keep).into_inner();
+        let children = std::mem::take(&mut self.keep);
         if self.parent.is_some()
             && self.failure.get().is_none()
             && (completed > 0 || !children.is_empty())
