@@ -224,7 +224,7 @@ impl<E: Exec> Run<'_, E> {
     /// What sub-flow step `i` passes on to the inner run.
     pub(super) fn nest<'s>(&'s self, i: u32, stopping: &'s (dyn Fn() -> bool + Sync)) -> Nest<'s> {
         let parent = self.parent.map_or("", |p| p.prefix.as_str());
-        let mut options = self.options;
+        let mut options = *self.options;
         if options.get_data().is_none() {
             options = options.data(self.data());
         }

@@ -57,7 +57,7 @@ pub(crate) struct Run<'a, E> {
     pub(super) stopped: AtomicBool,
     pub(super) failure: OnceLock<FlowError>,
     /// The options the run was called with, for the sub-flows it runs.
-    pub(super) options: RunOptions<'a>,
+    pub(super) options: &'a RunOptions<'a>,
     /// For the run of a sub-flow: what it inherits from the step that runs it.
     pub(super) parent: Option<&'a Nest<'a>>,
     /// Successful runs of its sub-flow steps, kept for undo.
@@ -76,7 +76,7 @@ impl<'a, E: Exec> Run<'a, E> {
         exec: &'a E,
         brand: u64,
         observers: Observers<'a>,
-        options: &RunOptions<'a>,
+        options: &'a RunOptions<'a>,
         deadline: Option<Instant>,
         lane: &'static Lane,
         scratch: &'a [AtomicU32],
@@ -128,7 +128,7 @@ impl<'a, E: Exec> Run<'a, E> {
             ready,
             stopped: AtomicBool::new(false),
             failure: OnceLock::new(),
-            options: *options,
+            options,
             parent,
             keep: Keepsakes::default(),
         };
@@ -292,24 +292,21 @@ impl<'a, E: Exec> Run<'a, E> {
         };
         // A successful run of a sub-flow whose undoable steps completed keeps their values
         // (and the inner runs of its own sub-flow steps) for the outer run's undo.
-        let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
-        let children = std::mem::take(&mut self.keep);
-        if self.parent.is_some()
-            && self.failure.get().is_none()
-            && (completed > 0 || !children.is_empty())
-        {
-            let completed = self.done[..completed]
-                .iter()
-                .map(|d| d.load(Ordering::Relaxed))
-                .collect();
-            let log = KeptLog {
-                brand: self.brand,
-                completed,
-                children,
-            };
-            return (Ok(Some(log)), info);
+        // Only a sub-flow's run keeps anything: a run called directly skips this.
+        if self.parent.is_some() && self.failure.get().is_none() {
+            let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
+            if completed > 0 || !self.keep.is_empty() {
+                let log = KeptLog {
+                    brand: self.brand,
+                    completed: self.done[..completed]
+                        .iter()
+                        .map(|d| d.load(Ordering::Relaxed))
+                        .collect(),
+                    children: std::mem::take(&mut self.keep),
+                };
+                return (Ok(Some(log)), info);
+            }
         }
-        drop(children);
         // Values kept for undo; then, if the run failed (a drop just now included), the
         // values that were to be returned.
         for returned in [false, true] {
