@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// Cancels runs from any thread. Clone it freely; every clone cancels the same runs.
@@ -54,7 +55,8 @@ impl CancelToken {
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     raised: AtomicBool,
-    lock: Mutex<()>,
+    /// Besides threads, futures wait on it: the owners of async runs, by run id.
+    lock: Mutex<Vec<(u64, Waker)>>,
     wake: Condvar,
 }
 
@@ -62,7 +64,7 @@ impl Signal {
     pub(crate) const fn new() -> Self {
         Signal {
             raised: AtomicBool::new(false),
-            lock: Mutex::new(()),
+            lock: Mutex::new(Vec::new()),
             wake: Condvar::new(),
         }
     }
@@ -79,8 +81,29 @@ impl Signal {
     /// Wakes every sleeper without raising the flag (they re-check their own conditions).
     pub(crate) fn notify(&self) {
         // Taking the lock orders this wake-up after a sleeper's last check.
-        drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+        let futures = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, waker) in futures.iter() {
+            waker.wake_by_ref();
+        }
+        drop(futures);
         self.wake.notify_all();
+    }
+
+    /// Wakes `waker` (the owner of async run `key`) whenever the signal is notified, until
+    /// [`unregister`](Self::unregister)ed.
+    pub(crate) fn register(&self, key: u64, waker: &Waker) {
+        let mut futures = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        match futures.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) if old.will_wake(waker) => {}
+            Some((_, old)) => old.clone_from(waker),
+            None => futures.push((key, waker.clone())),
+        }
+    }
+
+    /// Stops waking the owner of async run `key`.
+    pub(crate) fn unregister(&self, key: u64) {
+        let mut futures = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        futures.retain(|(k, _)| *k != key);
     }
 
     /// Sleeps for `duration` or until notified and `done()` holds.

@@ -76,6 +76,7 @@
 //! - `tracing`: a `tracing` span per run and per step attempt (target `routilux`).
 #![deny(missing_docs)]
 
+mod asynchronous;
 mod builder;
 mod cancel;
 mod context;
@@ -98,6 +99,7 @@ mod track;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use asynchronous::block_on;
 pub use builder::{
     BuildError, Builder, Condition, Deps, DynFlow, Handle, Inputs, MapOutput, Outputs, When,
 };

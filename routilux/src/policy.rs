@@ -145,6 +145,7 @@ pub struct Policy {
     context: bool,
     conditional: bool,
     subflow: bool,
+    asynchronous: bool,
 }
 
 impl Policy {
@@ -158,6 +159,7 @@ impl Policy {
         context: false,
         conditional: false,
         subflow: false,
+        asynchronous: false,
     };
 
     /// Sets how many times a failed step is run again (0: never).
@@ -221,6 +223,21 @@ impl Policy {
         self.subflow = true;
         self.context = true;
         self
+    }
+
+    /// Marks a step whose routine is an `async fn`: the engine polls its future instead of
+    /// calling it on a pool thread.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __async(mut self) -> Self {
+        self.asynchronous = true;
+        self
+    }
+
+    /// Whether the step's routine is an `async fn` (see [`run_async`](crate::flow!)).
+    #[must_use]
+    pub const fn is_async(&self) -> bool {
+        self.asynchronous
     }
 
     /// Whether the step runs another flow (`step y = Inner(a, b);`).
@@ -289,7 +306,11 @@ impl Policy {
     /// Whether the engine can run the step on its fast path: nothing to retry, undo,
     /// compensate or hand over.
     pub(crate) const fn is_plain(&self) -> bool {
-        self.retries == 0 && !self.undoable && !self.compensates && !self.context
+        self.retries == 0
+            && !self.undoable
+            && !self.compensates
+            && !self.context
+            && !self.asynchronous
     }
 }
 

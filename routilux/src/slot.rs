@@ -178,7 +178,8 @@ enum Use {
 const NONE: u32 = u32::MAX;
 
 /// Permission to touch some slots of one run for the length of one call; only the engine makes
-/// one (see [`Slot`]). Not `Send`: it stays on the thread it was given to.
+/// one (see [`Slot`]). Not `Send`: it stays on the thread it was given to (an async step's
+/// token travels as a [`StepAccess`]). `Sync`: a shared token only reads.
 pub struct Access<'a> {
     run: u64,
     hot: &'a Hot,
@@ -192,7 +193,36 @@ pub struct Access<'a> {
     straight: bool,
     /// In a straight run: the plan position of the current step, or `CLEARING | slot`.
     position: u32,
-    _thread: PhantomData<*const ()>,
+    /// Not `Send`, but `Sync`.
+    _thread: PhantomData<std::sync::MutexGuard<'static, ()>>,
+}
+
+/// The [`Access`] of one async step, which the step's future carries across threads and
+/// awaits: only the engine makes one, for one attempt of one step.
+pub struct StepAccess<'a>(Access<'a>);
+
+// SAFETY: a step's token allows only that step's reads and the write of its own result, and
+// the engine makes one per attempt; moving it to another thread moves the permission, it does
+// not copy it. (Only straight-line tokens, which allow every slot, must stay on their thread,
+// and those are never wrapped.)
+unsafe impl Send for StepAccess<'_> {}
+
+impl<'a> StepAccess<'a> {
+    /// For one attempt of async step `step`.
+    pub(crate) fn step(run: u64, hot: &'a Hot, step: u32) -> Self {
+        StepAccess(Access::step(run, hot, step))
+    }
+
+    /// The token, to read the step's arguments.
+    #[must_use]
+    pub fn get(&self) -> &Access<'a> {
+        &self.0
+    }
+
+    /// The token, to store the step's result.
+    pub fn get_mut(&mut self) -> &mut Access<'a> {
+        &mut self.0
+    }
 }
 
 impl<'a> Access<'a> {

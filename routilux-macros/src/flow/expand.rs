@@ -108,6 +108,21 @@ fn docs(def: &FlowDef) -> (TokenStream, TokenStream, TokenStream) {
     )
 }
 
+/// The docs of `run_async` and `run_async_with`.
+fn async_docs(def: &FlowDef) -> (TokenStream, TokenStream) {
+    let name = def.name.to_string();
+    let run_async = format!(
+        "Runs flow `{name}` as a future, with the default options. It works on any executor          and can be spawned (`Send + 'static`): its async steps are polled by whoever polls          it, its other steps run on the global rayon pool, never on the polling thread. Steps          start as soon as their dependencies are done, whatever the schedule.\n\nDropping          the future cancels the run: async steps in flight are dropped, the completed          undoable steps are undone.\n\n# Errors\n\nA `FlowError` naming the first step          that failed or panicked."
+    );
+    let run_async_with = format!(
+        "Runs flow `{name}` as a future with the given options (see `run_async`); with a          pool, its sync steps run there. The future lives as long as what the options          borrow.\n\n# Errors\n\nA `FlowError` naming the first step that failed or          panicked."
+    );
+    (
+        quote!(#[doc = #run_async]),
+        quote!(#[doc = #run_async_with]),
+    )
+}
+
 /// Where a slot lives in the generated `Slots` struct: an input field, or row `k` of the array
 /// of results of routine group `g` (steps calling the same routine path share one array).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -294,6 +309,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // arity mismatches are reported at the user's tokens (every step of a kind has the same
     // argument types, hence the same mismatch).
     let mut kind_tables = Vec::with_capacity(layout.kinds.len());
+    let mut map_checks = Vec::new();
     let kind_fns = layout
         .kinds
         .iter()
@@ -358,8 +374,43 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             let kept_field = format_ident!("m{}", kind.group);
             let out_cell = width - 1;
             let call = quote_spanned!(routine_span(def, kind.first)=>
-                <#routine as #private::Routine>::finish(<#routine as #private::Routine>::CALL(#(#args),*))
+                #private::settle_now(<#routine as #private::Routine>::finish, <#routine as #private::Routine>::CALL(#(#args),*))
             );
+            // The same call in an async step's future: the routine's own future, awaited.
+            let start_fn = format_ident!("f{}", k);
+            let step_token = Ident::new("step", Span::mixed_site());
+            let ctx = Ident::new("ctx", Span::mixed_site());
+            let start = if map {
+                quote! {
+                    fn #start_fn<'s>(&'s self, _: u32, _: #private::StepAccess<'s>, _: &'s #private::Context) -> #private::StepFuture<'s> {
+                        #private::not_async(self)
+                    }
+                }
+            } else {
+                let awaited = quote_spanned!(routine_span(def, kind.first)=>
+                    #private::settle_later(<#routine as #private::Routine>::finish, <#routine as #private::Routine>::CALL(#(#args),*), #ctx).await?
+                );
+                let awaited = if conditional {
+                    quote!(::core::option::Option::Some(#awaited))
+                } else {
+                    awaited
+                };
+                let out_field = &group_fields[kind.group];
+                let out_cell = width - 1;
+                quote! {
+                    fn #start_fn<'s>(&'s self, #row: u32, mut #step_token: #private::StepAccess<'s>, #ctx: &'s #private::Context) -> #private::StepFuture<'s> {
+                        ::std::boxed::Box::pin(async move {
+                            let cells = &#table[#row as usize];
+                            let value = {
+                                let #access = #step_token.get();
+                                #awaited
+                            };
+                            self.#out_field[cells[#out_cell] as usize].set(#step_token.get_mut(), value);
+                            ::core::result::Result::Ok(())
+                        })
+                    }
+                }
+            };
             let mut value = if map {
                 let items = kind
                     .args
@@ -381,7 +432,14 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     || quote!(::core::option::Option::None),
                     |e| quote!(::core::option::Option::Some(#e)),
                 );
-                quote! {
+                // Evaluated by `cargo check` too (an item, not an inline `const` block).
+                map_checks.push(quote_spanned! {routine_span(def, kind.first)=>
+                    const _: () = ::core::assert!(
+                        !<#routine as #private::Routine>::POLICY.is_async(),
+                        "an async routine cannot be mapped with `each` yet: map inside the routine, or make it a plain `fn`",
+                    );
+                });
+                quote! {{
                     #private::map(
                         #items,
                         #private::MapOptions::new(#policy, #batch, #limit),
@@ -390,7 +448,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         <#routine as #private::Routine>::undo,
                         &self.#kept_field[cells[#out_cell] as usize],
                     )?
-                }
+                }}
             } else {
                 quote!(#call?)
             };
@@ -456,6 +514,8 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access<'_>) -> #private::Decision {
                     #compensate_body
                 }
+
+                #start
             }
         })
         .collect::<Vec<_>>();
@@ -509,8 +569,9 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         let function = format_ident!("k{}", k);
         let undo = format_ident!("u{}", k);
         let compensate = format_ident!("p{}", k);
+        let start = format_ident!("f{}", k);
         let r = r as u32;
-        quote!((Slots::#function, Slots::#undo, Slots::#compensate, #r))
+        quote!((Slots::#function, Slots::#undo, Slots::#compensate, Slots::#start, #r))
     });
     let clear_fns = input_fields.iter().chain(&group_fields).enumerate().map(|(n, field)| {
         let function = format_ident!("c{}", n);
@@ -649,6 +710,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         }
     };
     let (run_doc, run_with_doc, plan_doc) = docs(def);
+    let (run_async_doc, run_async_with_doc) = async_docs(def);
     let nested = Ident::new("nested", Span::mixed_site());
     // Automatic for private flows; a flow with a visibility opts in with `#[subflow]`, since
     // its routine impl must not name types less visible than the flow (E0446), and public
@@ -671,17 +733,32 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 #options: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
                 #(#input_names: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {
-                Self::__run(&#options.into(), false, #(#input_names),*)
+                Self::__run(#options.into(), #private::Mode::Direct, #(#input_names),*).now()
             }
 
-            /// Runs the flow, called directly (`nested` false) or as a step of another
-            /// flow (`nested` true: a sub-flow, see `routilux::__private::execute_nested`).
-            #[allow(clippy::too_many_lines)]
-            fn __run(
-                #options: &::routilux::RunOptions<'_>,
-                #nested: bool,
+            #run_async_doc
+            #vis fn run_async(
                 #(#input_names: #input_types),*
-            ) -> ::core::result::Result<#output, ::routilux::FlowError> {
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<#output, ::routilux::FlowError>> + ::core::marker::Send + 'static {
+                Self::__run(::routilux::RunOptions::new(), #private::Mode::Async, #(#input_names),*).later()
+            }
+
+            #run_async_with_doc
+            #vis fn run_async_with<'p>(
+                #options: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
+                #(#input_names: #input_types),*
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<#output, ::routilux::FlowError>> + ::core::marker::Send + 'p {
+                Self::__run(#options.into(), #private::Mode::Async, #(#input_names),*).later()
+            }
+
+            /// Runs the flow: called directly, as a step of another flow (a sub-flow, see
+            /// `routilux::__private::execute_nested`), or as a future.
+            #[allow(clippy::too_many_lines)]
+            fn __run<'p>(
+                #options: ::routilux::RunOptions<'p>,
+                #nested: #private::Mode,
+                #(#input_names: #input_types),*
+            ) -> #private::Outcome<'p, #output> {
                 struct Slots {
                     #(#input_fields: #private::Slot<#input_types>,)*
                     #(#group_fields: [#private::Slot<#group_types>; #group_lens],)*
@@ -709,7 +786,8 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 type Undo = fn(&Slots, u32, &#private::Access<'_>) -> ::core::result::Result<(), #private::BoxError>;
                 type Compensate = fn(&Slots, u32, &#private::BoxError, &mut #private::Access<'_>) -> #private::Decision;
                 type Clear = fn(&Slots, u32, &mut #private::Access<'_>);
-                static DISPATCH: [(Call, Undo, Compensate, u32); #n_steps] = [#(#dispatch),*];
+                type Start = for<'s> fn(&'s Slots, u32, #private::StepAccess<'s>, &'s #private::Context) -> #private::StepFuture<'s>;
+                static DISPATCH: [(Call, Undo, Compensate, Start, u32); #n_steps] = [#(#dispatch),*];
                 static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
 
                 impl #private::Exec for Slots {
@@ -719,7 +797,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         #index: usize,
                         #access: &mut #private::Access<'_>,
                     ) -> ::core::result::Result<(), #private::BoxError> {
-                        let (call, _, _, row) = DISPATCH[#index];
+                        let (call, _, _, _, row) = DISPATCH[#index];
                         call(self, row, #access)
                     }
 
@@ -728,7 +806,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         #index: usize,
                         #access: &#private::Access<'_>,
                     ) -> ::core::result::Result<(), #private::BoxError> {
-                        let (_, undo, _, row) = DISPATCH[#index];
+                        let (_, undo, _, _, row) = DISPATCH[#index];
                         undo(self, row, #access)
                     }
 
@@ -738,8 +816,18 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                         error: &#private::BoxError,
                         #access: &mut #private::Access<'_>,
                     ) -> #private::Decision {
-                        let (_, _, compensate, row) = DISPATCH[#index];
+                        let (_, _, compensate, _, row) = DISPATCH[#index];
                         compensate(self, row, error, #access)
+                    }
+
+                    fn start_step<'s>(
+                        &'s self,
+                        #index: usize,
+                        step: #private::StepAccess<'s>,
+                        ctx: &'s #private::Context,
+                    ) -> #private::StepFuture<'s> {
+                        let (_, _, _, start, row) = DISPATCH[#index];
+                        start(self, row, step, ctx)
                     }
 
                     fn skip(&self, #index: usize, #access: &mut #private::Access<'_>) -> bool {
@@ -764,6 +852,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                 }
 
                 #(#input_checks)*
+                #(#map_checks)*
                 // Slots know their run and their index in the plan; see `Slot`.
                 #(#group_slot_tables)*
                 let #brand = #private::Brand::new();
@@ -772,16 +861,23 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
                     #(#group_fields: ::core::array::from_fn(|k| #private::Slot::empty(&#brand, #group_slots[k])),)*
                     #(#kept_inits)*
                 };
-                if #nested {
-                    let kept = #private::execute_nested(Self::plan(), &#slots, #brand)?;
-                    let result = #result;
-                    if let ::core::option::Option::Some(kept) = kept {
-                        #private::keep(Self::plan(), #slots, kept);
-                    }
-                    result
-                } else {
-                    #private::execute(Self::plan(), &#slots, #brand, #options)?;
-                    #result
+                match #nested {
+                    #private::Mode::Nested => #private::Outcome::Done(#private::call(move || {
+                        let kept = #private::execute_nested(Self::plan(), &#slots, #brand)?;
+                        let result = #result;
+                        if let ::core::option::Option::Some(kept) = kept {
+                            #private::keep(Self::plan(), #slots, kept);
+                        }
+                        result
+                    })),
+                    #private::Mode::Direct => #private::Outcome::Done(#private::call(move || {
+                        #private::execute(Self::plan(), &#slots, #brand, &#options)?;
+                        #result
+                    })),
+                    #private::Mode::Async => #private::Outcome::Later(::std::boxed::Box::pin(async move {
+                        #private::execute_async(Self::plan(), &#slots, #brand, &#options).await?;
+                        #result
+                    })),
                 }
             }
 
@@ -885,10 +981,10 @@ fn subflow_impl(def: &FlowDef, checked: &Checked, output: &TokenStream) -> Token
             type Call = fn(#(&#input_types),*) -> ::core::result::Result<#output, #private::BoxError>;
             const CALL: Self::Call = |#(#args),*| {
                 #private::finish_nested(#name::__run(
-                    &::routilux::RunOptions::new(),
-                    true,
+                    ::routilux::RunOptions::new(),
+                    #private::Mode::Nested,
                     #(#private::SubflowInput::owned(#args)),*
-                ))
+                ).now())
             };
             const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
                 .__flags(false #(#undoable)*, false, true)
@@ -980,6 +1076,21 @@ pub(crate) fn stub(def: &FlowDef) -> TokenStream {
                 _: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
                 #(_: #input_types),*
             ) -> ::core::result::Result<#output, ::routilux::FlowError> {
+                ::core::unimplemented!()
+            }
+
+            /// Not available: the flow has errors.
+            #vis fn run_async(
+                #(_: #input_types),*
+            ) -> ::core::future::Ready<::core::result::Result<#output, ::routilux::FlowError>> {
+                ::core::unimplemented!()
+            }
+
+            /// Not available: the flow has errors.
+            #vis fn run_async_with<'p>(
+                _: impl ::core::convert::Into<::routilux::RunOptions<'p>>,
+                #(_: #input_types),*
+            ) -> ::core::future::Ready<::core::result::Result<#output, ::routilux::FlowError>> {
                 ::core::unimplemented!()
             }
         }

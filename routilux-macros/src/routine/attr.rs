@@ -19,6 +19,8 @@ pub(crate) struct Signature {
     pub options: Options,
     /// The position of the `&Context` parameter, if there is one.
     pub context: Option<usize>,
+    /// Whether it is an `async fn`.
+    pub asynchronous: bool,
 }
 
 /// Checks the attribute's options and the function's signature; collects every problem.
@@ -40,12 +42,6 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
 
     let sig = &function.sig;
     let name = &sig.ident;
-    if let Some(token) = &sig.asyncness {
-        errors.push(syn::Error::new(
-            token.span,
-            format!("routine `{name}` is `async`: async routines are not supported yet; make it a plain `fn`"),
-        ));
-    }
     if let syn::Safety::Unsafe(token) = &sig.safety {
         errors.push(syn::Error::new(
             token.span,
@@ -103,6 +99,7 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
             fallible,
             options,
             context,
+            asynchronous: sig.asyncness.is_some(),
         }),
         Some(mut first) => {
             for error in errors {

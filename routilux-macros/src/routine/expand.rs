@@ -46,19 +46,25 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             syn::FnArg::Receiver(_) => None,
         })
         .collect();
-    let fn_ptr = quote!(fn(#(#params),*) -> #returns);
-    let call = match signature.context {
-        None => quote!(#name),
-        Some(position) => {
-            // A closure that fetches the step's context and passes it in its place.
-            let names: Vec<_> = (0..params.len())
-                .map(|i| quote::format_ident!("a{}", i, span = proc_macro2::Span::mixed_site()))
-                .collect();
-            let ctx = syn::Ident::new("ctx", proc_macro2::Span::mixed_site());
-            let mut args: Vec<TokenStream> = names.iter().map(|n| quote!(#n)).collect();
-            args.insert(position, quote!(#ctx));
-            quote!(|#(#names),*| ::routilux::__private::with_current(|#ctx| #name(#(#args),*)))
-        }
+    let (fn_ptr, call, call_fn) = if signature.asynchronous {
+        let params: Vec<&syn::Type> = params.iter().map(|ty| &***ty).collect();
+        async_call(function, signature, &params)
+    } else {
+        let fn_ptr = quote!(fn(#(#params),*) -> #returns);
+        let call = match signature.context {
+            None => quote!(#name),
+            Some(position) => {
+                // A closure that fetches the step's context and passes it in its place.
+                let names: Vec<_> = (0..params.len())
+                    .map(|i| quote::format_ident!("a{}", i, span = proc_macro2::Span::mixed_site()))
+                    .collect();
+                let ctx = syn::Ident::new("ctx", proc_macro2::Span::mixed_site());
+                let mut args: Vec<TokenStream> = names.iter().map(|n| quote!(#n)).collect();
+                args.insert(position, quote!(#ctx));
+                quote!(|#(#names),*| ::routilux::__private::with_current(|#ctx| #name(#(#args),*)))
+            }
+        };
+        (fn_ptr, call, TokenStream::new())
     };
     let options = &signature.options;
     let retries = options.get("retries").map(|e| quote!(.retries(#e)));
@@ -76,6 +82,7 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
         }
     });
     let undoable = options.get("undo").is_some();
+    let asynchronous = signature.asynchronous.then(|| quote!(.__async()));
     let undo = options.get("undo").map(|function| {
         // Not the user's `output`, should a function of that name be the undo.
         let output = syn::Ident::new("output", proc_macro2::Span::mixed_site());
@@ -112,11 +119,68 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
                 #retries
                 #backoff
-                .__flags(#undoable, #compensates, #context);
+                .__flags(#undoable, #compensates, #context)
+                #asynchronous;
 
             #finish_fn
             #compensate
             #undo
         }
+
+        #call_fn
     }
+}
+
+/// An async routine's call: a function that takes the arguments (all borrowed for one
+/// lifetime) and returns a [`Later`](routilux::__private::Later) that starts the routine's
+/// future with the step's context.
+fn async_call(
+    function: &ItemFn,
+    signature: &Signature,
+    params: &[&syn::Type],
+) -> (TokenStream, TokenStream, TokenStream) {
+    let name = &function.sig.ident;
+    let returns = &signature.returns;
+    let life = syn::Lifetime::new("'__routilux", proc_macro2::Span::mixed_site());
+    // `&T` becomes `&'__routilux T`: the call's future borrows every argument.
+    let params: Vec<syn::Type> = params
+        .iter()
+        .map(|ty| {
+            let mut ty = (*ty).clone();
+            if let syn::Type::Reference(reference) = &mut ty
+                && reference.lifetime.is_none()
+            {
+                reference.lifetime = Some(life.clone());
+            }
+            ty
+        })
+        .collect();
+    let later = quote!(::routilux::__private::Later<#life, #returns>);
+    let fn_ptr = quote!(for<#life> fn(#(#params),*) -> #later);
+    let names: Vec<_> = (0..params.len())
+        .map(|i| quote::format_ident!("a{}", i, span = proc_macro2::Span::mixed_site()))
+        .collect();
+    let ctx = syn::Ident::new("ctx", proc_macro2::Span::mixed_site());
+    let mut args: Vec<TokenStream> = names.iter().map(|n| quote!(#n)).collect();
+    if let Some(position) = signature.context {
+        args.insert(position, quote!(#ctx));
+    }
+    let call_name = syn::Ident::new("__routilux_call", proc_macro2::Span::mixed_site());
+    // At the function's name: a future that is not `Send` is reported there.
+    let body = quote_spanned! {name.span()=>
+        ::routilux::__private::Later::new(move |#ctx: &#life ::routilux::Context| {
+            let _ = #ctx;
+            #name(#(#args),*)
+        })
+    };
+    let call_fn = quote! {
+        impl #name {
+            #[inline]
+            #[allow(clippy::trivially_copy_pass_by_ref)]
+            fn #call_name<#life>(#(#names: #params),*) -> #later {
+                #body
+            }
+        }
+    };
+    (fn_ptr, quote!(#name::#call_name), call_fn)
 }

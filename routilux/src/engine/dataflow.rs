@@ -20,7 +20,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::lane::spawn_helper;
+use super::lane::{spawn_helper, spawn_helper_on};
 use super::{Exec, Run, watcher};
 use crate::error::{ErrorKind, FlowError, Internal};
 
@@ -76,7 +76,7 @@ impl<'a, E: Exec> Run<'a, E> {
     /// start: every reachable step is done, or the run stopped and its running steps have
     /// finished. (Only helpers count themselves in `active`: the owner asks when it runs
     /// nothing, and nobody else asks.)
-    fn settled(&self) -> bool {
+    pub(super) fn settled(&self) -> bool {
         let lane = self.lane;
         lane.active.load(Ordering::SeqCst) == 0
             && (lane.queued() == 0 || self.stopped.load(Ordering::Relaxed))
@@ -84,7 +84,7 @@ impl<'a, E: Exec> Run<'a, E> {
 
     /// Queues ready step `step`.
     #[inline]
-    fn push(&self, step: u32) {
+    pub(super) fn push(&self, step: u32) {
         let k = self.lane.tail.fetch_add(1, Ordering::SeqCst);
         // Each step becomes ready once per run, so the queue never holds more than the steps.
         self.ready[k as usize].store(step + 1, Ordering::Release);
@@ -122,12 +122,12 @@ impl<'a, E: Exec> Run<'a, E> {
 
     /// `count` steps were just queued: make sure someone will take them.
     #[inline]
-    fn queued(&self, count: usize, in_pool: bool, epoch: u64) {
+    pub(super) fn queued(&self, count: usize, in_pool: bool, epoch: u64) {
         let lane = self.lane;
         lane.wake_owner(false);
         if in_pool {
             for _ in 0..lane.reserve_helpers(epoch, count) {
-                spawn_helper(lane, epoch);
+                spawn_helper_on(self.spawn_on, lane, epoch);
             }
         } else {
             watcher::poke();
@@ -145,7 +145,10 @@ impl<'a, E: Exec> Run<'a, E> {
             let mut queued = 0;
             for &successor in self.hot.successors(i) {
                 if self.dependency_done(successor) {
-                    if next.is_none() {
+                    if self.hot.any_async && self.hot.steps[successor as usize].asynchronous {
+                        // The run's owner, a future, polls it.
+                        self.defer(successor);
+                    } else if next.is_none() {
                         next = Some(successor);
                     } else {
                         self.push(successor);
@@ -269,7 +272,7 @@ impl Heartbeat {
 ///
 /// # Safety
 /// `run` points to a live `Run<'_, E>` (the lane guarantees it while the helper is inside).
-unsafe fn help<E: Exec>(run: *const ()) {
+pub(super) unsafe fn help<E: Exec>(run: *const ()) {
     // SAFETY: the caller's contract.
     let run = unsafe { &*run.cast::<Run<'_, E>>() };
     // Steps, drops and observers are already caught; anything else is a bug of ours, and a

@@ -17,43 +17,37 @@ use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
 use crate::slot::Access;
 use crate::subflow::{Nest, SubflowFailed};
 
+/// What the guarded path does after one attempt of a step.
+pub(super) enum Next {
+    /// The step is over: whether it succeeded, and whether its value came from its
+    /// compensation (a fallback, never undone).
+    Over { succeeded: bool, continued: bool },
+    /// Retry after the delay.
+    Retry(Duration),
+}
+
 impl<E: Exec> Run<'_, E> {
     /// Runs step `i` with everything its policy and the run ask for. Returns whether the step
     /// succeeded.
     #[inline(never)]
     pub(super) fn run_step_guarded(&self, i: u32) -> bool {
+        if self.hot.steps[i as usize].asynchronous {
+            // Only a run on one thread (`Sequential`, a chain) gets here with an async step:
+            // the thread waits for it, as it would for a sync one.
+            return crate::asynchronous::block_here(self.run_step_async(i));
+        }
         let step = &self.plan.steps()[i as usize];
         let policy = *step.policy();
-        let attempts = policy.attempts();
-        let info = self.info();
         if policy.is_conditional() && self.skipped(i) {
             return true;
         }
         let stopping = || self.is_stopping();
         let mut attempt = 1;
-        // A value from `Compensation::Continue` (a fallback) is never undone: nothing
-        // happened to undo.
-        let mut continued = false;
-        let succeeded = loop {
-            if self.interrupted() {
+        let (succeeded, continued) = loop {
+            if !self.begin_attempt(i, attempt) {
                 return false;
             }
-            if self.observed() {
-                self.emit(STEP_STARTED, Some(i), |o| {
-                    o.step_started(&info, step, attempt)
-                });
-                // An observer that panicked stopped the run: the step does not start.
-                if self.stopped.load(Ordering::Relaxed) {
-                    return false;
-                }
-            }
-            let ctx = Context::new(
-                self.id,
-                (self.plan.flow(), step.name()),
-                (attempt, attempts),
-                &stopping,
-                self.data(),
-            );
+            let ctx = self.context(i, attempt, &stopping);
             let nest;
             let ctx = if policy.is_subflow() {
                 nest = self.nest(i, &stopping);
@@ -72,72 +66,144 @@ impl<E: Exec> Run<'_, E> {
             } else {
                 call()
             };
-            let error = match outcome {
-                Ok(Ok(())) => break true,
-                Ok(Err(error)) => error,
-                Err(payload) => {
-                    self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
-                    break false;
-                }
-            };
-            let decision = if policy.compensates() {
-                let compensate = || {
-                    catch_unwind(AssertUnwindSafe(|| {
-                        self.exec.compensate(
-                            i as usize,
-                            &error,
-                            &mut Access::step(self.brand, self.hot, i),
-                        )
-                    }))
-                };
-                match ctx.enter(compensate) {
-                    Ok(decision) => decision,
-                    Err(payload) => {
-                        self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
-                        break false;
-                    }
-                }
-            } else {
-                Decision::Retry
-            };
-            match decision {
-                Decision::Continued => {
-                    self.emit(STEP_COMPENSATED, Some(i), |o| {
-                        o.step_compensated(&info, step, &*error);
-                    });
-                    continued = true;
-                    break true;
-                }
-                // A step that gave up because the run is being cancelled or timed out, or
-                // that would have been retried but for that, is not the cause of the stop.
-                _ if self.interrupted_by(&*error) => {
-                    self.emit(STEP_FAILED, Some(i), |o| {
-                        o.step_failed(&info, step, attempt, &*error);
-                    });
-                    break false;
-                }
-                Decision::Retry if attempt < attempts && self.interrupted() => {
-                    self.emit(STEP_FAILED, Some(i), |o| {
-                        o.step_failed(&info, step, attempt, &*error);
-                    });
-                    break false;
-                }
-                Decision::Retry if attempt < attempts => {
-                    let delay = policy
-                        .get_backoff()
-                        .jittered(attempt, self.random_unit(i, attempt));
-                    self.emit(STEP_RETRYING, Some(i), |o| {
-                        o.step_retrying(&info, step, attempt, delay, &*error);
-                    });
+            match self.after_attempt(i, attempt, outcome, &ctx) {
+                Next::Over {
+                    succeeded,
+                    continued,
+                } => break (succeeded, continued),
+                Next::Retry(delay) => {
                     self.sleep(delay);
                     attempt += 1;
                 }
-                Decision::Retry | Decision::Fail => {
-                    self.step_failed(i, attempt, ErrorKind::Failed, error);
-                    break false;
-                }
             }
         };
+        self.step_over(i, attempt, succeeded, continued)
+    }
+
+    /// The context of attempt `attempt` of step `i`.
+    pub(super) fn context(
+        &self,
+        i: u32,
+        attempt: u32,
+        stopping: &(dyn Fn() -> bool + Sync),
+    ) -> Context {
+        let step = &self.plan.steps()[i as usize];
+        Context::new(
+            self.id,
+            (self.plan.flow(), step.name()),
+            (attempt, step.policy().attempts()),
+            stopping,
+            self.data(),
+        )
+    }
+
+    /// Before attempt `attempt` of step `i`: whether it may start (the run goes on; observers
+    /// heard that it starts).
+    pub(super) fn begin_attempt(&self, i: u32, attempt: u32) -> bool {
+        if self.interrupted() {
+            return false;
+        }
+        if self.observed() {
+            let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
+            self.emit(STEP_STARTED, Some(i), |o| {
+                o.step_started(&info, step, attempt);
+            });
+            // An observer that panicked stopped the run: the step does not start.
+            if self.stopped.load(Ordering::Relaxed) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// After attempt `attempt` of step `i` ended with `outcome`: asks the step's compensation
+    /// what a failure means, and tells observers. Returns what happens next.
+    pub(super) fn after_attempt(
+        &self,
+        i: u32,
+        attempt: u32,
+        outcome: std::thread::Result<Result<(), BoxError>>,
+        ctx: &Context,
+    ) -> Next {
+        let step = &self.plan.steps()[i as usize];
+        let policy = *step.policy();
+        let over = |succeeded| Next::Over {
+            succeeded,
+            continued: false,
+        };
+        let error = match outcome {
+            Ok(Ok(())) => return over(true),
+            Ok(Err(error)) => error,
+            Err(payload) => {
+                self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
+                return over(false);
+            }
+        };
+        let info = self.info();
+        let decision = if policy.compensates() {
+            let compensate = || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    self.exec.compensate(
+                        i as usize,
+                        &error,
+                        &mut Access::step(self.brand, self.hot, i),
+                    )
+                }))
+            };
+            match ctx.enter(compensate) {
+                Ok(decision) => decision,
+                Err(payload) => {
+                    self.step_failed(i, attempt, ErrorKind::Panicked, panicked(&*payload));
+                    return over(false);
+                }
+            }
+        } else {
+            Decision::Retry
+        };
+        match decision {
+            Decision::Continued => {
+                self.emit(STEP_COMPENSATED, Some(i), |o| {
+                    o.step_compensated(&info, step, &*error);
+                });
+                Next::Over {
+                    succeeded: true,
+                    continued: true,
+                }
+            }
+            // A step that gave up because the run is being cancelled or timed out, or
+            // that would have been retried but for that, is not the cause of the stop.
+            _ if self.interrupted_by(&*error) => {
+                self.emit(STEP_FAILED, Some(i), |o| {
+                    o.step_failed(&info, step, attempt, &*error);
+                });
+                over(false)
+            }
+            Decision::Retry if attempt < policy.attempts() && self.interrupted() => {
+                self.emit(STEP_FAILED, Some(i), |o| {
+                    o.step_failed(&info, step, attempt, &*error);
+                });
+                over(false)
+            }
+            Decision::Retry if attempt < policy.attempts() => {
+                let delay = policy
+                    .get_backoff()
+                    .jittered(attempt, self.random_unit(i, attempt));
+                self.emit(STEP_RETRYING, Some(i), |o| {
+                    o.step_retrying(&info, step, attempt, delay, &*error);
+                });
+                Next::Retry(self.retry_delay(delay))
+            }
+            Decision::Retry | Decision::Fail => {
+                self.step_failed(i, attempt, ErrorKind::Failed, error);
+                over(false)
+            }
+        }
+    }
+
+    /// After step `i` is over: releases what it read, drops its result if nobody reads it,
+    /// logs it for undo and tells observers. Returns `succeeded`.
+    pub(super) fn step_over(&self, i: u32, attempt: u32, succeeded: bool, continued: bool) -> bool {
+        let step = &self.plan.steps()[i as usize];
         let drops = self.hot.steps[i as usize].drops;
         if drops {
             for &slot in self.hot.reads(i) {
@@ -148,7 +214,8 @@ impl<E: Exec> Run<'_, E> {
             if drops {
                 self.after_produced(self.hot.inputs + i);
             }
-            match (policy.is_undoable() && !continued, self.observed()) {
+            let info = self.info();
+            match (step.policy().is_undoable() && !continued, self.observed()) {
                 (true, true) => {
                     let _order = self
                         .finish_order
@@ -171,7 +238,7 @@ impl<E: Exec> Run<'_, E> {
 
     /// Asks conditional step `i` whether its condition is false; if so, the step is over:
     /// its `None` is stored, observers hear that it was skipped, and it is never undone.
-    fn skipped(&self, i: u32) -> bool {
+    pub(super) fn skipped(&self, i: u32) -> bool {
         if self.interrupted() {
             return false;
         }
@@ -249,7 +316,7 @@ impl<E: Exec> Run<'_, E> {
     }
 
     /// Whether the run is stopping, without side effects (for [`Context::is_cancelled`]).
-    fn is_stopping(&self) -> bool {
+    pub(super) fn is_stopping(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
             || self.parent.is_some_and(|p| (p.stopped)())
             || self.cancel.is_some_and(crate::CancelToken::is_cancelled)
@@ -258,7 +325,7 @@ impl<E: Exec> Run<'_, E> {
 
     /// Whether the run must not start another step; stops it when it was cancelled or its
     /// deadline passed.
-    fn interrupted(&self) -> bool {
+    pub(super) fn interrupted(&self) -> bool {
         if self.stopped.load(Ordering::Relaxed) {
             return true;
         }
@@ -278,12 +345,16 @@ impl<E: Exec> Run<'_, E> {
         true
     }
 
-    /// Sleeps before a retry; wakes early when the run stops, is cancelled or times out.
-    fn sleep(&self, delay: Duration) {
-        let delay = match self.deadline {
+    /// The wait before a retry: `delay`, but not past the run's deadline.
+    fn retry_delay(&self, delay: Duration) -> Duration {
+        match self.deadline {
             Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
             None => delay,
-        };
+        }
+    }
+
+    /// Sleeps before a retry; wakes early when the run stops, is cancelled or times out.
+    fn sleep(&self, delay: Duration) {
         if delay.is_zero() {
             return;
         }

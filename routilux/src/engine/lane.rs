@@ -18,6 +18,7 @@ use std::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::task::Waker;
 
 /// Runs the helper side of a run: `data` is the run, type-erased.
 pub(crate) type HelpFn = unsafe fn(*const ());
@@ -55,6 +56,9 @@ pub(crate) struct Lane {
     sleeping: AtomicU8,
     lock: Mutex<()>,
     wakeup: Condvar,
+    /// Whether the owner is a future (an async run): it is woken through `waker`.
+    async_owner: AtomicBool,
+    waker: Mutex<Option<Waker>>,
     /// The run's counters and queue, reused from run to run; only the owner resizes it,
     /// while no run is open.
     scratch: UnsafeCell<Vec<AtomicU32>>,
@@ -121,6 +125,8 @@ impl Lane {
             sleeping: AtomicU8::new(AWAKE),
             lock: Mutex::new(()),
             wakeup: Condvar::new(),
+            async_owner: AtomicBool::new(false),
+            waker: Mutex::new(None),
             scratch: UnsafeCell::new(Vec::new()),
         }
     }
@@ -224,10 +230,34 @@ impl Lane {
     /// does not wait for: waking it for every step would only take a core from the helpers).
     #[inline]
     pub(crate) fn wake_owner(&self, end: bool) {
+        if self.async_owner.load(Ordering::Relaxed) {
+            self.wake_future();
+            return;
+        }
         let sleeping = self.sleeping.load(Ordering::SeqCst);
         if sleeping == FOR_ANYTHING || (end && sleeping == FOR_THE_END) {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
             self.wakeup.notify_all();
+        }
+    }
+
+    /// Wakes an owner that is a future.
+    #[cold]
+    pub(crate) fn wake_future(&self) {
+        let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(waker) = waker.as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// An owner that is a future: wake it through `waker` from now on. It must set its waker
+    /// before it checks anything it waits for.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_mut() {
+            Some(old) if old.will_wake(waker) => {}
+            Some(old) => old.clone_from(waker),
+            None => *slot = Some(waker.clone()),
         }
     }
 
@@ -330,6 +360,7 @@ impl Lane {
         watched: bool,
     ) -> u64 {
         let lane = self;
+        lane.async_owner.store(false, Ordering::Relaxed);
         let epoch = lane.epoch.load(Ordering::Relaxed) + 1;
         lane.epoch.store(epoch, Ordering::Relaxed);
         lane.data.store(data.cast_mut(), Ordering::Relaxed);
@@ -345,12 +376,24 @@ impl Lane {
         epoch
     }
 
+    /// Opens a run whose owner is a future (see [`Lane::open`]): helpers wake it through
+    /// the waker it sets.
+    pub(crate) fn open_async(&self, data: *const (), help: HelpFn, max_helpers: usize) -> u64 {
+        let epoch = self.open(data, help, max_helpers, false);
+        self.async_owner.store(true, Ordering::SeqCst);
+        epoch
+    }
+
     /// Closes the open run: no helper enters it any more; returns once every helper that
-    /// entered has left.
+    /// entered has left (an async owner blocks its thread for that: only when its future is
+    /// dropped before the run settled).
     pub(crate) fn close(&self) {
         let lane = self;
         lane.open.store(0, Ordering::SeqCst);
         lane.watched.store(false, Ordering::Relaxed);
+        if lane.async_owner.swap(false, Ordering::SeqCst) {
+            *lane.waker.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
         if lane.entered.load(Ordering::SeqCst) != 0 {
             lane.wait_until(true, || lane.entered.load(Ordering::SeqCst) == 0);
         }
@@ -381,4 +424,12 @@ impl Drop for Owned {
 /// any).
 pub(crate) fn spawn_helper(lane: &'static Lane, epoch: u64) {
     rayon::spawn(move || lane.help(epoch));
+}
+
+/// Spawns a helper for run `epoch` of `lane` on `pool`, or as [`spawn_helper`] without one.
+pub(crate) fn spawn_helper_on(pool: Option<&rayon::ThreadPool>, lane: &'static Lane, epoch: u64) {
+    match pool {
+        Some(pool) => pool.spawn(move || lane.help(epoch)),
+        None => spawn_helper(lane, epoch),
+    }
 }

@@ -15,6 +15,7 @@
 //!   [`RunOptions::run_on_caller`] says otherwise.
 
 mod dataflow;
+mod drive;
 mod guarded;
 mod lane;
 mod layered;
@@ -23,6 +24,7 @@ mod run;
 
 use run::Run;
 mod sequential;
+mod step_async;
 mod straight;
 mod undo;
 mod watcher;
@@ -37,7 +39,7 @@ use crate::subflow::{KeptLog, Nest};
 use lane::Lane;
 use notify::Observers;
 
-pub use crate::slot::{Access, Brand};
+pub use crate::slot::{Access, Brand, StepAccess};
 
 /// The typed half of a flow: runs its steps and clears its result slots.
 pub trait Exec: Sync {
@@ -52,6 +54,21 @@ pub trait Exec: Sync {
     fn skip(&self, step: usize, access: &mut Access<'_>) -> bool {
         let _ = (step, access);
         false
+    }
+
+    /// Starts async step `step` (plan order, only called for steps whose policy
+    /// [is async](crate::Policy::is_async)): a future that runs the routine with `ctx` and
+    /// stores its result.
+    fn start_step<'s>(
+        &'s self,
+        step: usize,
+        access: StepAccess<'s>,
+        ctx: &'s crate::Context,
+    ) -> crate::__private::StepFuture<'s> {
+        let _ = (step, access, ctx);
+        Box::pin(std::future::ready(Err(Box::new(crate::error::Internal(
+            "this flow has no async steps",
+        )) as BoxError)))
     }
 
     /// Drops the value in slot `slot`.
@@ -109,15 +126,106 @@ pub fn execute<E: Exec>(
     options: &RunOptions<'_>,
 ) -> Result<(), FlowError> {
     let run = brand.run();
-    if let Some(problem) = &plan.hot().problem {
-        return Err(FlowError::new(
+    check(plan)?;
+    if plan.hot().any_async && options.get_schedule() != Schedule::Sequential {
+        // The calling thread owns the run, as the future of `execute_async` would.
+        return crate::asynchronous::block_here(execute_owned(plan, exec, run, options));
+    }
+    execute_placed(plan, exec, run, options, None).map(drop)
+}
+
+/// Runs every step of `plan` on `exec` under `options`, as a future: its async steps are
+/// polled by whoever polls it, its other steps run on the pool (`options`' or the global one),
+/// never on the polling thread. Every schedule but `Sequential`'s order applies: steps start
+/// as soon as their dependencies are done.
+///
+/// Dropping the future before it is ready cancels the run: the steps in flight are dropped
+/// (async) or waited for (sync, on the pool), and the completed undoable steps are undone.
+///
+/// # Errors
+/// The [`FlowError`] of the first step that failed or panicked.
+pub async fn execute_async<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    brand: Brand,
+    options: &RunOptions<'_>,
+) -> Result<(), FlowError> {
+    check(plan)?;
+    execute_owned(plan, exec, brand.run(), options).await
+}
+
+/// Refuses a plan that is inconsistent.
+fn check(plan: &Plan) -> Result<(), FlowError> {
+    match &plan.hot().problem {
+        Some(problem) => Err(FlowError::new(
             ErrorKind::Internal,
             plan.flow().to_owned().into(),
             None,
             Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
-        ));
+        )),
+        None => Ok(()),
     }
-    execute_placed(plan, exec, run, options, None).map(drop)
+}
+
+/// A run owned by a future (see `drive`).
+async fn execute_owned<E: Exec>(
+    plan: &Plan,
+    exec: &E,
+    brand: u64,
+    options: &RunOptions<'_>,
+) -> Result<(), FlowError> {
+    let flow_observer = plan.flow_observer();
+    let observers = observers(options, flow_observer.as_deref());
+    let deadline = options
+        .get_timeout()
+        .and_then(|timeout| Instant::now().checked_add(timeout));
+    let mut lane = Lane::acquire();
+    let owned = lane.lane();
+    let scratch = lane.scratch(Run::<E>::scratch_len(plan.hot()));
+    let mut run = Run::new(
+        plan, exec, brand, observers, options, deadline, owned, scratch, None,
+    );
+    run.spawn_on = options.get_pool();
+    run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
+    {
+        let abandoned = Abandoned(Some(&run));
+        run.drive().await;
+        std::mem::forget(abandoned);
+    }
+    let (result, info) = run.finish();
+    let heard = result.as_ref().map(drop);
+    run.emit_after(|o| o.run_finished(&info, heard));
+    result.map(drop)
+}
+
+/// Stops and settles a run whose owning future is dropped before the run settled.
+struct Abandoned<'r, 'a, E: Exec>(Option<&'r Run<'a, E>>);
+
+impl<E: Exec> Drop for Abandoned<'_, '_, E> {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.take() {
+            run.abandon();
+        }
+    }
+}
+
+/// The observers of a run: the caller's, the flow's, and with `tracing` the spans.
+fn observers<'a>(
+    options: &RunOptions<'a>,
+    flow: Option<&'a (dyn crate::Observer + Send + Sync)>,
+) -> Observers<'a> {
+    let mut observers = Observers::default();
+    if let Some(own) = options.get_observer() {
+        observers.push(own);
+    }
+    if let Some(flow) = flow {
+        observers.push(flow);
+    }
+    #[cfg(feature = "tracing")]
+    if crate::trace::enabled() {
+        observers.push(&crate::trace::SPANS);
+    }
+    observers
 }
 
 /// Runs `plan` as a sub-flow: as a step of the run whose context is current, with what that
@@ -189,17 +297,7 @@ fn execute_here<E: Exec>(
 ) -> Result<Option<KeptLog>, FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
-    let mut observers = Observers::default();
-    if let Some(own) = options.get_observer() {
-        observers.push(own);
-    }
-    if let Some(flow) = flow_observer.as_deref() {
-        observers.push(flow);
-    }
-    #[cfg(feature = "tracing")]
-    if crate::trace::enabled() {
-        observers.push(&crate::trace::SPANS);
-    }
+    let observers = observers(options, flow_observer.as_deref());
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
     // once, so none pays for other threads.
     let chain = plan.layer_bounds().len() == hot.steps.len() + 1;
@@ -233,6 +331,11 @@ fn execute_here<E: Exec>(
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     let in_pool = rayon::current_thread_index().is_some();
     match options.get_schedule() {
+        // A sub-flow with async steps: this thread owns it as a future would.
+        _ if hot.any_async && !one_thread => {
+            run.spawn_on = options.get_pool();
+            crate::asynchronous::block_here(run.drive());
+        }
         Schedule::Layered if !one_thread && in_pool => run.layered(),
         Schedule::Layered if !one_thread => rayon::scope(|_| run.layered()),
         Schedule::Dataflow if !one_thread => run.dataflow(in_pool),

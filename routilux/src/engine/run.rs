@@ -62,6 +62,10 @@ pub(crate) struct Run<'a, E> {
     pub(super) parent: Option<&'a Nest<'a>>,
     /// Successful runs of its sub-flow steps, kept for undo.
     pub(super) keep: Keepsakes,
+    /// Async steps that became ready, for the run's owner to start (see `drive`).
+    pub(super) deferred: std::sync::Mutex<Vec<u32>>,
+    /// Where helpers are spawned when the owner is not a pool thread (an async run).
+    pub(super) spawn_on: Option<&'a rayon::ThreadPool>,
 }
 
 impl<'a, E: Exec> Run<'a, E> {
@@ -131,6 +135,8 @@ impl<'a, E: Exec> Run<'a, E> {
             options,
             parent,
             keep: Keepsakes::default(),
+            deferred: std::sync::Mutex::new(Vec::new()),
+            spawn_on: None,
         };
         // Inputs nobody reads are dropped up front.
         for input in 0..hot.inputs {

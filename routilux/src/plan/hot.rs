@@ -23,6 +23,8 @@ pub(crate) struct Hot {
     /// Whether every step is plain (see [`HotStep::plain`]) but for conditions, which the
     /// straight-line form checks itself.
     pub(crate) all_plain: bool,
+    /// Whether some step is async (see [`HotStep::asynchronous`]).
+    pub(crate) any_async: bool,
     /// Why the plan cannot be run, if it is inconsistent (see `check`).
     pub(crate) problem: Option<String>,
 }
@@ -37,6 +39,9 @@ pub(crate) struct HotStep {
     pub(crate) drops: bool,
     /// Whether the step has no retries, undo, compensation or context: the engine's fast path.
     pub(crate) plain: bool,
+    /// Whether the step is async: its future is polled by the run's owner, never run on a
+    /// pool thread.
+    pub(crate) asynchronous: bool,
     /// Steps on the longest path from this step to the end of the flow, itself included.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) height: u32,
@@ -99,6 +104,7 @@ impl Plan {
                         succs: range(&tallest_first(&s.succs)),
                         drops,
                         plain: s.policy.is_plain() && !s.policy.is_conditional(),
+                        asynchronous: s.policy.is_async(),
                         height: heights[i],
                     }
                 })
@@ -110,6 +116,7 @@ impl Plan {
             Hot {
                 problem: super::check::check(self).err(),
                 all_plain: self.steps.iter().all(|s| s.policy.is_plain()),
+                any_async: self.steps.iter().any(|s| s.policy.is_async()),
                 undoable,
                 roots: tallest_first(&roots),
                 steps,

@@ -1,0 +1,114 @@
+//! What a routine call returns, sync or async, and how generated code turns either into the
+//! step's result: [`settle_now`] on the engine's threads, [`settle_later`] in a step's future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::context::Context;
+use crate::error::{BoxError, Internal};
+
+/// The future of one async step: runs the routine and stores its result.
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
+
+/// The future a routine's async body returns, boxed.
+type Body<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What calling an async routine returns: the call's arguments, waiting for the step's
+/// [`Context`] to start the routine's future.
+pub struct Later<'a, T>(Box<dyn FnOnce(&'a Context) -> Body<'a, T> + Send + 'a>);
+
+impl<'a, T> Later<'a, T> {
+    /// A call that starts `body` with the step's context.
+    pub fn new<F>(body: impl FnOnce(&'a Context) -> F + Send + 'a) -> Self
+    where
+        F: Future<Output = T> + Send + 'a,
+    {
+        Later(Box::new(move |ctx| Box::pin(body(ctx)) as Body<'a, T>))
+    }
+}
+
+/// Either what a sync routine returned, or an async routine's call.
+pub enum Settled<'a, T> {
+    /// A sync routine's return value.
+    Now(T),
+    /// An async routine's call, not started yet.
+    Later(Later<'a, T>),
+}
+
+/// What a routine call returns: its value (a sync routine) or a [`Later`] (an async one).
+pub trait Settle<'a, T> {
+    /// Which of the two it is.
+    fn settle(self) -> Settled<'a, T>;
+}
+
+impl<'a, T> Settle<'a, T> for T {
+    #[inline]
+    fn settle(self) -> Settled<'a, T> {
+        Settled::Now(self)
+    }
+}
+
+impl<'a, T> Settle<'a, T> for Later<'a, T> {
+    #[inline]
+    fn settle(self) -> Settled<'a, T> {
+        Settled::Later(self)
+    }
+}
+
+/// The result of a routine call made on one of the engine's threads, turned into the step's
+/// result by the routine's `finish`. An async routine is never called there (the engine polls
+/// it instead); if it were, this is an internal error rather than a blocked thread.
+///
+/// # Errors
+/// The routine's error, boxed.
+#[inline]
+pub fn settle_now<'a, T, O>(
+    finish: fn(T) -> Result<O, BoxError>,
+    returned: impl Settle<'a, T>,
+) -> Result<O, BoxError> {
+    match returned.settle() {
+        Settled::Now(value) => finish(value),
+        Settled::Later(_) => Err(Box::new(Internal(
+            "an async routine was called outside its step's future",
+        ))),
+    }
+}
+
+/// The result of a routine call made in a step's future: ready at once for a sync routine,
+/// the routine's own future for an async one.
+pub fn settle_later<'a, T, O>(
+    finish: fn(T) -> Result<O, BoxError>,
+    returned: impl Settle<'a, T>,
+    ctx: &'a Context,
+) -> Pending<'a, T, O> {
+    match returned.settle() {
+        Settled::Now(value) => Pending::Ready(Some(finish(value))),
+        Settled::Later(later) => Pending::Running((later.0)(ctx), finish),
+    }
+}
+
+/// The future of [`settle_later`].
+pub enum Pending<'a, T, O> {
+    /// A sync routine's result, until it is taken.
+    Ready(Option<Result<O, BoxError>>),
+    /// An async routine's future, and the routine's `finish`.
+    Running(Body<'a, T>, fn(T) -> Result<O, BoxError>),
+}
+
+impl<T, O> Unpin for Pending<'_, T, O> {}
+
+impl<T, O> Future for Pending<'_, T, O> {
+    type Output = Result<O, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Pending::Ready(value) => Poll::Ready(value.take().unwrap_or_else(|| {
+                Err(Box::new(Internal(
+                    "a step's future was polled after it finished",
+                )))
+            })),
+            Pending::Running(body, finish) => body.as_mut().poll(cx).map(*finish),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The owner of an async run: a future instead of a thread. It polls the run's async steps
+//! and never runs a sync step itself — those go to helpers on the pool as soon as they are
+//! ready, so CPU work never holds the executor's thread. Every schedule runs this way once a
+//! run is async: steps start as soon as their dependencies are done (`Dataflow`).
+//!
+//! When the run stops (a failure, a cancellation, the deadline), the owner drops the futures
+//! of the async steps in flight at once: they never finish, and are not undone.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::dataflow::help;
+use super::{Exec, Run};
+use crate::asynchronous::Sleep;
+
+/// An async step in flight: its plan position and whether it succeeded.
+type InFlight<'r> = Pin<Box<dyn std::future::Future<Output = (u32, bool)> + Send + 'r>>;
+
+impl<E: Exec> Run<'_, E> {
+    /// Runs the flow with this future as its owner; returns once the run has settled.
+    pub(super) async fn drive(&self) {
+        let lane = self.lane;
+        let threads = self.spawn_on.map_or_else(
+            rayon::current_num_threads,
+            rayon::ThreadPool::current_num_threads,
+        );
+        let epoch = lane.open_async(std::ptr::from_ref(self).cast(), help::<E>, threads);
+        let mut queued = 0;
+        for &root in &self.hot.roots {
+            if self.hot.steps[root as usize].asynchronous {
+                self.defer(root);
+            } else {
+                self.push(root);
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            self.queued(queued, true, epoch);
+        }
+        let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+        let mut deadline = self.deadline.map(Sleep::until);
+        let cancel_key = self.id;
+        poll_fn(|cx| {
+            lane.set_waker(cx.waker());
+            if let Some(token) = self.cancel {
+                token.signal().register(cancel_key, cx.waker());
+            }
+            loop {
+                if let Some(sleep) = deadline.as_mut()
+                    && Pin::new(sleep).poll(cx).is_ready()
+                {
+                    deadline = None;
+                }
+                if self.interrupted() {
+                    // Dropped, not finished: the run is over for them.
+                    in_flight.clear();
+                    self.deferred
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
+                } else {
+                    for step in self.take_deferred() {
+                        in_flight.push(Box::pin(
+                            async move { (step, self.run_step_async(step).await) },
+                        ));
+                    }
+                }
+                let mut progressed = false;
+                while let Poll::Ready(Some((step, succeeded))) = in_flight.poll_next_unpin(cx) {
+                    progressed = true;
+                    if succeeded {
+                        self.finished(step, epoch);
+                    }
+                }
+                if progressed {
+                    continue;
+                }
+                // Helpers first: one that defers a step does so before it stops counting
+                // itself active.
+                if self.settled() && self.deferred_is_empty() && in_flight.is_empty() {
+                    return Poll::Ready(());
+                }
+                if !self.deferred_is_empty() && !self.stopped.load(Ordering::Relaxed) {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+        })
+        .await;
+        drop(in_flight);
+        if let Some(token) = self.cancel {
+            token.signal().unregister(cancel_key);
+        }
+        lane.close();
+    }
+
+    /// Async step `step` is ready: the owner will start it.
+    pub(super) fn defer(&self, step: u32) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(step);
+        self.lane.wake_future();
+    }
+
+    fn take_deferred(&self) -> Vec<u32> {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn deferred_is_empty(&self) -> bool {
+        self.deferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Async step `step` succeeded: counts down its successors and hands out the ready ones.
+    fn finished(&self, step: u32, epoch: u64) {
+        let mut queued = 0;
+        for &successor in self.hot.successors(step) {
+            if self.dependency_done(successor) {
+                if self.hot.steps[successor as usize].asynchronous {
+                    self.deferred
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(successor);
+                } else {
+                    self.push(successor);
+                    queued += 1;
+                }
+            }
+        }
+        if queued > 0 {
+            self.queued(queued, true, epoch);
+        }
+    }
+
+    /// If the owner's future is dropped before the run settled: stops the run and waits for
+    /// its helpers to leave (they run on borrowed state).
+    pub(super) fn abandon(&self) {
+        self.stop(crate::error::FlowError::new(
+            crate::ErrorKind::Cancelled,
+            self.flow_name(),
+            None,
+            None,
+        ));
+        if let Some(token) = self.cancel {
+            token.signal().unregister(self.id);
+        }
+        self.lane.close();
+    }
+}

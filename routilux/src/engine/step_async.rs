@@ -1,0 +1,83 @@
+//! The guarded path of an async step: the same attempts, compensation, retries and
+//! bookkeeping as a sync step's (`guarded`), with the call and the wait before a retry
+//! awaited instead of blocking a thread.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use super::guarded::Next;
+use super::{Exec, Run};
+use crate::asynchronous::Sleep;
+use crate::context::Context;
+use crate::error::BoxError;
+use crate::slot::StepAccess;
+
+impl<E: Exec> Run<'_, E> {
+    /// Runs async step `i` with everything its policy and the run ask for. Returns whether
+    /// the step succeeded. Dropping the future drops the step's own future (the step is then
+    /// neither finished nor undone).
+    pub(super) async fn run_step_async(&self, i: u32) -> bool {
+        let policy = *self.plan.steps()[i as usize].policy();
+        if policy.is_conditional() && self.skipped(i) {
+            return true;
+        }
+        let stopping = || self.is_stopping();
+        let mut attempt = 1;
+        let (succeeded, continued) = loop {
+            if !self.begin_attempt(i, attempt) {
+                return false;
+            }
+            let ctx = self.context(i, attempt, &stopping);
+            let outcome = {
+                let access = StepAccess::step(self.brand, self.hot, i);
+                let started = ctx.enter(|| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        self.exec.start_step(i as usize, access, &ctx)
+                    }))
+                });
+                match started {
+                    Ok(future) => Entered { ctx: &ctx, future }.await,
+                    Err(payload) => Err(payload),
+                }
+            };
+            match self.after_attempt(i, attempt, outcome, &ctx) {
+                Next::Over {
+                    succeeded,
+                    continued,
+                } => break (succeeded, continued),
+                Next::Retry(delay) => {
+                    if !delay.is_zero() {
+                        Sleep::new(delay).await;
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        self.step_over(i, attempt, succeeded, continued)
+    }
+}
+
+/// A step's future, polled with its context current (for code that reads it through the
+/// thread, such as a routine's fallback or a flow run inside the step) and with its panics
+/// caught.
+struct Entered<'c, 'f> {
+    ctx: &'c Context,
+    future: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'f>>,
+}
+
+impl Future for Entered<'_, '_> {
+    type Output = std::thread::Result<Result<(), BoxError>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ctx = this.ctx;
+        let future = &mut this.future;
+        match ctx.enter(|| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Async steps: `#[routine] async fn` mixed with sync steps, run with `run` (the built-in
+//! executor), `run_async` on tokio's runtimes and on `futures::executor::block_on`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use routilux::{Context, ErrorKind, RunOptions, Schedule, flow, routine};
+
+#[routine]
+fn double(x: &u64) -> u64 {
+    x * 2
+}
+
+#[routine]
+async fn add_later(a: &u64, b: &u64) -> u64 {
+    yield_once().await;
+    a + b
+}
+
+#[routine]
+async fn checked_sub(a: &u64, b: &u64, ctx: &Context) -> Result<u64, routilux::BoxError> {
+    yield_once().await;
+    assert_eq!(ctx.step(), "diff");
+    a.checked_sub(*b)
+        .ok_or_else(|| format!("{a} - {b} underflows").into())
+}
+
+#[routine]
+fn describe(total: &u64, diff: &u64) -> String {
+    format!("{total}/{diff}")
+}
+
+/// A future that is pending once: the step really suspends.
+async fn yield_once() {
+    let mut first = true;
+    std::future::poll_fn(|cx| {
+        if first {
+            first = false;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+}
+
+flow! {
+    flow Mixed {
+        input x: u64;
+        input y: u64;
+        step dx = double(x);
+        step total = add_later(dx, y);
+        step diff = checked_sub(dx, y);
+        step text = describe(total, diff);
+        return text;
+    }
+}
+
+fn expected(x: u64, y: u64) -> Result<String, ErrorKind> {
+    let dx = x * 2;
+    match dx.checked_sub(y) {
+        Some(diff) => Ok(format!("{}/{diff}", dx + y)),
+        None => Err(ErrorKind::Failed),
+    }
+}
+
+fn outcome(result: Result<String, routilux::FlowError>) -> Result<String, ErrorKind> {
+    result.map_err(|e| e.kind())
+}
+
+#[test]
+fn blocking_run_drives_async_steps_under_every_schedule() {
+    for schedule in [Schedule::Dataflow, Schedule::Layered, Schedule::Sequential] {
+        for (x, y) in [(5, 3), (1, 7), (0, 0)] {
+            assert_eq!(
+                outcome(Mixed::run_with(schedule, x, y)),
+                expected(x, y),
+                "{schedule:?} {x} {y}"
+            );
+        }
+    }
+    assert_eq!(Mixed::run(5, 3).unwrap(), "13/7");
+}
+
+#[test]
+fn a_failing_async_step_names_itself() {
+    let error = Mixed::run(1, 7).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Failed);
+    assert_eq!(error.step(), Some("diff"));
+    assert_eq!(
+        std::error::Error::source(&error).unwrap().to_string(),
+        "2 - 7 underflows"
+    );
+}
+
+#[test]
+fn run_async_works_on_a_minimal_executor() {
+    assert_eq!(
+        futures_executor::block_on(Mixed::run_async(5, 3)).unwrap(),
+        "13/7"
+    );
+    assert_eq!(
+        outcome(futures_executor::block_on(Mixed::run_async(1, 7))),
+        Err(ErrorKind::Failed)
+    );
+}
+
+#[test]
+fn run_async_works_on_tokio_current_thread_and_multi_thread() {
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(current.block_on(Mixed::run_async(5, 3)).unwrap(), "13/7");
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..32u64)
+        .map(|i| multi.spawn(Mixed::run_async(i, 3)))
+        .collect();
+    for (i, handle) in handles.into_iter().enumerate() {
+        let i = i as u64;
+        assert_eq!(outcome(multi.block_on(handle).unwrap()), expected(i, 3));
+    }
+}
+
+#[test]
+fn sync_steps_of_an_async_run_never_run_on_the_polling_thread() {
+    static POLLER: std::sync::Mutex<Option<std::thread::ThreadId>> = std::sync::Mutex::new(None);
+    static ON_POLLER: AtomicUsize = AtomicUsize::new(0);
+    #[routine]
+    fn where_am_i(x: &u64) -> u64 {
+        if *POLLER.lock().unwrap() == Some(std::thread::current().id()) {
+            ON_POLLER.fetch_add(1, Ordering::SeqCst);
+        }
+        *x
+    }
+    flow! {
+        flow Placed {
+            input x: u64;
+            step a = where_am_i(x);
+            step b = where_am_i(a);
+            step c = add_later(a, b);
+            step d = where_am_i(c);
+            return d;
+        }
+    }
+    *POLLER.lock().unwrap() = Some(std::thread::current().id());
+    for _ in 0..20 {
+        assert_eq!(futures_executor::block_on(Placed::run_async(4)).unwrap(), 8);
+    }
+    assert_eq!(ON_POLLER.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn run_async_with_a_pool_runs_sync_steps_there() {
+    static OUTSIDE: AtomicUsize = AtomicUsize::new(0);
+    #[routine]
+    fn in_pool(x: &u64) -> u64 {
+        if rayon::current_thread_index().is_none() {
+            OUTSIDE.fetch_add(1, Ordering::SeqCst);
+        }
+        *x + 1
+    }
+    flow! {
+        flow Pooled {
+            input x: u64;
+            step a = in_pool(x);
+            step b = add_later(a, x);
+            step c = in_pool(b);
+            return c;
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let options = RunOptions::new().pool(&pool);
+    for x in 0..10 {
+        assert_eq!(
+            futures_executor::block_on(Pooled::run_async_with(options, x)).unwrap(),
+            2 * x + 2
+        );
+    }
+    assert_eq!(OUTSIDE.load(Ordering::SeqCst), 0);
+}
+
+/// Counts drops of the futures it guards.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropping_the_future_of_a_run_drops_its_async_steps() {
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    #[routine]
+    async fn forever(x: &u64) -> u64 {
+        let _guard = DropCounter(Arc::new(AtomicUsize::new(0)));
+        struct Count;
+        impl Drop for Count {
+            fn drop(&mut self) {
+                DROPPED.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let _count = Count;
+        STARTED.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+        *x
+    }
+    flow! {
+        flow Stuck {
+            input x: u64;
+            step a = forever(x);
+            step b = forever(x);
+            return (a, b);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let timed_out = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(20), Stuck::run_async(1)).await
+    });
+    assert!(timed_out.is_err());
+    assert_eq!(STARTED.load(Ordering::SeqCst), 2);
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 2);
+}

@@ -1,8 +1,0 @@
-use routilux::routine;
-
-#[routine]
-async fn fetch(url: &str) -> String {
-    url.to_owned()
-}
-
-fn main() {}
