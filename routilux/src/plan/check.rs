@@ -28,6 +28,15 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
                 "step `{name}` reads a slot that is not made before it"
             ));
         }
+        if step.after().iter().any(|s| reads.binary_search(s).is_err())
+            || step
+                .condition()
+                .is_some_and(|(s, _)| reads.binary_search(&s).is_err())
+        {
+            return Err(format!(
+                "step `{name}` waits for or is conditional on a slot it does not read"
+            ));
+        }
         let from_steps = reads.iter().filter(|&&r| r as usize >= inputs).count();
         if step.deps as usize != from_steps {
             return Err(format!(
