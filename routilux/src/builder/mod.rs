@@ -6,6 +6,7 @@ mod error;
 mod exec;
 mod map;
 mod nested;
+mod outputs;
 mod settings;
 mod store;
 mod subflow;
@@ -25,7 +26,8 @@ pub(crate) use dynflow::first_input_handle;
 pub use dynflow::{DynFlow, Inputs, Outputs};
 pub use error::BuildError;
 pub use map::MapOutput;
-pub use nested::{DynSubflow, SubflowOutputs};
+pub use nested::DynSubflow;
+pub use outputs::SubflowOutputs;
 pub use subflow::FlowStep;
 pub use when::When;
 
