@@ -26,6 +26,43 @@
 //! assert!(graph.to_dot().contains("\"twice\" -> \"total\";"));
 //! assert!(graph.to_mermaid().starts_with("flowchart TD"));
 //! ```
+//!
+//! The step language shows: a sub-flow step carries its inner flow's graph (drawn as a
+//! cluster whose nodes are named `y/...`), `after` edges are [`EdgeKind::After`] (dashed), a
+//! conditional step has its [`condition`](GraphStep::condition) (its edge dotted):
+//!
+//! ```
+//! # use routilux::{flow, routine};
+//! use routilux::EdgeKind;
+//! # #[routine]
+//! # fn double(x: &u64) -> u64 { x * 2 }
+//! # #[routine]
+//! # fn add(a: &u64, b: &u64) -> u64 { a + b }
+//! # flow! { flow Sum { input x: u64; step twice = double(x); step total = add(x, twice); return total; } }
+//! #[routine]
+//! fn is_odd(x: &u64) -> bool { x % 2 == 1 }
+//!
+//! flow! {
+//!     flow Outer {
+//!         input x: u64;
+//!         step odd = is_odd(x);
+//!         step sum = Sum(x);
+//!         step log = double(x) after sum;
+//!         step fix = double(x) if !odd;
+//!         return (log, fix);
+//!     }
+//! }
+//!
+//! let graph = Outer::graph();
+//! let inner = graph.step("sum").and_then(|s| s.subflow.as_deref()).unwrap();
+//! assert_eq!(inner.flow, "Sum");
+//! assert!(graph.edges.iter().any(|e| e.from == "sum" && e.to == "log" && e.kind == EdgeKind::After));
+//! assert_eq!(graph.step("fix").unwrap().condition.as_deref(), Some("!odd"));
+//! let dot = graph.to_dot();
+//! assert!(dot.contains("subgraph \"cluster_sum\""));
+//! assert!(dot.contains("\"sum/twice\" -> \"sum/total\";"));
+//! assert!(dot.contains("\"sum\" -> \"log\" [style=dashed];"));
+//! ```
 
 mod dot;
 mod mermaid;

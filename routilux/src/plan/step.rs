@@ -84,10 +84,7 @@ impl StepPlan {
     pub const fn __nested(mut self, plan: Option<fn() -> &'static Plan>) -> Self {
         if let Some(plan) = plan {
             // The old value is `None` (made by `__from_static`): nothing to drop.
-            std::mem::forget(std::mem::replace(
-                &mut self.inner,
-                Some(InnerPlan::Static(plan)),
-            ));
+            std::mem::forget(self.inner.replace(InnerPlan::Static(plan)));
         }
         self
     }
