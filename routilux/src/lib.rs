@@ -101,12 +101,13 @@ pub mod __private;
 
 pub use asynchronous::block_on;
 pub use builder::{
-    BuildError, Builder, Condition, Deps, DynFlow, Handle, Inputs, MapOutput, Outputs, When,
+    BuildError, Builder, Condition, Deps, DynFlow, DynSubflow, FlowStep, Handle, Inputs, MapOutput,
+    Outputs, SubflowOutputs, When,
 };
 pub use cancel::CancelToken;
 pub use context::{Cancelled, Context, RunData};
 pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};
-pub use graph::{Graph, GraphEdge, GraphInput, GraphStep};
+pub use graph::{EdgeKind, Graph, GraphEdge, GraphInput, GraphStep};
 pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};

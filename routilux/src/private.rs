@@ -43,6 +43,8 @@ pub trait Routine {
     const CALL: Self::Call;
     /// Retries, backoff, and what else the engine must do for steps of this routine.
     const POLICY: Policy = Policy::NONE;
+    /// For a flow usable as a step (a sub-flow), the function that returns its plan.
+    const SUBFLOW: Option<fn() -> &'static Plan> = None;
 
     /// Turns the return value into the step's result or its error.
     ///

@@ -121,23 +121,54 @@ impl fmt::Debug for KeptLog {
     }
 }
 
-/// A kept inner run: its slots (moved to the heap after the run) and its log.
-struct Kept<E> {
+/// What a kept inner run undoes its steps with: its plan and its slots.
+pub(crate) trait KeptExec: Send + Sync + 'static {
+    /// The inner flow's plan.
+    fn plan(&self) -> &Plan;
+
+    /// Undoes inner step `step` (see [`Exec::undo_step`]).
+    fn undo_step(&self, step: usize, access: &Access<'_>) -> Result<(), BoxError>;
+
+    /// Whether the value of inner step `step` was moved out to the outer step (then the
+    /// outer step undoes it, given its value): by default, when the inner run returns it.
+    fn moved(&self, step: u32) -> bool {
+        let plan = self.plan();
+        plan.hot().slots[plan.input_count() + step as usize].returned()
+    }
+}
+
+/// The slots of a `flow!` run, with its static plan.
+struct StaticRun<E> {
     plan: &'static Plan,
     exec: E,
+}
+
+impl<E: Exec + Send + Sync + 'static> KeptExec for StaticRun<E> {
+    fn plan(&self) -> &Plan {
+        self.plan
+    }
+
+    fn undo_step(&self, step: usize, access: &Access<'_>) -> Result<(), BoxError> {
+        self.exec.undo_step(step, access)
+    }
+}
+
+/// A kept inner run: its slots (moved to the heap after the run) and its log.
+struct Kept<K> {
+    exec: K,
     log: KeptLog,
 }
 
-impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
+impl<K: KeptExec> KeptRun for Kept<K> {
     fn undo(&self, returned: &dyn Fn(u32) -> Result<(), BoxError>) -> Result<(), BoxError> {
-        let hot = self.plan.hot();
-        let inputs = self.plan.input_count();
+        let plan = self.exec.plan();
+        let hot = plan.hot();
         let data = RunData::new();
         let never = || false;
         let mut errors: Vec<String> = Vec::new();
         let mut first: Option<BoxError> = None;
         for &i in self.log.completed.iter().rev() {
-            let step = &self.plan.steps()[i as usize];
+            let step = &plan.steps()[i as usize];
             let attempts = step.policy().undo_attempts();
             for attempt in 1..=attempts {
                 let nest = Nest {
@@ -150,7 +181,7 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
                 };
                 let ctx = Context::new(
                     0,
-                    (self.plan.flow(), step.name()),
+                    (plan.flow(), step.name()),
                     (attempt, attempts),
                     &never,
                     &data,
@@ -158,7 +189,7 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
                 .nested(&nest);
                 let outcome = ctx.enter(|| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        if hot.slots[inputs + i as usize].returned() {
+                        if self.exec.moved(i) {
                             returned(i)
                         } else {
                             self.exec
@@ -185,7 +216,7 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
             (Some(error), 1) => Err(error),
             (Some(_), _) => Err(format!(
                 "undoing flow `{}` failed at {}",
-                self.plan.flow(),
+                plan.flow(),
                 errors.join("; ")
             )
             .into()),
@@ -196,10 +227,14 @@ impl<E: Exec + Send + Sync + 'static> KeptRun for Kept<E> {
 /// Keeps a successful inner run of `plan` for a later undo, in the outer run of the current
 /// step. Called by the code `flow!` generates.
 pub fn keep<E: Exec + Send + Sync + 'static>(plan: &'static Plan, exec: E, log: KeptLog) {
+    keep_run(StaticRun { plan, exec }, log);
+}
+
+/// Keeps a successful inner run for a later undo, in the outer run of the current step.
+pub(crate) fn keep_run<K: KeptExec>(exec: K, log: KeptLog) {
     crate::context::with_current(|ctx| {
         if let Some(nest) = ctx.nest() {
-            nest.keep
-                .push(nest.step, Box::new(Kept { plan, exec, log }));
+            nest.keep.push(nest.step, Box::new(Kept { exec, log }));
         }
     });
 }

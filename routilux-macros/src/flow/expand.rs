@@ -661,7 +661,15 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
             policy = quote!(#policy.__conditional());
         }
         let doc = &step.doc;
-        quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*], #policy, #doc))
+        let routine_path = &step.routine;
+        let nested = quote_spanned!(routine_span(def, decl)=>
+            <#routine_path as ::routilux::__private::Routine>::SUBFLOW
+        );
+        let (after, condition) = plan_extras(def, checked, decl, reads);
+        quote!(#private::StepPlan::__from_static(#step_name, #routine, #deps, &[#(#reads),*], &[#(#succs),*], #policy, #doc)
+            .__nested(#nested)
+            .__after(&[#(#after),*])
+            #condition)
     });
     let slot_types = (0..def.inputs.len())
         .map(Source::Input)
@@ -909,6 +917,39 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     }
 }
 
+/// What the graph of a step needs besides its reads: the slots it only waits for (`after`,
+/// not also an argument or its condition), and its condition (`.__condition(slot, negated)`).
+fn plan_extras(
+    def: &FlowDef,
+    checked: &Checked,
+    decl: usize,
+    reads: &[u32],
+) -> (Vec<u32>, TokenStream) {
+    let slot_of = |source: Source| match source {
+        Source::Input(i) => u32::try_from(i).unwrap_or(u32::MAX),
+        Source::Step(d) => {
+            let pos = checked.order.iter().position(|&o| o == d).unwrap_or(0);
+            u32::try_from(def.inputs.len() + pos).unwrap_or(u32::MAX)
+        }
+    };
+    let condition = checked.conditions[decl].map(|(source, negated)| (slot_of(source), negated));
+    let args: Vec<u32> = checked.args[decl]
+        .iter()
+        .filter_map(|arg| match *arg {
+            ArgRef::Value(s) | ArgRef::Each(s) => Some(slot_of(s)),
+            ArgRef::Const(_) => None,
+        })
+        .chain(condition.map(|(slot, _)| slot))
+        .collect();
+    let after = reads
+        .iter()
+        .copied()
+        .filter(|r| !args.contains(r))
+        .collect();
+    let condition = condition.map(|(slot, negated)| quote!(.__condition(#slot, #negated)));
+    (after, condition.unwrap_or_default())
+}
+
 /// The flow as a step of other flows (`step y = Name(a, b);`): its routine impl. It applies
 /// when every input is `Clone` (the inner run gets copies); its policy is undoable when any
 /// of its steps is, which also makes a flow that contains itself, directly or not, a
@@ -989,6 +1030,8 @@ fn subflow_impl(def: &FlowDef, checked: &Checked, output: &TokenStream) -> Token
             const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
                 .__flags(false #(#undoable)*, false, true)
                 .__subflow();
+            const SUBFLOW: ::core::option::Option<fn() -> &'static #private::Plan> =
+                ::core::option::Option::Some(#name::plan);
 
             #[inline]
             fn finish(returned: Self::Returns) -> ::core::result::Result<Self::Output, #private::BoxError> {

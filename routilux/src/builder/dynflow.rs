@@ -14,32 +14,33 @@ use crate::plan::Plan;
 /// A flow assembled by a [`Builder`](super::Builder), ready to run any number of times.
 pub struct DynFlow {
     builder: u64,
-    plan: Plan,
+    /// Shared with the plans of flows that run this one as a step.
+    pub(super) plan: Arc<Plan>,
     pub(super) compiled: Compiled,
     /// What the outputs of every run need to check handles.
-    names: Arc<Names>,
+    pub(super) names: Arc<Names>,
     /// A mistake the builder could not report ([`Builder::output`](super::Builder::output)
     /// with a handle from another builder): every run fails with it.
-    defect: Option<BuildError>,
+    pub(super) defect: Option<BuildError>,
 }
 
 /// The flow's name, and what a handle stands for, by declaration order.
-struct Names {
+pub(super) struct Names {
     builder: u64,
-    flow: String,
+    pub(super) flow: String,
     /// Plan slot of each input and step, in declaration order.
     slot_of_decl: Vec<u32>,
     /// Where each input and step is stored, in declaration order.
     place_of_decl: Vec<Place>,
     /// The name of each plan slot.
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
     /// Whether each plan slot is returned by a run.
-    returned: Vec<bool>,
+    pub(super) returned: Vec<bool>,
 }
 
 impl Names {
     /// The plan slot and place of `handle`, if it belongs to this flow.
-    fn slot<T>(
+    pub(super) fn slot<T>(
         &self,
         handle: Handle<T>,
         operation: &'static str,
@@ -95,7 +96,7 @@ pub(super) fn build(
     };
     DynFlow {
         builder,
-        plan,
+        plan: Arc::new(plan),
         compiled,
         names: Arc::new(names),
         defect,

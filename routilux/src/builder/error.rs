@@ -109,6 +109,57 @@ pub enum BuildError {
         /// The type the handle asked for.
         expected: &'static str,
     },
+    /// [`Builder::undo`] was given a sub-flow step, whose undo undoes the inner flow's
+    /// completed steps.
+    UndoOfSubflow {
+        /// The flow.
+        flow: String,
+        /// The sub-flow step.
+        name: String,
+    },
+    /// [`Builder::subflow`] was given a routine or [`Step`](crate::Step) type, not a flow.
+    NotAFlow {
+        /// The flow.
+        flow: String,
+        /// The step being declared.
+        step: String,
+        /// The type that was given.
+        routine: &'static str,
+    },
+    /// A sub-flow step ([`Builder::dyn_subflow`]) does not give a value to an input of its
+    /// inner flow.
+    UnboundInput {
+        /// The flow.
+        flow: String,
+        /// The step being declared.
+        step: String,
+        /// The inner flow.
+        inner: String,
+        /// The input without a value.
+        input: String,
+    },
+    /// A sub-flow step ([`Builder::dyn_subflow`]) binds an input of its inner flow twice, or
+    /// names one of its outputs twice.
+    BoundTwice {
+        /// The flow.
+        flow: String,
+        /// The step being declared.
+        step: String,
+        /// The inner flow.
+        inner: String,
+        /// The input or output.
+        name: String,
+    },
+    /// [`Builder::dyn_subflow`] was given a flow whose builder made a mistake it could not
+    /// report (see [`Builder::try_build`]): the flow cannot run.
+    BrokenSubflow {
+        /// The flow.
+        flow: String,
+        /// The step being declared.
+        step: String,
+        /// The inner flow's mistake.
+        error: Box<BuildError>,
+    },
     /// [`DynFlow::run`] was given [`Inputs`] made by another flow's [`DynFlow::inputs`].
     OtherFlowInputs {
         /// The flow that was run.
@@ -186,6 +237,44 @@ impl fmt::Display for BuildError {
             } => write!(
                 f,
                 "`{name}` of flow `{flow}` is not of the type its handle asks for (`{expected}`)"
+            ),
+            BuildError::UndoOfSubflow { flow, name } => write!(
+                f,
+                "`Builder::undo` was given `{name}`, a sub-flow step of flow `{flow}`: it undoes \
+                 the inner flow's completed steps"
+            ),
+            BuildError::NotAFlow {
+                flow,
+                step,
+                routine,
+            } => write!(
+                f,
+                "step `{step}` of flow `{flow}` was given `{routine}`, which is not a flow \
+                 (use `Builder::step` for a function)"
+            ),
+            BuildError::UnboundInput {
+                flow,
+                step,
+                inner,
+                input,
+            } => write!(
+                f,
+                "sub-flow step `{step}` of flow `{flow}` gives no value to input `{input}` of \
+                 flow `{inner}`"
+            ),
+            BuildError::BoundTwice {
+                flow,
+                step,
+                inner,
+                name,
+            } => write!(
+                f,
+                "sub-flow step `{step}` of flow `{flow}` names `{name}` of flow `{inner}` twice"
+            ),
+            BuildError::BrokenSubflow { flow, step, error } => write!(
+                f,
+                "sub-flow step `{step}` of flow `{flow}` was given a flow that cannot run: \
+                 {error}"
             ),
             BuildError::OtherFlowInputs { flow, made_by } => write!(
                 f,

@@ -2,16 +2,18 @@
 //! run, with its straight-line form.
 
 use super::store::{Frozen, Layout, Place, Store};
-use super::{Body, BuildError, Declared, DynFlow, SkipFn, StepFn, UndoFn};
+use super::{Body, BuildError, Declared, DynFlow, ErasedUndo, SkipFn, StepFn, UndoFn};
 use crate::engine::{Access, Exec};
 use crate::error::BoxError;
-use crate::plan::Plan;
+use crate::plan::{Plan, StepSpec};
 
 /// One step of a [`DynFlow`], in plan order.
 pub(super) struct DynStep {
     pub(super) call: StepFn,
     pub(super) skip: Option<SkipFn>,
     pub(super) undo: Option<UndoFn>,
+    /// The undo given the value, a `ValueUndo` of the step's type.
+    pub(super) value_undo: Option<ErasedUndo>,
     /// The slots a straight run clears right after this step: `clears[start..end]`.
     pub(super) clears: (u32, u32),
 }
@@ -21,6 +23,7 @@ struct Closures {
     call: StepFn,
     skip: Option<SkipFn>,
     undo: Option<UndoFn>,
+    value_undo: Option<ErasedUndo>,
 }
 
 /// What runs of a [`DynFlow`] need besides its plan.
@@ -52,18 +55,40 @@ pub(super) fn compile(
     let mut specs = Vec::with_capacity(declared.len());
     let mut closures = Vec::with_capacity(declared.len());
     for step in declared {
-        let (mut policy, call, undo) = match step.body {
-            Body::Step { call, undo } => (step.policy, call, undo),
+        let (mut policy, call, undo, value_undo) = match step.body {
+            Body::Step {
+                call,
+                undo,
+                value_undo,
+            } => (step.policy, call, undo, value_undo),
             Body::Map(map) => map.compile(step.policy),
         };
         if step.skip.is_some() {
             policy = policy.__conditional();
         }
-        specs.push((step.name, step.routine.to_owned(), step.reads, policy));
+        // `after` steps the step also reads (as arguments or condition) are data edges.
+        let mut reads = step.reads;
+        let after: Vec<u32> = step
+            .after
+            .iter()
+            .copied()
+            .filter(|slot| !reads.contains(slot))
+            .collect();
+        reads.extend(step.after);
+        specs.push(StepSpec {
+            name: step.name,
+            routine: step.routine,
+            reads,
+            after,
+            condition: step.condition,
+            policy,
+            subflow: step.subflow,
+        });
         closures.push(Some(Closures {
             call,
             skip: step.skip,
             undo,
+            value_undo,
         }));
     }
     let (plan, position) = Plan::build(name, inputs, specs, kept, &layout.needs_drop());
@@ -83,11 +108,17 @@ pub(super) fn compile(
         .into_iter()
         .zip(ranges)
         .filter_map(|(closure, clears)| {
-            let Closures { call, skip, undo } = closure?;
+            let Closures {
+                call,
+                skip,
+                undo,
+                value_undo,
+            } = closure?;
             Some(DynStep {
                 call,
                 skip,
                 undo,
+                value_undo,
                 clears,
             })
         })

@@ -4,9 +4,11 @@
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
-use super::store::{Store, mismatch};
-use super::{Body, BuildError, Builder, Condition, Deps, Handle, SkipMaker, StepFn, UndoFn, boxed};
-use crate::engine::Access;
+use super::store::mismatch;
+use super::{
+    Body, BuildError, Builder, Condition, Deps, ErasedUndo, Handle, SkipMaker, StepFn, UndoFn,
+    ValueUndo, boxed, undos,
+};
 use crate::error::{BoxError, ElementFailed};
 use crate::map::{MapOptions, map};
 use crate::policy::Policy;
@@ -15,12 +17,12 @@ use crate::step::Compensation;
 /// The undo of one element.
 type ElementUndo<O> = Arc<dyn Fn(&O) -> Result<(), BoxError> + Send + Sync>;
 
-/// Makes a map step's closures once its settings are final: its call and its undo.
-type MakeMap = Box<
-    dyn FnOnce(MapOptions, Option<Box<dyn Any + Send + Sync>>) -> (StepFn, Option<UndoFn>)
-        + Send
-        + Sync,
->;
+/// A map step's closures: its call, and its undo (from the store and given the value).
+type MapClosures = (StepFn, Option<(UndoFn, ErasedUndo)>);
+
+/// Makes a map step's closures once its settings are final.
+type MakeMap =
+    Box<dyn FnOnce(MapOptions, Option<Box<dyn Any + Send + Sync>>) -> MapClosures + Send + Sync>;
 
 /// A map step being declared.
 pub(super) struct MapDecl {
@@ -33,11 +35,15 @@ pub(super) struct MapDecl {
 
 impl MapDecl {
     /// The step's policy, its call and its undo, from the element policy `policy`.
-    pub(super) fn compile(self, policy: Policy) -> (Policy, StepFn, Option<UndoFn>) {
+    pub(super) fn compile(
+        self,
+        policy: Policy,
+    ) -> (Policy, StepFn, Option<UndoFn>, Option<ErasedUndo>) {
         let element = policy.__flags(self.undo.is_some(), false, false);
         let options = MapOptions::new(element, self.batch, self.limit);
         let (call, undo) = (self.make)(options, self.undo);
-        (element.__map_step(), call, undo)
+        let (undo, value_undo) = undo.unzip();
+        (element.__map_step(), call, undo, value_undo)
     }
 }
 
@@ -187,11 +193,10 @@ impl Builder {
             let undo: Option<ElementUndo<S::Element>> = undo
                 .and_then(|u| u.downcast::<ElementUndo<S::Element>>().ok())
                 .map(|u| *u);
-            let undo_step: Option<UndoFn> = undo.clone().map(|undo| {
-                Box::new(move |store: &Store, access: &Access<'_>| {
-                    let values = store.get(out, access).ok_or_else(mismatch)?;
-                    undo_all(values.elements(), &*undo)
-                }) as UndoFn
+            let undo_step = undo.clone().map(|undo| {
+                let undo: ValueUndo<S> =
+                    Arc::new(move |values: &S| undo_all(values.elements(), &*undo));
+                undos(out, undo)
             });
             let call: StepFn = Box::new(move |store, access| {
                 let collection = store.get(items, access).ok_or_else(mismatch)?;

@@ -5,14 +5,19 @@ mod dynflow;
 mod error;
 mod exec;
 mod map;
+mod nested;
+mod outputs;
 mod settings;
 mod store;
+mod subflow;
 #[cfg(test)]
 mod tests;
 mod when;
 
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use deps::{Condition, Deps, Handle};
@@ -21,16 +26,25 @@ pub(crate) use dynflow::first_input_handle;
 pub use dynflow::{DynFlow, Inputs, Outputs};
 pub use error::BuildError;
 pub use map::MapOutput;
+pub use nested::DynSubflow;
+pub use outputs::SubflowOutputs;
+pub use subflow::FlowStep;
 pub use when::When;
 
 use crate::engine::Access;
 use crate::error::BoxError;
+use crate::plan::InnerPlan;
 use crate::policy::Policy;
 use store::{Layout, Store, Typed, mismatch};
 
 type StepFn = Box<dyn Fn(&Store, &mut Access<'_>) -> Result<(), BoxError> + Send + Sync>;
 type SkipFn = Box<dyn Fn(&Store, &mut Access<'_>) -> bool + Send + Sync>;
 type UndoFn = Box<dyn Fn(&Store, &Access<'_>) -> Result<(), BoxError> + Send + Sync>;
+/// The undo of a step, given its value: what undoes an inner step of a sub-flow whose value
+/// the inner run returned (it lives in the outer run then).
+type ValueUndo<T> = Arc<dyn Fn(&T) -> Result<(), BoxError> + Send + Sync>;
+/// A [`ValueUndo`] of the step's value type.
+type ErasedUndo = Box<dyn Any + Send + Sync>;
 /// Makes the skip test of a conditional step from the builder's layout, its flag's
 /// declaration, whether the flag is negated, and the step's own declaration.
 type SkipMaker = fn(&Layout, u32, bool, u32) -> SkipFn;
@@ -38,9 +52,15 @@ type SkipMaker = fn(&Layout, u32, bool, u32) -> SkipFn;
 /// A step being declared.
 struct Declared {
     name: String,
-    routine: &'static str,
-    /// Declaration indices of everything the step waits for: arguments, condition, `after`.
+    routine: String,
+    /// Declaration indices of the step's arguments and condition.
     reads: Vec<u32>,
+    /// Declaration indices of the steps it also waits for ([`Builder::after`]).
+    after: Vec<u32>,
+    /// The declaration index of its condition, and whether it is negated.
+    condition: Option<(u32, bool)>,
+    /// The flow it runs, if it is a sub-flow step.
+    subflow: Option<InnerPlan>,
     /// Retries and backoff (of each element, for a map step).
     policy: Policy,
     skip: Option<SkipFn>,
@@ -48,8 +68,27 @@ struct Declared {
 }
 
 enum Body {
-    Step { call: StepFn, undo: Option<UndoFn> },
+    Step {
+        call: StepFn,
+        undo: Option<UndoFn>,
+        /// The same undo, given the value (a [`ValueUndo`] of the step's type).
+        value_undo: Option<ErasedUndo>,
+    },
     Map(map::MapDecl),
+}
+
+/// The undo of a step whose value lives at `place`, made from `undo`: read from the store,
+/// and given the value.
+fn undos<T: Send + Sync + 'static>(
+    place: store::Typed<T>,
+    undo: ValueUndo<T>,
+) -> (UndoFn, ErasedUndo) {
+    let by_value: ErasedUndo = Box::new(Arc::clone(&undo));
+    let from_store: UndoFn = Box::new(move |store, access| {
+        let value = store.get::<T>(place, access).ok_or_else(mismatch)?;
+        undo(value)
+    });
+    (from_store, by_value)
 }
 
 /// What a declaration has checked and placed before its closure is made.
@@ -57,6 +96,7 @@ struct Begun<S> {
     reads: Vec<u32>,
     out: Typed<S>,
     skip: Option<SkipFn>,
+    condition: Option<(u32, bool)>,
 }
 
 static NEXT_BUILDER: AtomicU64 = AtomicU64::new(1);
@@ -221,26 +261,25 @@ impl Builder {
         self.claim(name)?;
         let decl = u32::try_from(known).unwrap_or(u32::MAX);
         let out = self.layout.push::<S>();
+        let flag = condition.map(|(c, _)| (c.slot, c.negated));
         let skip = condition.map(|(c, make)| make(&self.layout, c.slot, c.negated, decl));
         Ok(Begun {
             reads: handles.into_iter().map(|(_, slot)| slot).collect(),
             out,
             skip,
+            condition: flag,
         })
     }
 
     /// Adds a begun step; returns its handle.
-    fn push<S>(
-        &mut self,
-        name: String,
-        routine: &'static str,
-        begun: Begun<S>,
-        body: Body,
-    ) -> Handle<S> {
+    fn push<S>(&mut self, name: String, routine: &str, begun: Begun<S>, body: Body) -> Handle<S> {
         self.steps.push(Declared {
             name,
-            routine,
+            routine: routine.to_owned(),
             reads: begun.reads,
+            after: Vec::new(),
+            condition: begun.condition,
+            subflow: None,
             policy: Policy::NONE,
             skip: begun.skip,
             body,
@@ -252,7 +291,7 @@ impl Builder {
     fn add_step<D, S, F>(
         &mut self,
         name: String,
-        routine: &'static str,
+        routine: &str,
         deps: &D,
         condition: Option<(Condition, SkipMaker)>,
         f: F,
@@ -271,7 +310,12 @@ impl Builder {
             let value = D::with(&places, store, access, &f).ok_or_else(mismatch)??;
             store.set(out, access, value)
         });
-        Ok(self.push(name, routine, begun, Body::Step { call, undo: None }))
+        let body = Body::Step {
+            call,
+            undo: None,
+            value_undo: None,
+        };
+        Ok(self.push(name, routine, begun, body))
     }
 
     /// Declares a step that calls `f` with the values of `deps` (see [`Deps`] for the shapes:

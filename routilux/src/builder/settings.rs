@@ -1,7 +1,9 @@
 //! What a [`Builder`] can say about a step after declaring it: what else it waits for, its
 //! retries and undo, and whether a run returns its value.
 
-use super::{Body, BuildError, Builder, Declared, Deps, Handle, boxed, mismatch};
+use std::sync::Arc;
+
+use super::{Body, BuildError, Builder, Declared, Deps, Handle, ValueUndo, boxed, undos};
 use crate::policy::Backoff;
 
 impl Builder {
@@ -54,7 +56,7 @@ impl Builder {
             }
         }
         let declared = self.declared(step, OPERATION)?;
-        declared.reads.extend(handles.iter().map(|&(_, slot)| slot));
+        declared.after.extend(handles.iter().map(|&(_, slot)| slot));
         Ok(())
     }
 
@@ -83,7 +85,8 @@ impl Builder {
     /// # Errors
     /// [`BuildError::OtherFlow`] if `step` comes from another builder,
     /// [`BuildError::NotAStep`] if it is an input, [`BuildError::UndoOfMap`] if it is a map
-    /// step.
+    /// step, [`BuildError::UndoOfSubflow`] if it is a sub-flow step (which undoes the inner
+    /// flow's steps).
     pub fn undo<U, Err, F>(&mut self, step: Handle<U>, undo: F) -> Result<(), BuildError>
     where
         U: Send + Sync + 'static,
@@ -93,16 +96,27 @@ impl Builder {
         let flow = self.name.clone();
         let place = self.layout.typed::<U>(step.slot);
         let declared = self.declared(step, "Builder::undo")?;
-        let Body::Step { undo: slot, .. } = &mut declared.body else {
+        if declared.subflow.is_some() {
+            return Err(BuildError::UndoOfSubflow {
+                flow,
+                name: declared.name.clone(),
+            });
+        }
+        let Body::Step {
+            undo: slot,
+            value_undo,
+            ..
+        } = &mut declared.body
+        else {
             return Err(BuildError::UndoOfMap {
                 flow,
                 name: declared.name.clone(),
             });
         };
-        *slot = Some(Box::new(move |store, access| {
-            let value = store.get::<U>(place, access).ok_or_else(mismatch)?;
-            undo(value).map_err(boxed)
-        }));
+        let undo: ValueUndo<U> = Arc::new(move |value| undo(value).map_err(boxed));
+        let (from_store, by_value) = undos(place, undo);
+        *slot = Some(from_store);
+        *value_undo = Some(by_value);
         declared.policy = declared.policy.__flags(true, false, false);
         Ok(())
     }

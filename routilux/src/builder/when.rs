@@ -45,7 +45,7 @@ impl Builder {
 
 /// The skip test of a conditional step whose result is an `Option<U>`: skipped when the flag
 /// is `negated`, storing `None`.
-fn skip_fn<U: Send + Sync + 'static>(
+pub(super) fn skip_fn<U: Send + Sync + 'static>(
     layout: &Layout,
     flag: u32,
     negated: bool,
@@ -61,7 +61,12 @@ fn skip_fn<U: Send + Sync + 'static>(
     })
 }
 
-impl When<'_> {
+impl<'b> When<'b> {
+    /// The builder and the condition.
+    pub(super) fn into_parts(self) -> (&'b mut Builder, Condition) {
+        (self.builder, self.condition)
+    }
+
     /// Declares a step like [`Builder::step`] that runs only when the condition holds; its
     /// result is `Some` of `f`'s, or `None` when it was skipped.
     ///

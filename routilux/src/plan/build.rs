@@ -3,19 +3,34 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use super::{FlowObserver, Plan, SlotPlan, StepPlan};
+use super::{FlowObserver, InnerPlan, Plan, SlotPlan, StepPlan};
 use crate::policy::Policy;
+
+/// One step given to [`Plan::build`]. Slots are numbered inputs first, then steps in the
+/// given order.
+pub(crate) struct StepSpec {
+    pub(crate) name: String,
+    pub(crate) routine: String,
+    /// Everything the step waits for: its arguments, its condition and `after`.
+    pub(crate) reads: Vec<u32>,
+    /// The slots of `reads` the step only waits for.
+    pub(crate) after: Vec<u32>,
+    /// The slot of its condition, and whether it is negated.
+    pub(crate) condition: Option<(u32, bool)>,
+    pub(crate) policy: Policy,
+    /// The plan of the flow the step runs, if it is a sub-flow.
+    pub(crate) subflow: Option<InnerPlan>,
+}
 
 impl Plan {
     /// Builds a plan from steps listed in an order where every step reads only inputs and
-    /// earlier steps. `reads[i]` lists the slots step `i` reads, numbered inputs first then
-    /// steps in the given order; `returned` lists the slots a run returns; `needs_drop` says,
+    /// earlier steps (see [`StepSpec`]); `returned` lists the slots a run returns; `needs_drop` says,
     /// in the same numbering, whether dropping each value does anything. Returns the plan and,
     /// for each given step, its plan index.
     pub(crate) fn build(
         flow: String,
         inputs: Vec<String>,
-        specs: Vec<(String, String, Vec<u32>, Policy)>,
+        specs: Vec<StepSpec>,
         returned: &[u32],
         needs_drop: &[bool],
     ) -> (Plan, Vec<u32>) {
@@ -23,8 +38,9 @@ impl Plan {
         let n = specs.len();
         // Layer of a step: 1 + the deepest step it reads (inputs do not count).
         let mut layer = vec![0u32; n];
-        for (i, (_, _, reads, _)) in specs.iter().enumerate() {
-            layer[i] = reads
+        for (i, spec) in specs.iter().enumerate() {
+            layer[i] = spec
+                .reads
                 .iter()
                 .filter(|&&s| s >= n_inputs)
                 .map(|&s| layer[(s - n_inputs) as usize] + 1)
@@ -56,9 +72,10 @@ impl Plan {
         let mut succs: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut reads_by_pos: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut deps = vec![0u32; n];
-        for (i, (_, _, reads, _)) in specs.iter().enumerate() {
+        let mut after_by_pos: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (i, spec) in specs.iter().enumerate() {
             let pos = position[i];
-            let mut mapped: Vec<u32> = reads.iter().map(|&s| to_slot(s)).collect();
+            let mut mapped: Vec<u32> = spec.reads.iter().map(|&s| to_slot(s)).collect();
             mapped.sort_unstable();
             mapped.dedup();
             for &s in &mapped {
@@ -68,6 +85,15 @@ impl Plan {
                     deps[pos as usize] += 1;
                 }
             }
+            let mut after: Vec<u32> = spec
+                .after
+                .iter()
+                .map(|&s| to_slot(s))
+                .filter(|s| mapped.binary_search(s).is_ok())
+                .collect();
+            after.sort_unstable();
+            after.dedup();
+            after_by_pos[pos as usize] = after;
             reads_by_pos[pos as usize] = mapped;
         }
         for (k, &drops) in needs_drop.iter().enumerate() {
@@ -83,30 +109,30 @@ impl Plan {
             slot.returned = true;
         }
         // An undoable step's result is kept until the run ends, for its undo.
-        for (i, (_, _, _, policy)) in specs.iter().enumerate() {
-            if policy.is_undoable() {
+        for (i, spec) in specs.iter().enumerate() {
+            if spec.policy.is_undoable() {
                 slots[(n_inputs + position[i]) as usize].kept = true;
             }
         }
-        let mut names: Vec<Option<(String, String, Policy)>> = specs
-            .into_iter()
-            .map(|(n, r, _, p)| Some((n, r, p)))
-            .collect();
+        let mut specs: Vec<Option<StepSpec>> = specs.into_iter().map(Some).collect();
         let steps: Vec<StepPlan> = order
             .iter()
             .enumerate()
             .map(|(pos, &i)| {
-                let (name, routine, policy) = names[i as usize].take().expect("each step once");
+                let spec = specs[i as usize].take().expect("each step once");
                 let mut s = std::mem::take(&mut succs[pos]);
                 s.sort_unstable();
                 StepPlan {
-                    name: Cow::Owned(name),
-                    routine: Cow::Owned(routine),
-                    policy,
+                    name: Cow::Owned(spec.name),
+                    routine: Cow::Owned(spec.routine),
+                    policy: spec.policy,
                     doc: Cow::Borrowed(""),
                     deps: deps[pos],
                     reads: Cow::Owned(std::mem::take(&mut reads_by_pos[pos])),
                     succs: Cow::Owned(s),
+                    after: Cow::Owned(std::mem::take(&mut after_by_pos[pos])),
+                    condition: spec.condition.map(|(s, negated)| (to_slot(s), negated)),
+                    inner: spec.subflow,
                 }
             })
             .collect();

@@ -28,6 +28,15 @@ pub(crate) fn check(plan: &Plan) -> Result<(), String> {
                 "step `{name}` reads a slot that is not made before it"
             ));
         }
+        if step.after().iter().any(|s| reads.binary_search(s).is_err())
+            || step
+                .condition()
+                .is_some_and(|(s, _)| reads.binary_search(&s).is_err())
+        {
+            return Err(format!(
+                "step `{name}` waits for or is conditional on a slot it does not read"
+            ));
+        }
         let from_steps = reads.iter().filter(|&&r| r as usize >= inputs).count();
         if step.deps as usize != from_steps {
             return Err(format!(
@@ -132,7 +141,25 @@ mod tests {
             SlotPlan::__new(1, false, true, false),
             SlotPlan::__new(0, false, true, true),
         ]));
-        let lies: [(&[StepPlan], &[u32], &str); 5] = [
+        let lies: [(&[StepPlan], &[u32], &str); 7] = [
+            // `b` waits for `x`, which it does not read.
+            (
+                &[
+                    step("a", 0, &[0], &[1]),
+                    step("b", 1, &[1], &[]).__after(&[0]),
+                ],
+                &[0, 1, 2],
+                "does not read",
+            ),
+            // `b` is conditional on `x`, which it does not read.
+            (
+                &[
+                    step("a", 0, &[0], &[1]),
+                    step("b", 1, &[1], &[]).__condition(0, false),
+                ],
+                &[0, 1, 2],
+                "does not read",
+            ),
             // `a` reads `b`'s result, which is made after it.
             (
                 &[step("a", 1, &[2], &[]), step("b", 0, &[0], &[0])],

@@ -11,16 +11,19 @@
 mod build;
 mod check;
 mod hot;
+mod step;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
+pub(crate) use build::StepSpec;
 pub(crate) use hot::Hot;
+pub(crate) use step::InnerPlan;
+pub use step::StepPlan;
 
 use crate::observe::Observer;
-use crate::policy::Policy;
 
 /// The shape of a flow: its inputs, its steps in topological order and its layers.
 #[derive(Debug)]
@@ -78,18 +81,6 @@ impl Clone for Plan {
             observer: FlowObserver::new(),
         }
     }
-}
-
-/// One step of a [`Plan`].
-#[derive(Clone, Debug)]
-pub struct StepPlan {
-    name: Cow<'static, str>,
-    routine: Cow<'static, str>,
-    deps: u32,
-    reads: Cow<'static, [u32]>,
-    succs: Cow<'static, [u32]>,
-    policy: Policy,
-    doc: Cow<'static, str>,
 }
 
 /// How a result slot is used: by how many steps, whether it is kept to the end of the run
@@ -233,76 +224,6 @@ impl Plan {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-}
-
-impl StepPlan {
-    #[doc(hidden)]
-    #[must_use]
-    pub const fn __from_static(
-        name: &'static str,
-        routine: &'static str,
-        deps: u32,
-        reads: &'static [u32],
-        succs: &'static [u32],
-        policy: Policy,
-        doc: &'static str,
-    ) -> Self {
-        StepPlan {
-            name: Cow::Borrowed(name),
-            routine: Cow::Borrowed(routine),
-            deps,
-            reads: Cow::Borrowed(reads),
-            succs: Cow::Borrowed(succs),
-            policy,
-            doc: Cow::Borrowed(doc),
-        }
-    }
-
-    /// The step's doc comment in the flow (empty when it has none).
-    #[must_use]
-    pub fn doc(&self) -> &str {
-        &self.doc
-    }
-
-    /// The step's retries, backoff, and whether it can be undone.
-    #[must_use]
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The step's name, as declared in the flow.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The name of the routine the step calls.
-    #[must_use]
-    pub fn routine(&self) -> &str {
-        &self.routine
-    }
-
-    pub(crate) fn name_cow(&self) -> Cow<'static, str> {
-        self.name.clone()
-    }
-
-    /// How many distinct steps this step takes results from.
-    #[must_use]
-    pub fn dependency_count(&self) -> u32 {
-        self.deps
-    }
-
-    /// The result slots the step reads, each once (inputs first, then steps in plan order).
-    #[must_use]
-    pub fn reads(&self) -> &[u32] {
-        &self.reads
-    }
-
-    /// The plan indices of the steps that take this step's result, each once.
-    #[must_use]
-    pub fn successors(&self) -> &[u32] {
-        &self.succs
     }
 }
 
