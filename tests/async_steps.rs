@@ -235,3 +235,37 @@ fn dropping_the_future_of_a_run_drops_its_async_steps() {
     assert_eq!(STARTED.load(Ordering::SeqCst), 2);
     assert_eq!(DROPPED.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn dropping_the_future_of_a_run_undoes_its_completed_steps() {
+    static UNDONE: AtomicUsize = AtomicUsize::new(0);
+    fn release(_: &u64) {
+        UNDONE.fetch_add(1, Ordering::SeqCst);
+    }
+    #[routine(undo = release)]
+    fn reserve(x: &u64) -> u64 {
+        *x
+    }
+    #[routine]
+    async fn wait_forever(x: &u64) -> u64 {
+        std::future::pending::<()>().await;
+        *x
+    }
+    flow! {
+        flow Booking {
+            input x: u64;
+            step held = reserve(x);
+            step confirmed = wait_forever(held);
+            return confirmed;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let timed_out = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(20), Booking::run_async(1)).await
+    });
+    assert!(timed_out.is_err());
+    assert_eq!(UNDONE.load(Ordering::SeqCst), 1);
+}

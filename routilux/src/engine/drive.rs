@@ -140,8 +140,8 @@ impl<E: Exec> Run<'_, E> {
         }
     }
 
-    /// If the owner's future is dropped before the run settled: stops the run and waits for
-    /// its helpers to leave (they run on borrowed state).
+    /// If the owner's future is dropped before the run settled: stops the run, waits for its
+    /// helpers to leave (they run on borrowed state), and undoes its completed steps.
     pub(super) fn abandon(&self) {
         self.stop(crate::error::FlowError::new(
             crate::ErrorKind::Cancelled,
@@ -153,5 +153,12 @@ impl<E: Exec> Run<'_, E> {
             token.signal().unregister(self.id);
         }
         self.lane.close();
+        // Nobody will see the run's result: its completed undoable steps are undone now
+        // (observers hear of undos that fail), and observers hear that it ended.
+        let _undo_errors = self.undo_completed();
+        if let Some(error) = self.failure.get() {
+            let info = self.info();
+            self.emit_after(|o| o.run_finished(&info, Err(error)));
+        }
     }
 }
