@@ -269,3 +269,119 @@ fn dropping_the_future_of_a_run_undoes_its_completed_steps() {
     assert!(timed_out.is_err());
     assert_eq!(UNDONE.load(Ordering::SeqCst), 1);
 }
+
+/// Counts how many futures of `sleepy` were dropped before they finished.
+static SLEEPY_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+#[routine]
+async fn sleepy(x: &u64) -> u64 {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            SLEEPY_DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let guard = Guard;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    std::mem::forget(guard);
+    *x
+}
+
+#[test]
+fn cancelling_or_timing_out_a_run_drops_the_step_awaiting_and_undoes_the_rest() {
+    static UNDONE: AtomicUsize = AtomicUsize::new(0);
+    fn release(_: &u64) {
+        UNDONE.fetch_add(1, Ordering::SeqCst);
+    }
+    #[routine(undo = release)]
+    fn hold(x: &u64) -> u64 {
+        *x
+    }
+    flow! {
+        flow Slow {
+            input x: u64;
+            step held = hold(x);
+            step slept = sleepy(held);
+            return slept;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A timeout: the run ends as timed out, long before the step's 30 s.
+    let options = RunOptions::new().timeout(Duration::from_millis(20));
+    let error = runtime
+        .block_on(Slow::run_async_with(options, 1))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut);
+    assert_eq!(SLEEPY_DROPPED.load(Ordering::SeqCst), 1);
+    assert_eq!(UNDONE.load(Ordering::SeqCst), 1);
+    // A cancel token, cancelled from another task while the step awaits.
+    let token = routilux::CancelToken::new();
+    let cancel = token.clone();
+    let error = runtime
+        .block_on(async move {
+            let canceller = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                cancel.cancel();
+            });
+            let options = RunOptions::new().cancel(&token);
+            let result = Slow::run_async_with(options, 2).await;
+            canceller.await.unwrap();
+            result
+        })
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Cancelled);
+    assert_eq!(SLEEPY_DROPPED.load(Ordering::SeqCst), 2);
+    assert_eq!(UNDONE.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn retries_of_async_steps_wait_without_holding_a_thread() {
+    static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+    static TICKS: AtomicUsize = AtomicUsize::new(0);
+    static SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    #[routine(retries = 3, backoff = routilux::Backoff::fixed(Duration::from_millis(5)))]
+    async fn flaky(x: &u64) -> Result<u64, routilux::BoxError> {
+        SEEN.lock().unwrap().push(TICKS.load(Ordering::SeqCst));
+        if ATTEMPTS.fetch_add(1, Ordering::SeqCst) < 2 {
+            Err("not yet".into())
+        } else {
+            Ok(*x)
+        }
+    }
+    flow! {
+        flow Flaky {
+            input x: u64;
+            step y = flaky(x);
+            return y;
+        }
+    }
+    // One thread: if the wait before a retry blocked it, no other task could run between an
+    // attempt and the next; the ticker shows that it did.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let value = runtime.block_on(async {
+        let ticker = tokio::spawn(async {
+            loop {
+                TICKS.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        });
+        let value = Flaky::run_async(7).await;
+        ticker.abort();
+        value
+    });
+    assert_eq!(value.unwrap(), 7);
+    assert_eq!(ATTEMPTS.load(Ordering::SeqCst), 3);
+    let seen = SEEN.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.windows(2).all(|w| w[1] > w[0]),
+        "another task ran during each backoff: {seen:?}"
+    );
+}
