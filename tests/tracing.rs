@@ -144,3 +144,65 @@ fn a_subscriber_sees_a_span_per_run_and_per_step_attempt() {
         );
     }
 }
+
+/// Pending `times` times before it is ready.
+async fn suspend(times: u32) {
+    let mut left = times;
+    std::future::poll_fn(|cx| {
+        if left == 0 {
+            std::task::Poll::Ready(())
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+#[routine]
+async fn slow_double(x: &u32) -> u32 {
+    suspend(2).await;
+    x * 2
+}
+
+flow! {
+    flow TracedAsync {
+        input x: u32;
+        step a = slow_double(x);
+        step b = double(a);
+        return b;
+    }
+}
+
+#[test]
+fn an_async_step_span_is_entered_around_each_poll_and_parented_to_its_run() {
+    let recorder = Recorder::default();
+    let result = tracing::subscriber::with_default(recorder.clone(), || {
+        futures_executor::block_on(TracedAsync::run_async(3))
+    });
+    assert_eq!(result.unwrap(), 12);
+    let spans = recorder.spans.lock().unwrap().clone();
+    let (run_id, run) = spans
+        .iter()
+        .find(|(_, s)| s.name == "flow")
+        .expect("a run span");
+    assert_eq!(run.fields["outcome"], "ok");
+    // The owner of an async run may move between threads: its span is only a parent.
+    assert_eq!((run.entered, run.exited), (0, 0));
+    let step = |name: &str| {
+        spans
+            .values()
+            .find(|s| s.name == "step" && s.fields["step"] == name)
+            .unwrap_or_else(|| panic!("a span for step {name}: {spans:?}"))
+            .clone()
+    };
+    let a = step("a");
+    assert_eq!(a.parent, Some(*run_id));
+    assert_eq!(a.fields["outcome"], "finished");
+    // Three polls: pending twice, then ready.
+    assert_eq!((a.entered, a.exited), (3, 3));
+    let b = step("b");
+    assert_eq!(b.parent, Some(*run_id));
+    assert_eq!((b.entered, b.exited), (1, 1));
+}

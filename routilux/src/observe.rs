@@ -112,6 +112,16 @@ pub trait Observer: Sync {
     ) {
     }
 
+    /// Async `step`'s future is about to be polled on the current thread (see
+    /// [`Policy::is_async`](crate::Policy::is_async)): between `step_started` and the end of
+    /// the attempt, each poll is wrapped in `step_resumed` and
+    /// [`step_suspended`](Self::step_suspended), possibly on different threads. Sync steps
+    /// never hear these.
+    fn step_resumed(&self, run: &RunInfo<'_>, step: &StepPlan) {}
+
+    /// Async `step`'s future returned from a poll (it waits, or its attempt is over).
+    fn step_suspended(&self, run: &RunInfo<'_>, step: &StepPlan) {}
+
     /// Conditional `step` did not run: its condition was false. Its result is `None`, and
     /// it is never undone. No [`step_started`](Self::step_started) comes before this.
     fn step_skipped(&self, run: &RunInfo<'_>, step: &StepPlan) {}

@@ -6,7 +6,9 @@
 //! `duration_us` on the run span; `flow`, `step`, `routine`, `attempt` and, when the attempt
 //! ends, `outcome` (`finished`, `continued`, `retried`, `failed`) and `duration_us` on step
 //! spans. A step span is entered on the thread running the step, so events the step emits
-//! belong to it.
+//! belong to it; an async step's span is entered around each poll of its future, on
+//! whichever thread polls, and the run span of a flow with async steps is never entered (its
+//! steps name it as their parent).
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -22,6 +24,7 @@ use crate::plan::StepPlan;
 /// The observer the engine adds to runs while a subscriber listens to `routilux`.
 pub(crate) static SPANS: Spans = Spans {
     runs: Mutex::new(Vec::new()),
+    awaiting: Mutex::new(Vec::new()),
 };
 
 /// Whether a subscriber wants routilux's spans.
@@ -30,8 +33,12 @@ pub(crate) fn enabled() -> bool {
 }
 
 pub(crate) struct Spans {
-    /// The span of each run in progress, by run id.
-    runs: Mutex<Vec<(u64, tracing::Span, Instant)>>,
+    /// The span of each run in progress, by run id, and whether it was entered (runs of
+    /// flows with async steps are not: their owner may move between threads).
+    runs: Mutex<Vec<(u64, tracing::Span, Instant, bool)>>,
+    /// Attempts of async steps in progress, by run id and step address: their spans are
+    /// entered around each poll, on whichever thread polls.
+    awaiting: Mutex<Vec<(u64, usize, tracing::Span, Instant)>>,
 }
 
 /// One step attempt in progress on this thread.
@@ -64,6 +71,20 @@ fn micros(d: Duration) -> u64 {
 
 impl Spans {
     fn end_attempt(&self, run: &RunInfo<'_>, step: &StepPlan, outcome: &str) {
+        if step.policy().is_async() {
+            let ended = {
+                let mut awaiting = self.awaiting.lock().unwrap_or_else(PoisonError::into_inner);
+                awaiting
+                    .iter()
+                    .position(|a| a.0 == run.id() && a.1 == address(step))
+                    .map(|at| awaiting.swap_remove(at))
+            };
+            if let Some((_, _, span, start)) = ended {
+                span.record("outcome", outcome);
+                span.record("duration_us", micros(start.elapsed()));
+            }
+            return;
+        }
         let attempt = ATTEMPTS.with(|attempts| {
             let mut attempts = attempts.borrow_mut();
             let at = attempts
@@ -91,11 +112,14 @@ impl Observer for Spans {
             outcome = Empty,
             duration_us = Empty,
         );
-        enter(&span);
+        let entered = !run.plan().hot().any_async;
+        if entered {
+            enter(&span);
+        }
         self.runs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((run.id(), span, Instant::now()));
+            .push((run.id(), span, Instant::now(), entered));
     }
 
     fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
@@ -105,8 +129,8 @@ impl Observer for Spans {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .find(|(id, _, _)| *id == run.id())
-            .and_then(|(_, span, _)| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
+            .find(|(id, _, _, _)| *id == run.id())
+            .and_then(|(_, span, _, _)| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
         let Some((parent, dispatch)) = parent else {
             return;
         };
@@ -123,6 +147,13 @@ impl Observer for Spans {
                 duration_us = Empty,
             )
         });
+        if step.policy().is_async() {
+            self.awaiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((run.id(), address(step), span, Instant::now()));
+            return;
+        }
         enter(&span);
         ATTEMPTS.with(|attempts| {
             attempts.borrow_mut().push(Attempt {
@@ -136,6 +167,18 @@ impl Observer for Spans {
 
     fn step_finished(&self, run: &RunInfo<'_>, step: &StepPlan, _: u32) {
         self.end_attempt(run, step, "finished");
+    }
+
+    fn step_resumed(&self, run: &RunInfo<'_>, step: &StepPlan) {
+        if let Some(span) = self.awaiting_span(run, step) {
+            enter(&span);
+        }
+    }
+
+    fn step_suspended(&self, run: &RunInfo<'_>, step: &StepPlan) {
+        if let Some(span) = self.awaiting_span(run, step) {
+            exit(&span);
+        }
     }
 
     fn step_compensated(&self, run: &RunInfo<'_>, step: &StepPlan, _: &(dyn Error + 'static)) {
@@ -162,16 +205,35 @@ impl Observer for Spans {
         let entry = {
             let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
             runs.iter()
-                .position(|(id, _, _)| *id == run.id())
+                .position(|(id, _, _, _)| *id == run.id())
                 .map(|at| runs.swap_remove(at))
         };
-        if let Some((_, span, start)) = entry {
+        if let Some((_, span, start, entered)) = entry {
             match result {
                 Ok(()) => span.record("outcome", "ok"),
                 Err(error) => span.record("outcome", tracing::field::display(error)),
             };
             span.record("duration_us", micros(start.elapsed()));
-            exit(&span);
+            if entered {
+                exit(&span);
+            }
         }
     }
+}
+
+impl Spans {
+    /// The span of the attempt of async `step` in progress.
+    fn awaiting_span(&self, run: &RunInfo<'_>, step: &StepPlan) -> Option<tracing::Span> {
+        self.awaiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|a| a.0 == run.id() && a.1 == address(step))
+            .map(|a| a.2.clone())
+    }
+}
+
+/// A step's identity within its plan.
+fn address(step: &StepPlan) -> usize {
+    std::ptr::from_ref(step) as usize
 }

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::guarded::Next;
+use super::notify::{STEP_RESUMED, STEP_SUSPENDED};
 use super::{Exec, Run};
 use crate::asynchronous::Sleep;
 use crate::context::Context;
@@ -38,7 +39,25 @@ impl<E: Exec> Run<'_, E> {
                     }))
                 });
                 match started {
-                    Ok(future) => Entered { ctx: &ctx, future }.await,
+                    Ok(future) => {
+                        let told = |resumed: bool| {
+                            let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
+                            if resumed {
+                                self.emit(STEP_RESUMED, Some(i), |o| o.step_resumed(&info, step));
+                            } else {
+                                self.emit(STEP_SUSPENDED, Some(i), |o| {
+                                    o.step_suspended(&info, step);
+                                });
+                            }
+                        };
+                        let tell: &(dyn Fn(bool) + Sync) = &told;
+                        Entered {
+                            ctx: &ctx,
+                            future,
+                            tell: self.observed().then_some(tell),
+                        }
+                        .await
+                    }
                     Err(payload) => Err(payload),
                 }
             };
@@ -60,11 +79,13 @@ impl<E: Exec> Run<'_, E> {
 }
 
 /// A step's future, polled with its context current (for code that reads it through the
-/// thread, such as a routine's fallback or a flow run inside the step) and with its panics
-/// caught.
+/// thread, such as a routine's fallback or a flow run inside the step), with its panics
+/// caught, and with observers told around each poll.
 struct Entered<'c, 'f> {
     ctx: &'c Context,
     future: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'f>>,
+    /// Tells observers that the step resumes (`true`) or is suspended (`false`).
+    tell: Option<&'c (dyn Fn(bool) + Sync)>,
 }
 
 impl Future for Entered<'_, '_> {
@@ -74,7 +95,14 @@ impl Future for Entered<'_, '_> {
         let this = self.get_mut();
         let ctx = this.ctx;
         let future = &mut this.future;
-        match ctx.enter(|| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))) {
+        if let Some(tell) = this.tell {
+            tell(true);
+        }
+        let outcome = ctx.enter(|| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))));
+        if let Some(tell) = this.tell {
+            tell(false);
+        }
+        match outcome {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
             Err(payload) => Poll::Ready(Err(payload)),
