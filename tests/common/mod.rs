@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod tracked;
+pub mod tracked_async;
 
 use std::error::Error;
 use std::fmt;
