@@ -69,7 +69,54 @@ fn main() {
         writeln!(out, "        step b{i} = crate::work::buffer(b{});", i - 1).unwrap();
     }
     out.push_str("        return b99;\n    }\n}\n");
+    out.push_str(&async_flows());
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
     let path = std::path::Path::new(&out_dir).join("generated_flows.rs");
     std::fs::write(path, out).expect("write the generated flows");
+}
+
+/// The async benchmarks' flows: 1,000 independent naps, a fan-out and a chain of trivial async
+/// steps, and 16 lanes of CPU steps (100 µs) with 1 ms waits between them.
+fn async_flows() -> String {
+    let mut out = String::new();
+    out.push_str("routilux::flow! {\n    pub flow Naps1000 {\n        input ms: u64;\n");
+    for i in 0..1000 {
+        writeln!(out, "        step n{i} = crate::work::nap(ms);").unwrap();
+    }
+    out.push_str("        return n999;\n    }\n}\n");
+    out.push_str(
+        "routilux::flow! {\n    pub flow AsyncFan256 {\n        step s0 = crate::work::a0();\n",
+    );
+    for i in 1..256 {
+        writeln!(out, "        step s{i} = crate::work::a1(s0);").unwrap();
+    }
+    out.push_str("        return s255;\n    }\n}\n");
+    out.push_str(
+        "routilux::flow! {\n    pub flow AsyncChain256 {\n        step s0 = crate::work::a0();\n",
+    );
+    for i in 1..256 {
+        writeln!(out, "        step s{i} = crate::work::a1(s{});", i - 1).unwrap();
+    }
+    out.push_str("        return s255;\n    }\n}\n");
+    out.push_str("routilux::flow! {\n    pub flow CpuAndWaits {\n        input ms: u64;\n");
+    let mut last = Vec::new();
+    for lane in 0..16 {
+        writeln!(out, "        step c{lane}_0 = crate::work::h0();").unwrap();
+        for k in 1..3 {
+            writeln!(
+                out,
+                "        step w{lane}_{k} = crate::work::wait_then(c{lane}_{}, ms);",
+                k - 1
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "        step c{lane}_{k} = crate::work::h1(w{lane}_{k});"
+            )
+            .unwrap();
+        }
+        last.push(format!("c{lane}_2"));
+    }
+    writeln!(out, "        return ({});\n    }}\n}}\n", last.join(", ")).unwrap();
+    out
 }

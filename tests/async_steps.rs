@@ -385,3 +385,27 @@ fn retries_of_async_steps_wait_without_holding_a_thread() {
         "another task ran during each backoff: {seen:?}"
     );
 }
+
+#[test]
+fn async_routines_without_arguments_with_and_without_a_context() {
+    #[routine]
+    async fn seven() -> u64 {
+        7
+    }
+    #[routine]
+    async fn named(ctx: &Context) -> String {
+        ctx.step().to_owned()
+    }
+    flow! {
+        flow NoArgs {
+            step a = seven();
+            step b = named();
+            return (a, b);
+        }
+    }
+    assert_eq!(NoArgs::run().unwrap(), (7, "b".to_owned()));
+    assert_eq!(
+        futures_executor::block_on(NoArgs::run_async()).unwrap(),
+        (7, "b".to_owned())
+    );
+}

@@ -47,7 +47,16 @@ proptest! {
         let observed = RunOptions::from(Schedule::Sequential).observer(&listen);
         let guarded = outcome(run(observed, ctl(), flag, xs.clone()));
         prop_assert_eq!(live.0.load(Ordering::SeqCst), 0, "{}: guarded leaks", name);
-        prop_assert_eq!(&sequential, &guarded, "{}", name);
+        // A map step's elements run in parallel under every schedule: when one element fails
+        // and another panics, which of the two stops the step first may differ.
+        let map_race = matches!(
+            (&sequential, &guarded),
+            (Err((ErrorKind::Failed | ErrorKind::Panicked, Some(a))), Err((ErrorKind::Failed | ErrorKind::Panicked, Some(b))))
+                if a == b && a.starts_with('m')
+        );
+        if !map_race {
+            prop_assert_eq!(&sequential, &guarded, "{}", name);
+        }
         for schedule in [Schedule::Layered, Schedule::Dataflow] {
             let parallel = outcome(run(schedule.into(), ctl(), flag, xs.clone()));
             prop_assert_eq!(live.0.load(Ordering::SeqCst), 0, "{}: {:?} leaks", name, schedule);

@@ -112,3 +112,30 @@ pub fn busy(seed: u64, duration: std::time::Duration) -> u64 {
     }
     x
 }
+
+/// An async step that sleeps `ms` milliseconds on tokio's timer (I/O-like: it holds no
+/// thread while it waits).
+#[routine]
+pub async fn nap(ms: &u64) -> u64 {
+    tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+    black_box(*ms)
+}
+
+/// A trivial async step without arguments (it never waits).
+#[routine]
+pub async fn a0() -> u64 {
+    black_box(0u64).wrapping_add(1)
+}
+
+/// A trivial async step with one argument (it never waits).
+#[routine]
+pub async fn a1(a: &u64) -> u64 {
+    black_box(*a).wrapping_add(1)
+}
+
+/// An async step that waits for `ms` milliseconds after a CPU step, passing its value on.
+#[routine]
+pub async fn wait_then(a: &u64, ms: &u64) -> u64 {
+    tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+    black_box(*a)
+}

@@ -2,7 +2,7 @@
 //! guarantees, and not meant to be used by hand.
 
 pub use crate::asynchronous::{
-    Later, Pending, Settle, Settled, StepFuture, block_on, settle_later, settle_now,
+    Later, Pending, Settle, Settled, StepFuture, Unbound, block_on, settle_later, settle_now,
 };
 pub use crate::context::{Context, with_current};
 pub use crate::engine::{

@@ -155,6 +155,28 @@ fn async_call(
             ty
         })
         .collect();
+    if params.is_empty() {
+        // Nothing borrowed: the call is valid for any lifetime of the step's context.
+        let ctx = syn::Ident::new("ctx", proc_macro2::Span::mixed_site());
+        let args = signature.context.map(|_| quote!(#ctx));
+        let unbound = quote!(::routilux::__private::Unbound<#returns>);
+        let call_name = syn::Ident::new("__routilux_call", proc_macro2::Span::mixed_site());
+        let body = quote_spanned! {name.span()=>
+            ::routilux::__private::Unbound::new(|#ctx: &::routilux::Context| {
+                let _ = #ctx;
+                ::std::boxed::Box::pin(#name(#args))
+            })
+        };
+        let call_fn = quote! {
+            impl #name {
+                #[inline]
+                fn #call_name() -> #unbound {
+                    #body
+                }
+            }
+        };
+        return (quote!(fn() -> #unbound), quote!(#name::#call_name), call_fn);
+    }
     let later = quote!(::routilux::__private::Later<#life, #returns>);
     let fn_ptr = quote!(for<#life> fn(#(#params),*) -> #later);
     let names: Vec<_> = (0..params.len())

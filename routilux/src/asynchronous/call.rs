@@ -28,6 +28,29 @@ impl<'a, T> Later<'a, T> {
     }
 }
 
+/// What calling an async routine without arguments returns: as [`Later`], for any lifetime
+/// of the step's context.
+pub struct Unbound<T>(Box<dyn Starter<T>>);
+
+/// Starts an async routine without arguments with the step's context.
+trait Starter<T>: for<'c> FnOnce(&'c Context) -> Body<'c, T> + Send {}
+
+impl<T, F: for<'c> FnOnce(&'c Context) -> Body<'c, T> + Send> Starter<T> for F {}
+
+impl<T> Unbound<T> {
+    /// A call that starts `body` with the step's context.
+    pub fn new(body: impl for<'c> FnOnce(&'c Context) -> Body<'c, T> + Send + 'static) -> Self {
+        Unbound(Box::new(body))
+    }
+}
+
+impl<'a, T: 'a> Settle<'a, T> for Unbound<T> {
+    #[inline]
+    fn settle(self) -> Settled<'a, T> {
+        Settled::Later(Later(Box::new(move |ctx: &'a Context| (self.0)(ctx))))
+    }
+}
+
 /// Either what a sync routine returned, or an async routine's call.
 pub enum Settled<'a, T> {
     /// A sync routine's return value.

@@ -15,5 +15,5 @@ mod timer;
 
 pub(crate) use block_on::block_here;
 pub use block_on::block_on;
-pub use call::{Later, Pending, Settle, Settled, StepFuture, settle_later, settle_now};
+pub use call::{Later, Pending, Settle, Settled, StepFuture, Unbound, settle_later, settle_now};
 pub(crate) use timer::Sleep;

@@ -43,6 +43,7 @@ impl<E: Exec> Run<'_, E> {
             self.queued(queued, true, epoch);
         }
         let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+        let mut starting: Vec<u32> = Vec::new();
         let mut deadline = self.deadline.map(Sleep::until);
         let cancel_key = self.id;
         poll_fn(|cx| {
@@ -64,7 +65,8 @@ impl<E: Exec> Run<'_, E> {
                         .unwrap_or_else(PoisonError::into_inner)
                         .clear();
                 } else {
-                    for step in self.take_deferred() {
+                    self.take_deferred(&mut starting);
+                    for step in starting.drain(..) {
                         in_flight.push(Box::pin(
                             async move { (step, self.run_step_async(step).await) },
                         ));
@@ -108,8 +110,10 @@ impl<E: Exec> Run<'_, E> {
         self.lane.wake_future();
     }
 
-    fn take_deferred(&self) -> Vec<u32> {
-        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner))
+    /// Moves the deferred steps into `into` (both buffers keep their memory).
+    fn take_deferred(&self, into: &mut Vec<u32>) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *deferred, into);
     }
 
     fn deferred_is_empty(&self) -> bool {
