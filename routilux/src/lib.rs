@@ -88,6 +88,7 @@ mod observe;
 mod options;
 mod plan;
 mod policy;
+mod runtime;
 mod slot;
 mod step;
 mod subflow;
@@ -112,6 +113,11 @@ pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
 pub use policy::{Backoff, Policy};
+pub use runtime::{
+    Batches, BuildRuntimeError, ChannelBatches, DEFAULT_CAPACITY, JobError, JobHandle, JobId,
+    JobStatus, Map, MapUnordered, Metrics, Runtime, RuntimeBuilder, Shutdown, ShutdownError,
+    Submit, SubmitError, batches,
+};
 /// Declares a flow: its inputs, its steps and what a run returns.
 ///
 /// ```text
