@@ -162,10 +162,17 @@ fn a_hundred_thousand_jobs_from_eight_threads_through_a_queue_of_64() {
     let books = runtime.state::<Books>().unwrap();
     assert!(books.runs.iter().all(|r| r.load(Ordering::SeqCst) == 1));
     let m = runtime.metrics();
-    assert_eq!((m.submitted, m.completed, m.failed, m.cancelled), (JOBS, JOBS, 0, 0));
+    assert_eq!(
+        (m.submitted, m.completed, m.failed, m.cancelled),
+        (JOBS, JOBS, 0, 0)
+    );
     assert_eq!((inputs.now(), receipts.now()), (0, 0));
     // Inputs: the queue, the two running jobs and one in each submitter's hand.
-    assert!(inputs.peak() <= 64 + 2 + THREADS as i64, "{}", inputs.peak());
+    assert!(
+        inputs.peak() <= 64 + 2 + THREADS as i64,
+        "{}",
+        inputs.peak()
+    );
     // Receipts: those not yet taken from the submitters' windows, plus the two running.
     let most = (THREADS as i64) * (WINDOW as i64) + 2;
     assert!(receipts.peak() <= most, "{} > {most}", receipts.peak());
@@ -300,7 +307,9 @@ fn failing_and_panicking_jobs_leave_the_runtime_running() {
 fn shutdown_draining_runs_every_queued_job() {
     let runtime = Arc::new(commands(1, 8));
     let (held, gate) = hold(&runtime);
-    let queued: Vec<_> = (0..5).map(|x| runtime.submit(Cmd::Value(x)).unwrap()).collect();
+    let queued: Vec<_> = (0..5)
+        .map(|x| runtime.submit(Cmd::Value(x)).unwrap())
+        .collect();
     let r = Arc::clone(&runtime);
     let shutdown = std::thread::spawn(move || r.shutdown(Shutdown::Drain));
     drop(gate);
@@ -310,7 +319,10 @@ fn shutdown_draining_runs_every_queued_job() {
         assert_eq!(handle.status(), JobStatus::Done);
         assert_eq!(handle.wait().unwrap(), x);
     }
-    assert!(matches!(runtime.submit(Cmd::Value(9)), Err(SubmitError::ShutDown(Cmd::Value(9)))));
+    assert!(matches!(
+        runtime.submit(Cmd::Value(9)),
+        Err(SubmitError::ShutDown(Cmd::Value(9)))
+    ));
 }
 
 #[test]
@@ -337,7 +349,13 @@ fn shutdown_cancelling_ends_every_job_with_a_status() {
     }
     let m = runtime.metrics();
     assert_eq!((m.cancelled, m.queued, m.running), (6, 0, 0));
-    assert!(runtime.try_submit(None).unwrap_err().into_inputs().is_none());
+    assert!(
+        runtime
+            .try_submit(None)
+            .unwrap_err()
+            .into_inputs()
+            .is_none()
+    );
 }
 
 /// A runtime whose jobs submit `children` jobs each to the same runtime and wait for them.
@@ -421,8 +439,7 @@ fn map_unordered_yields_every_input_once_within_the_bound() {
     let runtime = tokens(2);
     let l = Arc::clone(&live);
     let mut seen = vec![false; 100_000];
-    for (at, result) in runtime.map_unordered((0..100_000).map(|n| Item(n, Token::new(&l))), 32)
-    {
+    for (at, result) in runtime.map_unordered((0..100_000).map(|n| Item(n, Token::new(&l))), 32) {
         let (n, _token) = result.unwrap();
         assert_eq!(n, at as u64 * 3);
         assert!(!std::mem::replace(&mut seen[at], true));
@@ -456,7 +473,8 @@ fn submit_async_waits_for_room_and_handles_can_be_awaited() {
             futures_executor::block_on(async {
                 // Pending until the held job ends and `first` leaves the queue.
                 let second = runtime.submit_async(Cmd::Value(2)).await.unwrap();
-                results.lock().unwrap().push(second.await.unwrap());
+                let result = second.await.unwrap();
+                results.lock().unwrap().push(result);
             });
         });
         drop(gate);
@@ -500,10 +518,10 @@ fn a_runtime_dropped_with_jobs_left_still_finishes_them() {
         })
         .unwrap();
     let (held_tx, held_rx) = mpsc::channel::<()>();
-    let blocker = runtime.pool().spawn(move || {
+    // Holds the pool's only thread, so that the jobs are still queued when the runtime goes.
+    runtime.pool().spawn(move || {
         let _ = held_rx.recv();
     });
-    let _ = blocker;
     let handles: Vec<_> = (1..=10).map(|x| runtime.submit(x).unwrap()).collect();
     drop(runtime);
     drop(held_tx);

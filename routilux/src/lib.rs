@@ -113,11 +113,6 @@ pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
 pub use policy::{Backoff, Policy};
-pub use runtime::{
-    Batches, BuildRuntimeError, ChannelBatches, DEFAULT_CAPACITY, JobError, JobHandle, JobId,
-    JobStatus, Map, MapUnordered, Metrics, Runtime, RuntimeBuilder, Shutdown, ShutdownError,
-    Submit, SubmitError, batches,
-};
 /// Declares a flow: its inputs, its steps and what a run returns.
 ///
 /// ```text
@@ -246,6 +241,11 @@ pub use runtime::{
 ///
 #[doc = include_str!("../docs/step-language.md")]
 pub use routilux_macros::flow;
+pub use runtime::{
+    Batches, BuildRuntimeError, ChannelBatches, DEFAULT_CAPACITY, JobError, JobHandle, JobId,
+    JobStatus, Map, MapUnordered, Metrics, Runtime, RuntimeBuilder, Shutdown, ShutdownError,
+    Submit, SubmitError, batches,
+};
 pub use step::{Args, Compensation, Step};
 pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 

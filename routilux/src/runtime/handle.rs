@@ -116,7 +116,11 @@ impl<O> JobCell<O> {
 
     /// Queued → Cancelled; `false` if the job had already started.
     pub(crate) fn cancel_queued(&self) -> bool {
-        self.finish_if(JobStatus::Queued, JobStatus::Cancelled, Err(JobError::Cancelled))
+        self.finish_if(
+            JobStatus::Queued,
+            JobStatus::Cancelled,
+            Err(JobError::Cancelled),
+        )
     }
 
     /// Running → `status`, with the result.
@@ -278,9 +282,7 @@ impl<O> JobHandle<O> {
                 }
             }
         }
-        self.cell
-            .wait_take(None)
-            .unwrap_or(Err(JobError::Taken))
+        self.cell.wait_take(None).unwrap_or(Err(JobError::Taken))
     }
 }
 

@@ -17,11 +17,11 @@ use std::time::Instant;
 
 use rayon::ThreadPool;
 
+use super::Shutdown;
 use super::error::{JobError, ShutdownError, SubmitError};
 use super::handle::{Helper, JobCell, JobHandle, JobStatus};
 use super::metrics::{Counts, Latencies, Metrics, Timing};
 use super::state::SharedState;
-use super::Shutdown;
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, FlowError};
 use crate::options::RunOptions;
@@ -80,7 +80,6 @@ pub(crate) enum Wait<'w> {
 }
 
 impl<I, O> Core<I, O> {
-
     pub(crate) fn new(
         flow: Box<FlowFn<I, O>>,
         pool: Arc<ThreadPool>,
@@ -123,9 +122,7 @@ impl<I, O> Core<I, O> {
     /// Takes the oldest queued job, marking it running. The queue must not be empty.
     fn pop(&self, queue: &mut Queue<I, O>) -> Job<I, O> {
         let job = queue.jobs.pop_front().expect("pop from a non-empty queue");
-        queue
-            .running
-            .push((job.cell.id, job.cell.cancel.clone()));
+        queue.running.push((job.cell.id, job.cell.cancel.clone()));
         self.made_room(queue);
         job
     }
@@ -230,7 +227,10 @@ impl<I, O> Core<I, O> {
         let mut queue = self.lock();
         queue.draining += 1;
         while !(queue.jobs.is_empty() && queue.running.is_empty()) {
-            queue = self.idle.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            queue = self
+                .idle
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         queue.draining -= 1;
         Ok(())
@@ -255,7 +255,6 @@ impl<I, O> Core<I, O> {
         drop(queue);
         Metrics::new(sizes, &self.counts, latencies)
     }
-
 
     /// Whether the calling thread is one of the pool's.
     pub(crate) fn on_pool(&self) -> bool {
@@ -295,7 +294,10 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 }
                 Wait::Block => {
                     queue.blocked += 1;
-                    queue = self.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                    queue = self
+                        .room
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
                     queue.blocked -= 1;
                 }
             }
@@ -350,7 +352,6 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             finished = Some(self.run(job));
         }
     }
-
 }
 
 impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {

@@ -53,7 +53,11 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// assert_eq!(seen[3], (3, 14));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn map_unordered<It>(&self, inputs: It, bound: usize) -> MapUnordered<'_, I, O, It::IntoIter>
+    pub fn map_unordered<It>(
+        &self,
+        inputs: It,
+        bound: usize,
+    ) -> MapUnordered<'_, I, O, It::IntoIter>
     where
         It: IntoIterator<Item = I>,
     {
@@ -267,7 +271,7 @@ pub struct ChannelBatches<'c, T> {
     max_wait: Duration,
 }
 
-impl<S> Batches<S> {
+impl Batches<()> {
     /// Groups what arrives on `channel` into batches of up to `size`; a partial batch goes
     /// once its first input has waited `max_wait`. Ends when every sender is gone.
     ///
@@ -313,7 +317,10 @@ impl<T> Iterator for ChannelBatches<'_, T> {
         let deadline = Instant::now().checked_add(self.max_wait);
         while batch.len() < self.size {
             let next = match deadline {
-                None => self.channel.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                None => self
+                    .channel
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
                 Some(deadline) => self
                     .channel
                     .recv_timeout(deadline.saturating_duration_since(Instant::now())),
