@@ -108,7 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bar.finish();
     let took = started.elapsed();
 
-    let books = runtime.state::<Books>().ok_or("the runtime has its books")?;
+    let books = runtime
+        .state::<Books>()
+        .ok_or("the runtime has its books")?;
     let revenue = books.revenue_cents.load(Ordering::Relaxed);
     println!(
         "{booked} orders booked, {refused} refused, revenue {}.{:02} in {took:.2?} on {} threads",
