@@ -103,6 +103,21 @@ fn throughput(c: &mut Criterion) {
             })
         });
     });
+    // The same, each run with what a job's run gets: the pool and a fresh cancel token.
+    group.bench_function("rayon-par_iter-run_with-token", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                (0..JOBS)
+                    .into_par_iter()
+                    .map(|x| {
+                        let token = routilux::CancelToken::new();
+                        let options = RunOptions::new().pool(&pool).cancel(&token);
+                        Diamond::run_with(options, x).expect("runs")
+                    })
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
+    });
     group.bench_function("runtime-map", |b| {
         b.iter(|| {
             rt.map(0..JOBS, 1024)

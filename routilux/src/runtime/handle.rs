@@ -78,6 +78,8 @@ struct CellState<O> {
     status: JobStatus,
     result: Option<Result<O, JobError>>,
     waker: Option<Waker>,
+    /// Threads blocked on `ended` (it is signalled only when there are some).
+    sleepers: u32,
 }
 
 impl<O> JobCell<O> {
@@ -89,6 +91,7 @@ impl<O> JobCell<O> {
                 status: JobStatus::Queued,
                 result: None,
                 waker: None,
+                sleepers: 0,
             }),
             ended: Condvar::new(),
         }
@@ -137,8 +140,11 @@ impl<O> JobCell<O> {
         state.status = to;
         state.result = Some(result);
         let waker = state.waker.take();
+        let sleepers = state.sleepers > 0;
         drop(state);
-        self.ended.notify_all();
+        if sleepers {
+            self.ended.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -160,19 +166,21 @@ impl<O> JobCell<O> {
             if let Some(result) = Self::take(&mut state) {
                 return Some(result);
             }
+            state.sleepers += 1;
             match timeout {
                 None => {
                     state = self
                         .ended
                         .wait(state)
                         .unwrap_or_else(PoisonError::into_inner);
+                    state.sleepers -= 1;
                 }
                 Some(timeout) => {
-                    let (guard, _) = self
+                    let (mut guard, _) = self
                         .ended
                         .wait_timeout(state, timeout)
                         .unwrap_or_else(PoisonError::into_inner);
-                    let mut guard = guard;
+                    guard.sleepers -= 1;
                     return Self::take(&mut guard);
                 }
             }
@@ -255,6 +263,21 @@ impl<O> JobHandle<O> {
     /// or `.await` gives [`JobError::Taken`]).
     pub fn try_result(&mut self) -> Option<Result<O, JobError>> {
         JobCell::take(&mut self.cell.lock())
+    }
+
+    /// Blocks until the job has ended, without taking its result (no help given: for the
+    /// runtime's streams, which wait on a later job only to sleep less often).
+    pub(crate) fn block_until_ended(&self) {
+        let mut state = self.cell.lock();
+        while !state.status.is_finished() {
+            state.sleepers += 1;
+            state = self
+                .cell
+                .ended
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.sleepers -= 1;
+        }
     }
 
     /// Blocks until the job ends and returns its result.

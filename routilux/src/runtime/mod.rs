@@ -101,7 +101,7 @@ pub enum Shutdown {
 /// (the pool lives until the last job has ended). Call `shutdown(Shutdown::Cancel)` first
 /// to stop them instead.
 pub struct Runtime<I, O> {
-    core: Arc<Core<I, O>>,
+    pub(crate) core: Arc<Core<I, O>>,
 }
 
 impl Runtime<(), ()> {
@@ -126,7 +126,9 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     }
 
     /// Queues a job, blocking while the queue is full (on one of the runtime's own threads,
-    /// it runs queued jobs instead, see [Jobs inside jobs](Self#jobs-inside-jobs)).
+    /// it runs queued jobs instead, see [Jobs inside jobs](Self#jobs-inside-jobs)). A
+    /// blocked submitter resumes once the queue has drained to half its capacity, so that
+    /// it wakes once per burst of jobs rather than once per job.
     ///
     /// # Errors
     /// [`SubmitError::ShutDown`], with the inputs, once the runtime stopped accepting jobs.
@@ -142,8 +144,9 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
         self.core.push(inputs, &Wait::No)
     }
 
-    /// Queues a job, waiting (without blocking the thread) while the queue is full. Works on
-    /// any executor; the future is `Send` when `I` is.
+    /// Queues a job, waiting (without blocking the thread) while the queue is full, as
+    /// [`submit`](Self::submit) does. Works on any executor; the future is `Send` when `I`
+    /// is.
     pub fn submit_async(&self, inputs: I) -> Submit<'_, I, O> {
         Submit {
             core: &self.core,

@@ -127,10 +127,14 @@ impl<I, O> Core<I, O> {
         job
     }
 
-    /// Wakes one blocked submitter and every waiting future: there is room.
+    /// Wakes the blocked submitters and waiting futures once the queue has drained to half
+    /// its capacity (so that they wake once per burst of jobs, not once per job).
     fn made_room(&self, queue: &mut Queue<I, O>) {
+        if queue.jobs.len() > self.capacity / 2 {
+            return;
+        }
         if queue.blocked > 0 {
-            self.room.notify_one();
+            self.room.notify_all();
         }
         for waker in queue.wakers.drain(..) {
             waker.wake();
@@ -210,8 +214,7 @@ impl<I, O> Core<I, O> {
                 queue.jobs.drain(..).collect()
             }
         };
-        self.room.notify_all();
-        self.made_room(&mut queue);
+        self.wake_submitters(&mut queue);
         drop(queue);
         for job in cancelled {
             if job.cell.cancel_queued() {
@@ -240,8 +243,15 @@ impl<I, O> Core<I, O> {
     pub(crate) fn stop_accepting(&self) {
         let mut queue = self.lock();
         queue.accepting = false;
+        self.wake_submitters(&mut queue);
+    }
+
+    /// Wakes every blocked submitter and waiting future, whatever the queue holds.
+    fn wake_submitters(&self, queue: &mut Queue<I, O>) {
         self.room.notify_all();
-        self.made_room(&mut queue);
+        for waker in queue.wakers.drain(..) {
+            waker.wake();
+        }
     }
 
     pub(crate) fn is_accepting(&self) -> bool {

@@ -129,6 +129,17 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
             };
             self.in_flight.push_back(submit_one(self.runtime, inputs));
         }
+        let front = self.in_flight.front()?;
+        if let Ok(handle) = front
+            && !handle.is_finished()
+            && !self.runtime.core.on_pool()
+        {
+            // Jobs start in order: sleep until one half-way down the window ends, so as to
+            // wake once per burst of results rather than once per result.
+            if let Some(Ok(later)) = self.in_flight.get(self.in_flight.len() / 2) {
+                later.block_until_ended();
+            }
+        }
         Some(self.in_flight.pop_front()?.and_then(JobHandle::wait))
     }
 }
