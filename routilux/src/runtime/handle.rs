@@ -265,18 +265,19 @@ impl<O> JobHandle<O> {
         JobCell::take(&mut self.cell.lock())
     }
 
-    /// Blocks until the job has ended, without taking its result (no help given: for the
-    /// runtime's streams, which wait on a later job only to sleep less often).
-    pub(crate) fn block_until_ended(&self) {
+    /// Blocks until the job has ended or `timeout` has passed, without taking its result
+    /// (no help given: for the runtime's streams, which wait on a later job only to sleep
+    /// less often).
+    pub(crate) fn block_until_ended(&self, timeout: Duration) {
         let mut state = self.cell.lock();
-        while !state.status.is_finished() {
+        if !state.status.is_finished() {
             state.sleepers += 1;
-            state = self
+            let (mut guard, _) = self
                 .cell
                 .ended
-                .wait(state)
+                .wait_timeout(state, timeout)
                 .unwrap_or_else(PoisonError::into_inner);
-            state.sleepers -= 1;
+            guard.sleepers -= 1;
         }
     }
 

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::ThreadPool;
 
@@ -25,6 +25,9 @@ use super::state::SharedState;
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, FlowError};
 use crate::options::RunOptions;
+
+/// How long a blocked submitter sleeps before it looks at the queue again.
+const ROOM_WAIT: Duration = Duration::from_millis(1);
 
 /// Jobs one drain task runs before handing over to a fresh one.
 const DRAIN_BUDGET: u32 = 64;
@@ -303,11 +306,14 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                     queue = self.lock();
                 }
                 Wait::Block => {
+                    // Woken at half capacity; but look again after a millisecond, in case the
+                    // queued jobs wait for this one.
                     queue.blocked += 1;
                     queue = self
                         .room
-                        .wait(queue)
-                        .unwrap_or_else(PoisonError::into_inner);
+                        .wait_timeout(queue, ROOM_WAIT)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                     queue.blocked -= 1;
                 }
             }

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use super::{JobError, JobHandle, Runtime, SubmitError};
 
+/// How long a stream's consumer sleeps for a burst of results before it settles for one.
+const BURST_WAIT: Duration = Duration::from_millis(1);
+
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
     /// yields the results in input order. Inputs are taken from `inputs` as room appears.
@@ -136,8 +139,10 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
         {
             // Jobs start in order: sleep until one half-way down the window ends, so as to
             // wake once per burst of results rather than once per result.
+            // (For a millisecond at most: that job might wait for something the consumer does
+            // after an earlier result.)
             if let Some(Ok(later)) = self.in_flight.get(self.in_flight.len() / 2) {
-                later.block_until_ended();
+                later.block_until_ended(BURST_WAIT);
             }
         }
         Some(self.in_flight.pop_front()?.and_then(JobHandle::wait))
@@ -154,29 +159,55 @@ enum Slot<O> {
 /// The slots whose jobs ended, in the order they ended.
 #[derive(Default)]
 struct Ready {
-    slots: Mutex<VecDeque<usize>>,
+    slots: Mutex<ReadySlots>,
     ended: Condvar,
+}
+
+#[derive(Default)]
+struct ReadySlots {
+    ended: VecDeque<usize>,
+    /// While the consumer sleeps: how many ended slots wake it (0: it does not sleep).
+    wake_at: usize,
 }
 
 impl Ready {
     fn push(&self, slot: usize) {
-        self.slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(slot);
-        self.ended.notify_one();
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.ended.push_back(slot);
+        let wake = slots.wake_at > 0 && slots.ended.len() >= slots.wake_at;
+        if wake {
+            slots.wake_at = 0;
+        }
+        drop(slots);
+        if wake {
+            self.ended.notify_one();
+        }
     }
 
-    fn pop(&self) -> usize {
+    /// The next ended slot; when there is none, sleeps until `batch` jobs (of those in
+    /// flight) have ended, so as to wake once per burst rather than once per job.
+    fn pop(&self, mut batch: usize) -> usize {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(slot) = slots.pop_front() {
+            if let Some(slot) = slots.ended.pop_front() {
                 return slot;
             }
-            slots = self
+            // A job may wait for something the consumer does after an earlier result: after
+            // a millisecond, settle for one ended job.
+            let timed_out;
+            slots.wake_at = batch.max(1);
+            (slots, timed_out) = self
                 .ended
-                .wait(slots)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(slots, BURST_WAIT)
+                .map(|(slots, t)| (slots, t.timed_out()))
+                .unwrap_or_else(|e| {
+                    let (slots, t) = e.into_inner();
+                    (slots, t.timed_out())
+                });
+            if timed_out {
+                slots.wake_at = 1;
+                batch = 1;
+            }
         }
     }
 }
@@ -238,7 +269,13 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
         if self.free.len() == self.slots.len() {
             return None;
         }
-        let slot = self.ready.pop();
+        let in_flight = self.slots.len() - self.free.len();
+        let batch = if self.runtime.core.on_pool() {
+            1
+        } else {
+            in_flight / 2
+        };
+        let slot = self.ready.pop(batch);
         let item = match std::mem::replace(&mut self.slots[slot], Slot::Free) {
             Slot::Ended(index, result) => (index, result),
             Slot::Waiting(index, mut handle) => {
