@@ -88,6 +88,7 @@ mod observe;
 mod options;
 mod plan;
 mod policy;
+mod runtime;
 mod slot;
 mod step;
 mod subflow;
@@ -240,6 +241,11 @@ pub use policy::{Backoff, Policy};
 ///
 #[doc = include_str!("../docs/step-language.md")]
 pub use routilux_macros::flow;
+pub use runtime::{
+    Batches, BuildRuntimeError, ChannelBatches, DEFAULT_CAPACITY, JobError, JobHandle, JobId,
+    JobStatus, Map, MapUnordered, Metrics, Runtime, RuntimeBuilder, Shutdown, ShutdownError,
+    Submit, SubmitError, batches,
+};
 pub use step::{Args, Compensation, Step};
 pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 

@@ -1,0 +1,344 @@
+//! [`JobHandle`]: the caller's end of one submitted job, and the cell its result goes to.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::Duration;
+
+use super::error::JobError;
+use crate::cancel::CancelToken;
+
+/// A job's identity, unique within its runtime (numbered from 1 in submission order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub(crate) u64);
+
+impl JobId {
+    /// The number.
+    #[must_use]
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job {}", self.0)
+    }
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// In the queue, not started.
+    Queued,
+    /// Its run has started.
+    Running,
+    /// It produced its output.
+    Done,
+    /// Its run failed (a step failed or panicked, it timed out, or the flow closure
+    /// panicked).
+    Failed,
+    /// It was cancelled: before it started, or while running.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Whether the job has ended (done, failed or cancelled).
+    #[must_use]
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Done | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// What a handle needs from its runtime: to help run queued jobs while it waits on one of
+/// the runtime's own threads, and to take a cancelled job out of the queue.
+pub(crate) trait Helper: Send + Sync {
+    /// Whether the calling thread is one of the runtime's pool threads.
+    fn on_pool(&self) -> bool;
+    /// Runs one queued job on the calling thread; `false` if the queue was empty.
+    fn help_one(&self) -> bool;
+    /// Removes the queued job `id` from the queue (it was cancelled), if it is still there.
+    fn unqueue(&self, id: u64);
+}
+
+/// The shared cell of one job.
+pub(crate) struct JobCell<O> {
+    pub(crate) id: u64,
+    pub(crate) cancel: CancelToken,
+    state: Mutex<CellState<O>>,
+    ended: Condvar,
+}
+
+struct CellState<O> {
+    status: JobStatus,
+    result: Option<Result<O, JobError>>,
+    waker: Option<Waker>,
+    /// Threads blocked on `ended` (it is signalled only when there are some).
+    sleepers: u32,
+}
+
+impl<O> JobCell<O> {
+    pub(crate) fn new(id: u64) -> Self {
+        JobCell {
+            id,
+            cancel: CancelToken::new(),
+            state: Mutex::new(CellState {
+                status: JobStatus::Queued,
+                result: None,
+                waker: None,
+                sleepers: 0,
+            }),
+            ended: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CellState<O>> {
+        // No user code runs under this lock (a result's destructor runs after it is released).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn status(&self) -> JobStatus {
+        self.lock().status
+    }
+
+    /// Queued → Running; `false` if the job was cancelled meanwhile.
+    pub(crate) fn start(&self) -> bool {
+        let mut state = self.lock();
+        if state.status == JobStatus::Queued {
+            state.status = JobStatus::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Queued → Cancelled; `false` if the job had already started.
+    pub(crate) fn cancel_queued(&self) -> bool {
+        self.finish_if(
+            JobStatus::Queued,
+            JobStatus::Cancelled,
+            Err(JobError::Cancelled),
+        )
+    }
+
+    /// Running → `status`, with the result.
+    pub(crate) fn finish(&self, status: JobStatus, result: Result<O, JobError>) {
+        self.finish_if(JobStatus::Running, status, result);
+    }
+
+    fn finish_if(&self, from: JobStatus, to: JobStatus, result: Result<O, JobError>) -> bool {
+        let mut state = self.lock();
+        if state.status != from {
+            drop(state);
+            return false;
+        }
+        state.status = to;
+        state.result = Some(result);
+        let waker = state.waker.take();
+        let sleepers = state.sleepers > 0;
+        drop(state);
+        if sleepers {
+            self.ended.notify_all();
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    fn take(state: &mut CellState<O>) -> Option<Result<O, JobError>> {
+        if state.status.is_finished() {
+            Some(state.result.take().unwrap_or(Err(JobError::Taken)))
+        } else {
+            None
+        }
+    }
+
+    /// Blocks until the job ends (or `timeout` passes); takes the result if it ended.
+    fn wait_take(&self, timeout: Option<Duration>) -> Option<Result<O, JobError>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(result) = Self::take(&mut state) {
+                return Some(result);
+            }
+            state.sleepers += 1;
+            match timeout {
+                None => {
+                    state = self
+                        .ended
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.sleepers -= 1;
+                }
+                Some(timeout) => {
+                    let (mut guard, _) = self
+                        .ended
+                        .wait_timeout(state, timeout)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    guard.sleepers -= 1;
+                    return Self::take(&mut guard);
+                }
+            }
+        }
+    }
+}
+
+/// The caller's end of a submitted job: its id and [`status`](Self::status), its result
+/// ([`wait`](Self::wait), `.await`, [`try_result`](Self::try_result)), and
+/// [`cancel`](Self::cancel).
+///
+/// Dropping a handle does not cancel the job: it still runs (its result is dropped), unless
+/// the handle was made with [`cancel_on_drop`](Self::cancel_on_drop).
+///
+/// ```
+/// use routilux::{JobStatus, RunOptions, Runtime};
+///
+/// let runtime = Runtime::new(|x: u64, _: RunOptions<'_>| Ok::<_, routilux::FlowError>(x * 2))?;
+/// let handle = runtime.submit(21)?;
+/// let id = handle.id();
+/// assert_eq!(handle.wait()?, 42);
+/// assert_eq!(id.get(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JobHandle<O> {
+    cell: Arc<JobCell<O>>,
+    helper: Arc<dyn Helper>,
+    cancel_on_drop: bool,
+}
+
+impl<O> JobHandle<O> {
+    pub(crate) fn new(cell: Arc<JobCell<O>>, helper: Arc<dyn Helper>) -> Self {
+        JobHandle {
+            cell,
+            helper,
+            cancel_on_drop: false,
+        }
+    }
+
+    /// The job's id.
+    #[must_use]
+    pub fn id(&self) -> super::JobId {
+        JobId(self.cell.id)
+    }
+
+    /// Where the job stands now.
+    #[must_use]
+    pub fn status(&self) -> JobStatus {
+        self.cell.status()
+    }
+
+    /// Whether the job has ended (its result is ready, or was taken).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.status().is_finished()
+    }
+
+    /// Cancels the job. A queued job leaves the queue at once and ends
+    /// [`Cancelled`](JobStatus::Cancelled) with [`JobError::Cancelled`]; a running job's
+    /// [`CancelToken`] is cancelled, so that its run stops as the token's documentation says
+    /// (a run that finished every step anyway still returns its output). An ended job is not
+    /// changed. Returns whether the job had not ended yet.
+    pub fn cancel(&self) -> bool {
+        if self.cell.cancel_queued() {
+            self.helper.unqueue(self.cell.id);
+            return true;
+        }
+        self.cell.cancel.cancel();
+        !self.status().is_finished()
+    }
+
+    /// Makes dropping this handle cancel the job (as [`cancel`](Self::cancel) does).
+    #[must_use]
+    pub fn cancel_on_drop(mut self) -> Self {
+        self.cancel_on_drop = true;
+        self
+    }
+
+    /// The result, if the job has ended; it is taken out (a later call, [`wait`](Self::wait)
+    /// or `.await` gives [`JobError::Taken`]).
+    pub fn try_result(&mut self) -> Option<Result<O, JobError>> {
+        JobCell::take(&mut self.cell.lock())
+    }
+
+    /// Blocks until the job has ended or `timeout` has passed, without taking its result
+    /// (no help given: for the runtime's streams, which wait on a later job only to sleep
+    /// less often).
+    pub(crate) fn block_until_ended(&self, timeout: Duration) {
+        let mut state = self.cell.lock();
+        if !state.status.is_finished() {
+            state.sleepers += 1;
+            let (mut guard, _) = self
+                .cell
+                .ended
+                .wait_timeout(state, timeout)
+                .unwrap_or_else(PoisonError::into_inner);
+            guard.sleepers -= 1;
+        }
+    }
+
+    /// Blocks until the job ends and returns its result.
+    ///
+    /// Called on one of the runtime's own threads (from inside a job), it never deadlocks:
+    /// while the job is still queued, the calling thread runs queued jobs itself (oldest
+    /// first), so a job may submit children and wait for them even when every thread is
+    /// waiting.
+    ///
+    /// # Errors
+    /// The job's [`JobError`].
+    pub fn wait(self) -> Result<O, JobError> {
+        if self.helper.on_pool() {
+            loop {
+                if let Some(result) = JobCell::take(&mut self.cell.lock()) {
+                    return result;
+                }
+                if self.helper.help_one() {
+                    continue;
+                }
+                // The queue is empty: the job is running on another thread. Look at the
+                // queue again now and then, in case it fills up behind us.
+                if let Some(result) = self.cell.wait_take(Some(Duration::from_millis(1))) {
+                    return result;
+                }
+            }
+        }
+        self.cell.wait_take(None).unwrap_or(Err(JobError::Taken))
+    }
+}
+
+impl<O> Future for JobHandle<O> {
+    type Output = Result<O, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut state = self.cell.lock();
+        if let Some(result) = JobCell::take(&mut state) {
+            return Poll::Ready(result);
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<O> Drop for JobHandle<O> {
+    fn drop(&mut self) {
+        if self.cancel_on_drop {
+            self.cancel();
+        }
+    }
+}
+
+impl<O> fmt::Debug for JobHandle<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobHandle")
+            .field("id", &self.cell.id)
+            .field("status", &self.status())
+            .finish()
+    }
+}
