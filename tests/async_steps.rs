@@ -409,3 +409,62 @@ fn async_routines_without_arguments_with_and_without_a_context() {
         (7, "b".to_owned())
     );
 }
+
+#[test]
+fn a_step_past_its_timeout_fails_alone_and_is_retried() {
+    static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    #[routine(timeout = Duration::from_millis(10), retries = 2)]
+    async fn slow_then_fast(x: &u64) -> u64 {
+        struct Guard;
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                DROPPED.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let _guard = Guard;
+        if ATTEMPTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::future::pending::<()>().await;
+        }
+        *x + 1
+    }
+    #[routine]
+    async fn stuck(x: &u64) -> u64 {
+        std::future::pending::<()>().await;
+        *x
+    }
+    flow! {
+        flow Timed {
+            input x: u64;
+            step y = slow_then_fast(x);
+            #[step(timeout = Duration::from_millis(5))]
+            step z = stuck(x);
+            return (y, z);
+        }
+    }
+    let error = futures_executor::block_on(Timed::run_async(1)).unwrap_err();
+    // `z` has no retries: its timeout fails the run, as an error of the step, not of the run.
+    assert_eq!(error.kind(), ErrorKind::Failed);
+    assert_eq!(error.step(), Some("z"));
+    let cause = std::error::Error::source(&error)
+        .unwrap()
+        .downcast_ref::<routilux::StepTimedOut>()
+        .expect("the cause is the timeout");
+    assert_eq!(cause.after(), Duration::from_millis(5));
+    flow! {
+        flow Retried {
+            input x: u64;
+            step y = slow_then_fast(x);
+            return y;
+        }
+    }
+    ATTEMPTS.store(0, Ordering::SeqCst);
+    DROPPED.store(0, Ordering::SeqCst);
+    assert_eq!(
+        futures_executor::block_on(Retried::run_async(1)).unwrap(),
+        2
+    );
+    assert_eq!(ATTEMPTS.load(Ordering::SeqCst), 2);
+    // The first attempt's future was dropped at its timeout; the second finished.
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 2);
+}

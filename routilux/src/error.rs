@@ -309,6 +309,38 @@ where
     }
 }
 
+/// The error of an attempt of an async step that ran past its timeout
+/// (`#[step(timeout = ...)]` or `#[routine(timeout = ...)]`): its future was dropped. Retries
+/// and compensation apply to it as to the step's own errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTimedOut {
+    after: std::time::Duration,
+}
+
+impl StepTimedOut {
+    pub(crate) fn new(after: std::time::Duration) -> Self {
+        StepTimedOut { after }
+    }
+
+    /// The step's timeout.
+    #[must_use]
+    pub fn after(&self) -> std::time::Duration {
+        self.after
+    }
+}
+
+impl fmt::Display for StepTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the step did not finish within its timeout of {:?}",
+            self.after
+        )
+    }
+}
+
+impl std::error::Error for StepTimedOut {}
+
 /// The cause of a [`FlowError`] whose step panicked: the panic's message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepPanicked {

@@ -107,7 +107,7 @@ pub use builder::{
 };
 pub use cancel::CancelToken;
 pub use context::{Cancelled, Context, RunData};
-pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};
+pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, StepTimedOut, UndoError};
 pub use graph::{EdgeKind, Graph, GraphEdge, GraphInput, GraphStep};
 pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};

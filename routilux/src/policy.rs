@@ -146,6 +146,7 @@ pub struct Policy {
     conditional: bool,
     subflow: bool,
     asynchronous: bool,
+    timeout: Option<Duration>,
 }
 
 impl Policy {
@@ -160,6 +161,7 @@ impl Policy {
         conditional: false,
         subflow: false,
         asynchronous: false,
+        timeout: None,
     };
 
     /// Sets how many times a failed step is run again (0: never).
@@ -174,6 +176,22 @@ impl Policy {
     pub const fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
+    }
+
+    /// Sets how long one attempt of an async step may take: past it, the step's future is
+    /// dropped and the attempt fails with [`StepTimedOut`](crate::StepTimedOut) (then retries
+    /// or compensation apply). Only async steps can be stopped: `flow!` refuses a timeout on
+    /// a sync routine.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout of one attempt, if any (see [`timeout`](Self::timeout)).
+    #[must_use]
+    pub const fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Sets how many times a failed undo is run again.

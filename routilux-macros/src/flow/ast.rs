@@ -19,7 +19,7 @@ use syn::{Attribute, Ident, Path, Token, Type, Visibility, braced, parenthesized
 use crate::options::{self, Options};
 
 /// The options a step's `#[step(...)]` takes.
-const STEP_OPTIONS: &[&str] = &["retries", "backoff", "batch", "max_concurrency"];
+const STEP_OPTIONS: &[&str] = &["retries", "backoff", "batch", "max_concurrency", "timeout"];
 
 mod kw {
     syn::custom_keyword!(flow);

@@ -52,8 +52,9 @@ fn step_policy(def: &FlowDef, d: usize) -> TokenStream {
     let path = &step.routine;
     let retries = step.options.get("retries").map(|e| quote!(.retries(#e)));
     let backoff = step.options.get("backoff").map(|e| quote!(.backoff(#e)));
+    let timeout = step.options.get("timeout").map(|e| quote!(.timeout(#e)));
     quote_spanned!(routine_span(def, d)=>
-        <#path as ::routilux::__private::Routine>::POLICY #retries #backoff
+        <#path as ::routilux::__private::Routine>::POLICY #retries #backoff #timeout
     )
 }
 
@@ -310,6 +311,22 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // argument types, hence the same mismatch).
     let mut kind_tables = Vec::with_capacity(layout.kinds.len());
     let mut map_checks = Vec::new();
+    // A timeout can only stop an async step: evaluated by `cargo check` (an item).
+    for step in &def.steps {
+        if let Some((key, _)) = step.options.list.iter().find(|(k, _)| k == "timeout") {
+            let routine = &step.routine;
+            let message = format!(
+                "`timeout` on step `{}` needs an async routine: a plain `fn` cannot be stopped once it runs",
+                step.name
+            );
+            map_checks.push(quote_spanned! {key.span()=>
+                const _: () = ::core::assert!(
+                    <#routine as #private::Routine>::POLICY.is_async(),
+                    #message,
+                );
+            });
+        }
+    }
     let kind_fns = layout
         .kinds
         .iter()

@@ -8,7 +8,7 @@ use syn::{FnArg, ItemFn, ReturnType, Type};
 use crate::options::{self, Options};
 
 /// The options `#[routine(...)]` takes.
-const OPTIONS: &[&str] = &["retries", "backoff", "fallback", "undo"];
+const OPTIONS: &[&str] = &["retries", "backoff", "fallback", "undo", "timeout"];
 
 /// A routine's result: its return type, and whether it is a `Result` to unwrap.
 pub(crate) struct Signature {
@@ -37,6 +37,17 @@ pub(crate) fn check(args: TokenStream, function: &ItemFn) -> syn::Result<Signatu
                 ),
             ));
         }
+    }
+    if let Some(timeout) = options.list.iter().find(|(k, _)| k == "timeout")
+        && function.sig.asyncness.is_none()
+    {
+        errors.push(syn::Error::new(
+            timeout.0.span(),
+            format!(
+                "`timeout` needs an async routine: `{}` is a plain `fn`, which cannot be stopped once it runs; make it an `async fn`, or check `ctx.is_cancelled()` in it",
+                function.sig.ident
+            ),
+        ));
     }
     let mut context: Option<usize> = None;
 

@@ -69,6 +69,7 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
     let options = &signature.options;
     let retries = options.get("retries").map(|e| quote!(.retries(#e)));
     let backoff = options.get("backoff").map(|e| quote!(.backoff(#e)));
+    let timeout = options.get("timeout").map(|e| quote!(.timeout(#e)));
     let fallback = options.get("fallback");
     let compensates = fallback.is_some();
     let context = signature.context.is_some() || compensates;
@@ -119,6 +120,7 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             const POLICY: ::routilux::Policy = ::routilux::Policy::NONE
                 #retries
                 #backoff
+                #timeout
                 .__flags(#undoable, #compensates, #context)
                 #asynchronous;
 

@@ -12,7 +12,7 @@ use super::notify::{STEP_RESUMED, STEP_SUSPENDED};
 use super::{Exec, Run};
 use crate::asynchronous::Sleep;
 use crate::context::Context;
-use crate::error::BoxError;
+use crate::error::{BoxError, StepTimedOut};
 use crate::slot::StepAccess;
 
 impl<E: Exec> Run<'_, E> {
@@ -51,12 +51,22 @@ impl<E: Exec> Run<'_, E> {
                             }
                         };
                         let tell: &(dyn Fn(bool) + Sync) = &told;
-                        Entered {
+                        let entered = Entered {
                             ctx: &ctx,
                             future,
                             tell: self.observed().then_some(tell),
+                        };
+                        match policy.get_timeout() {
+                            None => entered.await,
+                            Some(limit) => {
+                                Limited {
+                                    entered,
+                                    limit,
+                                    sleep: Sleep::new(limit),
+                                }
+                                .await
+                            }
                         }
-                        .await
                     }
                     Err(payload) => Err(payload),
                 }
@@ -106,6 +116,29 @@ impl Future for Entered<'_, '_> {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
             Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// An attempt with a timeout: past it, the attempt fails with [`StepTimedOut`] (its future is
+/// dropped with this one).
+struct Limited<'c, 'f> {
+    entered: Entered<'c, 'f>,
+    limit: std::time::Duration,
+    sleep: Sleep,
+}
+
+impl Future for Limited<'_, '_> {
+    type Output = std::thread::Result<Result<(), BoxError>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(outcome) = Pin::new(&mut this.entered).poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(Err(Box::new(StepTimedOut::new(this.limit))))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
