@@ -191,11 +191,14 @@ fn async_call(
     }
     let call_name = syn::Ident::new("__routilux_call", proc_macro2::Span::mixed_site());
     // At the function's name: a future that is not `Send` is reported there.
-    let body = quote_spanned! {name.span()=>
-        ::routilux::__private::Later::new(move |#ctx: &#life ::routilux::Context| {
-            let _ = #ctx;
-            #name(#(#args),*)
-        })
+    let body = if signature.context.is_some() {
+        quote_spanned! {name.span()=>
+            ::routilux::__private::Later::new(move |#ctx: &#life ::routilux::Context| #name(#(#args),*))
+        }
+    } else {
+        quote_spanned! {name.span()=>
+            ::routilux::__private::Later::started(#name(#(#args),*))
+        }
     };
     let call_fn = quote! {
         impl #name {

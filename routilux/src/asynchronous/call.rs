@@ -14,9 +14,14 @@ pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Se
 /// The future a routine's async body returns, boxed.
 type Body<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What calling an async routine returns: the call's arguments, waiting for the step's
-/// [`Context`] to start the routine's future.
-pub struct Later<'a, T>(Box<dyn FnOnce(&'a Context) -> Body<'a, T> + Send + 'a>);
+/// What calling an async routine returns: its future, or (for a routine that takes the
+/// step's [`Context`]) the call's arguments waiting for the context to start it.
+pub struct Later<'a, T>(Start<'a, T>);
+
+enum Start<'a, T> {
+    Started(Body<'a, T>),
+    WithContext(Box<dyn FnOnce(&'a Context) -> Body<'a, T> + Send + 'a>),
+}
 
 impl<'a, T> Later<'a, T> {
     /// A call that starts `body` with the step's context.
@@ -24,7 +29,21 @@ impl<'a, T> Later<'a, T> {
     where
         F: Future<Output = T> + Send + 'a,
     {
-        Later(Box::new(move |ctx| Box::pin(body(ctx)) as Body<'a, T>))
+        Later(Start::WithContext(Box::new(move |ctx| {
+            Box::pin(body(ctx)) as Body<'a, T>
+        })))
+    }
+
+    /// The call of a routine that does not take the step's context: its future, as is.
+    pub fn started(body: impl Future<Output = T> + Send + 'a) -> Self {
+        Later(Start::Started(Box::pin(body)))
+    }
+
+    fn start(self, ctx: &'a Context) -> Body<'a, T> {
+        match self.0 {
+            Start::Started(body) => body,
+            Start::WithContext(start) => start(ctx),
+        }
     }
 }
 
@@ -47,7 +66,9 @@ impl<T> Unbound<T> {
 impl<'a, T: 'a> Settle<'a, T> for Unbound<T> {
     #[inline]
     fn settle(self) -> Settled<'a, T> {
-        Settled::Later(Later(Box::new(move |ctx: &'a Context| (self.0)(ctx))))
+        Settled::Later(Later(Start::WithContext(Box::new(move |ctx: &'a Context| {
+            (self.0)(ctx)
+        }))))
     }
 }
 
@@ -107,7 +128,7 @@ pub fn settle_later<'a, T, O>(
 ) -> Pending<'a, T, O> {
     match returned.settle() {
         Settled::Now(value) => Pending::Ready(Some(finish(value))),
-        Settled::Later(later) => Pending::Running((later.0)(ctx), finish),
+        Settled::Later(later) => Pending::Running(later.start(ctx), finish),
     }
 }
 

@@ -18,9 +18,6 @@ use super::dataflow::help;
 use super::{Exec, Run};
 use crate::asynchronous::Sleep;
 
-/// An async step in flight: its plan position and whether it succeeded.
-type InFlight<'r> = Pin<Box<dyn std::future::Future<Output = (u32, bool)> + Send + 'r>>;
-
 impl<E: Exec> Run<'_, E> {
     /// Runs the flow with this future as its owner; returns once the run has settled.
     pub(super) async fn drive(&self) {
@@ -42,7 +39,8 @@ impl<E: Exec> Run<'_, E> {
         if queued > 0 {
             self.queued(queued, true, epoch);
         }
-        let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+        // Each step's future is stored in its task node, unboxed.
+        let mut in_flight = FuturesUnordered::new();
         let mut starting: Vec<u32> = Vec::new();
         let mut deadline = self.deadline.map(Sleep::until);
         let cancel_key = self.id;
@@ -67,9 +65,7 @@ impl<E: Exec> Run<'_, E> {
                 } else {
                     self.take_deferred(&mut starting);
                     for step in starting.drain(..) {
-                        in_flight.push(Box::pin(
-                            async move { (step, self.run_step_async(step).await) },
-                        ));
+                        in_flight.push(async move { (step, self.run_step_async(step).await) });
                     }
                 }
                 let mut progressed = false;
