@@ -6,7 +6,7 @@
 //! When the run stops (a failure, a cancellation, the deadline), the owner drops the futures
 //! of the async steps in flight at once: they never finish, and are not undone.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
@@ -39,7 +39,6 @@ impl<E: Exec> Run<'_, E> {
         if queued > 0 {
             self.queued(queued, true, epoch);
         }
-        // Each step's future is stored in its task node, unboxed.
         let mut in_flight = FuturesUnordered::new();
         let mut starting: Vec<u32> = Vec::new();
         let mut deadline = self.deadline.map(Sleep::until);
@@ -55,6 +54,7 @@ impl<E: Exec> Run<'_, E> {
                 {
                     deadline = None;
                 }
+                let mut progressed = false;
                 if self.interrupted() {
                     // Dropped, not finished: the run is over for them.
                     in_flight.clear();
@@ -65,10 +65,22 @@ impl<E: Exec> Run<'_, E> {
                 } else {
                     self.take_deferred(&mut starting);
                     for step in starting.drain(..) {
-                        in_flight.push(async move { (step, self.run_step_async(step).await) });
+                        // Polled once here: a step that finishes at once (most that do no
+                        // I/O) never enters the set. One that waits enters it and is polled
+                        // again there, with the set's own waker.
+                        let mut attempt =
+                            Box::pin(async move { (step, self.run_step_async(step).await) });
+                        match attempt.as_mut().poll(cx) {
+                            Poll::Ready((step, succeeded)) => {
+                                progressed = true;
+                                if succeeded {
+                                    self.finished(step, epoch);
+                                }
+                            }
+                            Poll::Pending => in_flight.push(attempt),
+                        }
                     }
                 }
-                let mut progressed = false;
                 while let Poll::Ready(Some((step, succeeded))) = in_flight.poll_next_unpin(cx) {
                     progressed = true;
                     if succeeded {
