@@ -66,9 +66,9 @@ impl<T> Unbound<T> {
 impl<'a, T: 'a> Settle<'a, T> for Unbound<T> {
     #[inline]
     fn settle(self) -> Settled<'a, T> {
-        Settled::Later(Later(Start::WithContext(Box::new(move |ctx: &'a Context| {
-            (self.0)(ctx)
-        }))))
+        Settled::Later(Later(Start::WithContext(Box::new(
+            move |ctx: &'a Context| (self.0)(ctx),
+        ))))
     }
 }
 

@@ -39,10 +39,19 @@ pub(super) fn plan_doc(def: &FlowDef) -> TokenStream {
 pub(super) fn async_docs(def: &FlowDef) -> (TokenStream, TokenStream) {
     let name = def.name.to_string();
     let run_async = format!(
-        "Runs flow `{name}` as a future, with the default options. It works on any executor          and can be spawned (`Send + 'static`): its async steps are polled by whoever polls          it, its other steps run on the global rayon pool, never on the polling thread. Steps          start as soon as their dependencies are done, whatever the schedule.\n\nDropping          the future cancels the run: async steps in flight are dropped, the completed          undoable steps are undone.\n\n# Errors\n\nA `FlowError` naming the first step          that failed or panicked."
+        "Runs flow `{name}` as a future, with the default options. It works on any executor \
+         and can be spawned (`Send + 'static`): its async steps are polled by whoever polls \
+         it, its other steps run on the global rayon pool, never on the polling thread. Steps \
+         start as soon as their dependencies are done, whatever the schedule.\n\nDropping \
+         the future cancels the run: async steps in flight are dropped, the completed \
+         undoable steps are undone.\n\n# Errors\n\nA `FlowError` naming the first step \
+         that failed or panicked."
     );
     let run_async_with = format!(
-        "Runs flow `{name}` as a future with the given options (see `run_async`); with a          pool, its sync steps run there. The future lives as long as what the options          borrow.\n\n# Errors\n\nA `FlowError` naming the first step that failed or          panicked."
+        "Runs flow `{name}` as a future with the given options (see `run_async`); with a \
+         pool, its sync steps run there. The future lives as long as what the options \
+         borrow.\n\n# Errors\n\nA `FlowError` naming the first step that failed or \
+         panicked."
     );
     (
         quote!(#[doc = #run_async]),

@@ -3,7 +3,6 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::Ident;
 
 use crate::flow::ast::{Arg, FlowDef};
 use crate::flow::validate::Source;
@@ -63,14 +62,6 @@ pub(super) fn routine_span(def: &FlowDef, step: usize) -> Span {
     path.segments
         .last()
         .map_or_else(Span::call_site, |s| s.ident.span())
-}
-
-#[allow(dead_code)]
-pub(super) fn name_of(def: &FlowDef, source: Source) -> &Ident {
-    match source {
-        Source::Input(i) => &def.inputs[i].name,
-        Source::Step(d) => &def.steps[d].name,
-    }
 }
 
 /// The type `run` returns.
