@@ -49,10 +49,22 @@ pub(crate) struct Shard {
 #[derive(Default)]
 struct ShardState {
     /// The running jobs' ids and cancel tokens (for `shutdown(Cancel)`).
-    running: Vec<(u64, CancelToken)>,
+    running: Vec<(u64, TokenRef)>,
     /// Latencies not yet handed over, and whether each job failed.
     timings: Vec<(Timing, bool)>,
 }
+
+/// A running job's cancel token, borrowed from its cell without touching the token's
+/// reference count (an atomic on a cache line the submitter also writes).
+///
+/// Safety: the thread running the job keeps the job's cell alive until it has taken the
+/// entry out of its shard, under the shard's lock; the pointer is only read under that
+/// lock.
+struct TokenRef(*const CancelToken);
+
+// SAFETY: `CancelToken` is `Send + Sync`; see `TokenRef` for why the pointer stays valid
+// while it is read.
+unsafe impl Send for TokenRef {}
 
 impl Shard {
     fn lock(&self) -> MutexGuard<'_, ShardState> {
@@ -61,12 +73,15 @@ impl Shard {
 
     /// A job was taken from the queue for this thread (called under the queue's lock).
     pub(crate) fn claim(&self) {
-        self.busy.fetch_add(1, Ordering::SeqCst);
+        // Only this shard's thread writes `busy`: no read-modify-write needed.
+        let busy = self.busy.load(Ordering::Relaxed);
+        self.busy.store(busy + 1, Ordering::SeqCst);
     }
 
     /// The job taken has ended.
     fn release(&self) {
-        self.busy.fetch_sub(1, Ordering::SeqCst);
+        let busy = self.busy.load(Ordering::Relaxed);
+        self.busy.store(busy - 1, Ordering::SeqCst);
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -79,7 +94,9 @@ impl Shard {
 
     pub(crate) fn cancel_running(&self) {
         for (_, token) in &self.lock().running {
-            token.cancel();
+            // SAFETY: see `TokenRef`: read under the shard's lock, while the job's thread
+            // holds its cell.
+            unsafe { (*token.0).cancel() };
         }
     }
 
@@ -161,7 +178,10 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             self.maybe_idle();
             return Instant::now();
         }
-        shard.lock().running.push((cell.id, cell.cancel.clone()));
+        shard
+            .lock()
+            .running
+            .push((cell.id, TokenRef(&raw const cell.cancel)));
         if self.cancelling.load(Ordering::SeqCst) {
             cell.cancel.cancel();
         }
@@ -187,23 +207,24 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             JobStatus::Cancelled => &shard.cancelled,
             _ => &shard.failed,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        // Only this thread writes its shard's counters.
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         cell.finish(status, result);
-        let id = cell.id;
-        // The last reference when the handle is gone: the result is dropped here.
-        quietly(cell);
         let timing = Timing {
             queued,
             started,
             ended,
         };
         let mut state = shard.lock();
-        if let Some(at) = state.running.iter().rposition(|(r, _)| *r == id) {
+        if let Some(at) = state.running.iter().rposition(|(r, _)| *r == cell.id) {
             state.running.swap_remove(at);
         }
         state.timings.push((timing, status != JobStatus::Done));
         let full = (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings));
         drop(state);
+        // The last reference when the handle is gone: the result is dropped here (after the
+        // cell left the shard's list, see `TokenRef`).
+        quietly(cell);
         if let Some(timings) = full {
             let mut latencies = self
                 .latencies
