@@ -121,9 +121,9 @@ impl<O> JobHandle<O> {
 
     /// Cancels the job. A queued job leaves the queue at once and ends
     /// [`Cancelled`](JobStatus::Cancelled) with [`JobError::Cancelled`]; a running job's
-    /// [`CancelToken`] is cancelled, so that its run stops as the token's documentation says
-    /// (a run that finished every step anyway still returns its output). An ended job is not
-    /// changed. Returns whether the job had not ended yet.
+    /// [`CancelToken`](crate::CancelToken) is cancelled, so that its run stops as the
+    /// token's documentation says (a run that finished every step anyway still returns its
+    /// output). An ended job is not changed. Returns whether the job had not ended yet.
     pub fn cancel(&self) -> bool {
         if self.cell.cancel_queued() {
             self.helper.unqueue(self.cell.id);
