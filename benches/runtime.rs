@@ -4,7 +4,8 @@
 //!
 //! Every contender runs on a pool of `THREADS` threads (2 by default; `ROUTILUX_THREADS`
 //! overrides). After the criterion groups, the idle runtime's submit-to-start p50/p99 (from
-//! its own metrics, over the last 1,000 of 10,000 jobs submitted one at a time) is printed.
+//! its own metrics, over the last 1,000 of 10,000 jobs submitted one at a time) is printed,
+//! then the CPU time the process uses in the second after (the runtime's idle cost).
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -190,6 +191,31 @@ fn latency(c: &mut Criterion) {
         m.latency.p50(),
         m.latency.p99(),
     );
+
+    // The idle cost: CPU time the process uses in the second after the last job (drain
+    // tasks linger for a moment before they end; nothing may keep spinning).
+    std::thread::sleep(Duration::from_millis(10));
+    let before = cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let after = cpu_ticks();
+    println!(
+        "idle runtime: {} clock ticks of CPU (user + system, 1/100 s each) over 1 s",
+        after.saturating_sub(before)
+    );
+    drop(idle);
+}
+
+/// The process's CPU time so far in clock ticks (utime + stime of /proc/self/stat; 0 where
+/// there is no /proc).
+fn cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
 }
 
 criterion_group! {

@@ -3,12 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use super::cell::JobCell;
 use super::error::JobError;
-use crate::cancel::CancelToken;
+
+/// How long [`JobHandle::wait`] watches a job that has not ended before it sleeps.
+const WAIT_SPIN: Duration = Duration::from_micros(20);
 
 /// A job's identity, unique within its runtime (numbered from 1 in submission order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,128 +69,6 @@ pub(crate) trait Helper: Send + Sync {
     fn unqueue(&self, id: u64);
 }
 
-/// The shared cell of one job.
-pub(crate) struct JobCell<O> {
-    pub(crate) id: u64,
-    pub(crate) cancel: CancelToken,
-    state: Mutex<CellState<O>>,
-    ended: Condvar,
-}
-
-struct CellState<O> {
-    status: JobStatus,
-    result: Option<Result<O, JobError>>,
-    waker: Option<Waker>,
-    /// Threads blocked on `ended` (it is signalled only when there are some).
-    sleepers: u32,
-}
-
-impl<O> JobCell<O> {
-    pub(crate) fn new(id: u64) -> Self {
-        JobCell {
-            id,
-            cancel: CancelToken::new(),
-            state: Mutex::new(CellState {
-                status: JobStatus::Queued,
-                result: None,
-                waker: None,
-                sleepers: 0,
-            }),
-            ended: Condvar::new(),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, CellState<O>> {
-        // No user code runs under this lock (a result's destructor runs after it is released).
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn status(&self) -> JobStatus {
-        self.lock().status
-    }
-
-    /// Queued → Running; `false` if the job was cancelled meanwhile.
-    pub(crate) fn start(&self) -> bool {
-        let mut state = self.lock();
-        if state.status == JobStatus::Queued {
-            state.status = JobStatus::Running;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Queued → Cancelled; `false` if the job had already started.
-    pub(crate) fn cancel_queued(&self) -> bool {
-        self.finish_if(
-            JobStatus::Queued,
-            JobStatus::Cancelled,
-            Err(JobError::Cancelled),
-        )
-    }
-
-    /// Running → `status`, with the result.
-    pub(crate) fn finish(&self, status: JobStatus, result: Result<O, JobError>) {
-        self.finish_if(JobStatus::Running, status, result);
-    }
-
-    fn finish_if(&self, from: JobStatus, to: JobStatus, result: Result<O, JobError>) -> bool {
-        let mut state = self.lock();
-        if state.status != from {
-            drop(state);
-            return false;
-        }
-        state.status = to;
-        state.result = Some(result);
-        let waker = state.waker.take();
-        let sleepers = state.sleepers > 0;
-        drop(state);
-        if sleepers {
-            self.ended.notify_all();
-        }
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        true
-    }
-
-    fn take(state: &mut CellState<O>) -> Option<Result<O, JobError>> {
-        if state.status.is_finished() {
-            Some(state.result.take().unwrap_or(Err(JobError::Taken)))
-        } else {
-            None
-        }
-    }
-
-    /// Blocks until the job ends (or `timeout` passes); takes the result if it ended.
-    fn wait_take(&self, timeout: Option<Duration>) -> Option<Result<O, JobError>> {
-        let mut state = self.lock();
-        loop {
-            if let Some(result) = Self::take(&mut state) {
-                return Some(result);
-            }
-            state.sleepers += 1;
-            match timeout {
-                None => {
-                    state = self
-                        .ended
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    state.sleepers -= 1;
-                }
-                Some(timeout) => {
-                    let (mut guard, _) = self
-                        .ended
-                        .wait_timeout(state, timeout)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    guard.sleepers -= 1;
-                    return Self::take(&mut guard);
-                }
-            }
-        }
-    }
-}
-
 /// The caller's end of a submitted job: its id and [`status`](Self::status), its result
 /// ([`wait`](Self::wait), `.await`, [`try_result`](Self::try_result)), and
 /// [`cancel`](Self::cancel).
@@ -240,9 +121,9 @@ impl<O> JobHandle<O> {
 
     /// Cancels the job. A queued job leaves the queue at once and ends
     /// [`Cancelled`](JobStatus::Cancelled) with [`JobError::Cancelled`]; a running job's
-    /// [`CancelToken`] is cancelled, so that its run stops as the token's documentation says
-    /// (a run that finished every step anyway still returns its output). An ended job is not
-    /// changed. Returns whether the job had not ended yet.
+    /// [`CancelToken`](crate::CancelToken) is cancelled, so that its run stops as the
+    /// token's documentation says (a run that finished every step anyway still returns its
+    /// output). An ended job is not changed. Returns whether the job had not ended yet.
     pub fn cancel(&self) -> bool {
         if self.cell.cancel_queued() {
             self.helper.unqueue(self.cell.id);
@@ -262,23 +143,14 @@ impl<O> JobHandle<O> {
     /// The result, if the job has ended; it is taken out (a later call, [`wait`](Self::wait)
     /// or `.await` gives [`JobError::Taken`]).
     pub fn try_result(&mut self) -> Option<Result<O, JobError>> {
-        JobCell::take(&mut self.cell.lock())
+        self.cell.take(&mut self.cell.lock())
     }
 
     /// Blocks until the job has ended or `timeout` has passed, without taking its result
     /// (no help given: for the runtime's streams, which wait on a later job only to sleep
     /// less often).
     pub(crate) fn block_until_ended(&self, timeout: Duration) {
-        let mut state = self.cell.lock();
-        if !state.status.is_finished() {
-            state.sleepers += 1;
-            let (mut guard, _) = self
-                .cell
-                .ended
-                .wait_timeout(state, timeout)
-                .unwrap_or_else(PoisonError::into_inner);
-            guard.sleepers -= 1;
-        }
+        self.cell.block_until_ended(timeout);
     }
 
     /// Blocks until the job ends and returns its result.
@@ -293,7 +165,7 @@ impl<O> JobHandle<O> {
     pub fn wait(self) -> Result<O, JobError> {
         if self.helper.on_pool() {
             loop {
-                if let Some(result) = JobCell::take(&mut self.cell.lock()) {
+                if let Some(result) = self.cell.take(&mut self.cell.lock()) {
                     return result;
                 }
                 if self.helper.help_one() {
@@ -306,6 +178,8 @@ impl<O> JobHandle<O> {
                 }
             }
         }
+        // A small job often ends within microseconds: watch it for a moment before sleeping.
+        self.cell.spin(WAIT_SPIN);
         self.cell.wait_take(None).unwrap_or(Err(JobError::Taken))
     }
 }
@@ -315,7 +189,7 @@ impl<O> Future for JobHandle<O> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut state = self.cell.lock();
-        if let Some(result) = JobCell::take(&mut state) {
+        if let Some(result) = self.cell.take(&mut state) {
             return Poll::Ready(result);
         }
         match &mut state.waker {

@@ -1,28 +1,12 @@
 //! What a runtime counts: [`Metrics`], its queue, its jobs and their latencies.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::track::{Report, StepStats};
 
 /// How many recent jobs the latency percentiles cover.
 pub(crate) const LATENCY_SAMPLES: usize = 1000;
-
-/// Counters updated without a lock.
-#[derive(Default)]
-pub(crate) struct Counts {
-    pub(crate) submitted: AtomicU64,
-    pub(crate) completed: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-}
-
-impl Counts {
-    pub(crate) fn add(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// When a job was submitted, started and ended.
 #[derive(Clone, Copy)]
@@ -96,18 +80,17 @@ pub struct Metrics {
 impl Metrics {
     pub(crate) fn new(
         (queued, running, capacity): (usize, usize, usize),
-        counts: &Counts,
+        [submitted, completed, failed, cancelled]: [u64; 4],
         latencies: Latencies,
     ) -> Self {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Metrics {
             queued,
             running,
             capacity,
-            submitted: get(&counts.submitted),
-            completed: get(&counts.completed),
-            failed: get(&counts.failed),
-            cancelled: get(&counts.cancelled),
+            submitted,
+            completed,
+            failed,
+            cancelled,
             start_latency: latencies.start,
             run_time: latencies.run,
             latency: latencies.total,

@@ -5,12 +5,14 @@
 //! [`RunOptions`] that carry the runtime's pool, the job's own [`CancelToken`] and (with
 //! state) a [`RunData`](crate::RunData) of its own.
 
+mod cell;
 mod error;
 mod handle;
 mod metrics;
 mod queue;
 mod state;
 mod stream;
+mod worker;
 
 use std::any::Any;
 use std::fmt;

@@ -1,16 +1,17 @@
-//! The runtime's core: the bounded queue, the drain tasks that run queued jobs on the pool,
-//! and the help a waiting pool thread gives.
+//! The runtime's core and its bounded queue: submitting (and waiting for room), cancelling
+//! a queued job, shutdown and metrics. The drain tasks that run the queued jobs, and the
+//! per-thread records of the running ones, are in `worker.rs`.
 //!
 //! Invariant: while the queue holds a job, at least one drain task is alive (spawned on the
-//! pool, or running); there are at most as many drain tasks as the pool has threads. A
-//! drain task runs queued jobs one after the other and ends when the queue is empty (after
-//! [`DRAIN_BUDGET`] jobs it spawns its successor and ends, so that a drain task stolen by a
-//! thread waiting inside a job does not hold that job up for long).
+//! pool, or running); there are at most as many drain tasks as the pool has threads.
+//!
+//! The queue's lock is the one lock that submitters and pool threads share, so it guards
+//! nothing but the queue itself: its critical sections push or pop one job and update a
+//! few counters. Everything else a job needs (its cell, its timestamps, the record of it
+//! running, its latencies) is made or kept outside it.
 
-use std::any::Any;
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -18,58 +19,79 @@ use std::time::{Duration, Instant};
 use rayon::ThreadPool;
 
 use super::Shutdown;
-use super::error::{JobError, ShutdownError, SubmitError};
-use super::handle::{Helper, JobCell, JobHandle, JobStatus};
-use super::metrics::{Counts, Latencies, Metrics, Timing};
+use super::cell::JobCell;
+use super::error::{ShutdownError, SubmitError};
+use super::handle::{Helper, JobHandle};
+use super::metrics::{Latencies, Metrics};
 use super::state::SharedState;
-use crate::cancel::CancelToken;
-use crate::error::{ErrorKind, FlowError};
+use super::worker::Shard;
+use crate::error::FlowError;
 use crate::options::RunOptions;
 
 /// How long a blocked submitter sleeps before it looks at the queue again.
 const ROOM_WAIT: Duration = Duration::from_millis(1);
 
-/// Jobs one drain task runs before handing over to a fresh one.
-const DRAIN_BUDGET: u32 = 64;
-
 /// The flow a runtime runs: inputs and the run's options in, output out.
 pub(crate) type FlowFn<I, O> = dyn Fn(I, RunOptions<'_>) -> Result<O, FlowError> + Send + Sync;
 
 /// A queued job.
-struct Job<I, O> {
-    inputs: I,
-    cell: Arc<JobCell<O>>,
-    queued: Instant,
+pub(crate) struct Job<I, O> {
+    pub(crate) inputs: I,
+    pub(crate) cell: Arc<JobCell<O>>,
+    pub(crate) queued: Instant,
 }
 
-struct Queue<I, O> {
-    jobs: VecDeque<Job<I, O>>,
-    /// The running jobs' ids and cancel tokens.
-    running: Vec<(u64, CancelToken)>,
-    drainers: usize,
+pub(crate) struct Queue<I, O> {
+    pub(crate) jobs: VecDeque<Job<I, O>>,
+    /// Drain tasks alive (spawned, running or lingering).
+    pub(crate) drainers: usize,
     accepting: bool,
     /// Threads blocked in `submit`, waiting for room.
     blocked: usize,
     /// Futures of `submit_async`, waiting for room.
     wakers: Vec<Waker>,
-    /// Threads blocked in `shutdown`, waiting for every job to end.
-    draining: usize,
-    latencies: Latencies,
+    /// The next job's id.
+    next_id: u64,
+    /// Jobs accepted so far.
+    submitted: u64,
+}
+
+/// Keeps what it holds on cache lines of its own, so that threads writing it do not slow
+/// down threads writing its neighbours.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 pub(crate) struct Core<I, O> {
-    flow: Box<FlowFn<I, O>>,
+    pub(crate) flow: Box<FlowFn<I, O>>,
     pub(crate) pool: Arc<ThreadPool>,
     pub(crate) state: Option<SharedState>,
     capacity: usize,
     workers: usize,
-    queue: Mutex<Queue<I, O>>,
+    pub(crate) queue: Padded<Mutex<Queue<I, O>>>,
+    /// The queue's length, as of its lock's last holder: for lingering drain tasks to
+    /// watch without taking the lock.
+    pub(crate) len: Padded<AtomicUsize>,
+    /// One per pool thread: the jobs it runs and what they counted.
+    pub(crate) shards: Box<[Shard]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
     room: Condvar,
-    /// Signalled when the queue is empty and nothing runs.
-    idle: Condvar,
-    next_id: AtomicU64,
-    counts: Counts,
+    /// Signalled when a job ends while someone waits for every job to end.
+    pub(crate) idle: Condvar,
+    /// Threads in `shutdown`, waiting for every job to end.
+    pub(crate) draining: Padded<AtomicUsize>,
+    /// Set by `shutdown(Cancel)`: a job that starts from now on has its token cancelled.
+    pub(crate) cancelling: AtomicBool,
+    /// Jobs cancelled while queued.
+    cancelled_queued: AtomicU64,
+    /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
+    pub(crate) latencies: Mutex<Latencies>,
 }
 
 /// How `push` waits for room.
@@ -96,20 +118,23 @@ impl<I, O> Core<I, O> {
             state,
             capacity: capacity.max(1),
             workers,
-            queue: Mutex::new(Queue {
+            queue: Padded(Mutex::new(Queue {
                 jobs: VecDeque::with_capacity(capacity.clamp(1, 1024)),
-                running: Vec::new(),
                 drainers: 0,
                 accepting: true,
                 blocked: 0,
                 wakers: Vec::new(),
-                draining: 0,
-                latencies: Latencies::new(),
-            }),
+                next_id: 1,
+                submitted: 0,
+            })),
+            len: Padded(AtomicUsize::new(0)),
+            shards: (0..workers).map(|_| Shard::default()).collect(),
             room: Condvar::new(),
             idle: Condvar::new(),
-            next_id: AtomicU64::new(1),
-            counts: Counts::default(),
+            draining: Padded(AtomicUsize::new(0)),
+            cancelling: AtomicBool::new(false),
+            cancelled_queued: AtomicU64::new(0),
+            latencies: Mutex::new(Latencies::new()),
         }
     }
 
@@ -117,17 +142,19 @@ impl<I, O> Core<I, O> {
         self.capacity
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue<I, O>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Queue<I, O>> {
         // No user code runs under this lock: inputs and results are dropped after it.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the oldest queued job, marking it running. The queue must not be empty.
-    fn pop(&self, queue: &mut Queue<I, O>) -> Job<I, O> {
-        let job = queue.jobs.pop_front().expect("pop from a non-empty queue");
-        queue.running.push((job.cell.id, job.cell.cancel.clone()));
+    /// Takes the oldest queued job, if any, on behalf of `shard` (counted as its job until
+    /// the job has ended: `shutdown` waits for it).
+    pub(crate) fn pop(&self, queue: &mut Queue<I, O>, shard: &Shard) -> Option<Job<I, O>> {
+        let job = queue.jobs.pop_front()?;
+        shard.claim();
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
         self.made_room(queue);
-        job
+        Some(job)
     }
 
     /// Wakes the blocked submitters and waiting futures once the queue has drained to half
@@ -144,63 +171,20 @@ impl<I, O> Core<I, O> {
         }
     }
 
-    /// A job stopped running.
-    fn end(&self, queue: &mut Queue<I, O>, id: u64, timing: Option<(Timing, bool)>) {
-        if let Some(at) = queue.running.iter().position(|(r, _)| *r == id) {
-            queue.running.swap_remove(at);
-        }
-        if let Some((timing, failed)) = timing {
-            queue.latencies.record(timing, failed);
-        }
-        if queue.draining > 0 && queue.running.is_empty() && queue.jobs.is_empty() {
-            self.idle.notify_all();
-        }
+    /// Whether no job is queued and none runs (with the queue's lock held).
+    fn is_idle(&self, queue: &Queue<I, O>) -> bool {
+        queue.jobs.is_empty() && self.shards.iter().all(Shard::is_idle)
     }
 
-    /// Runs one job on this thread; returns its id and, if it ran, its timing.
-    fn run(&self, job: Job<I, O>) -> (u64, Option<(Timing, bool)>) {
-        let Job {
-            inputs,
-            cell,
-            queued,
-        } = job;
-        if !cell.start() {
-            // Cancelled while queued (and counted then).
-            quietly(inputs);
-            return (cell.id, None);
-        }
-        let started = Instant::now();
-        let data = self.state.as_ref().map(SharedState::run_data);
-        let mut options = RunOptions::new().pool(&self.pool).cancel(&cell.cancel);
-        if let Some(data) = &data {
-            options = options.data(data);
-        }
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.flow)(inputs, options)));
-        let (status, result) = match outcome {
-            Ok(Ok(output)) => (JobStatus::Done, Ok(output)),
-            Ok(Err(e)) if e.kind() == ErrorKind::Cancelled => {
-                (JobStatus::Cancelled, Err(JobError::Flow(e)))
+    /// Wakes the threads waiting in `shutdown` if every job has ended (called after a job
+    /// ended or left the queue).
+    pub(crate) fn maybe_idle(&self) {
+        if self.draining.load(Ordering::SeqCst) > 0 {
+            let queue = self.lock();
+            if self.is_idle(&queue) {
+                self.idle.notify_all();
             }
-            Ok(Err(e)) => (JobStatus::Failed, Err(JobError::Flow(e))),
-            Err(panic) => (JobStatus::Failed, Err(JobError::Panicked(message(&*panic)))),
-        };
-        let ended = Instant::now();
-        drop(data);
-        Counts::add(match status {
-            JobStatus::Done => &self.counts.completed,
-            JobStatus::Cancelled => &self.counts.cancelled,
-            _ => &self.counts.failed,
-        });
-        cell.finish(status, result);
-        let id = cell.id;
-        // The last reference when the handle is gone: the result is dropped here.
-        quietly(cell);
-        let timing = Timing {
-            queued,
-            started,
-            ended,
-        };
-        (id, Some((timing, status != JobStatus::Done)))
+        }
     }
 
     /// Stops accepting jobs; with [`Shutdown::Cancel`], cancels the queued and running ones;
@@ -211,17 +195,23 @@ impl<I, O> Core<I, O> {
         let cancelled: Vec<Job<I, O>> = match mode {
             Shutdown::Drain => Vec::new(),
             Shutdown::Cancel => {
-                for (_, token) in &queue.running {
-                    token.cancel();
-                }
+                self.len.store(0, Ordering::Relaxed);
                 queue.jobs.drain(..).collect()
             }
         };
         self.wake_submitters(&mut queue);
         drop(queue);
+        if mode == Shutdown::Cancel {
+            // A job taken from the queue before this sees the flag when it starts, or is in
+            // its shard's list by now.
+            self.cancelling.store(true, Ordering::SeqCst);
+            for shard in &*self.shards {
+                shard.cancel_running();
+            }
+        }
         for job in cancelled {
             if job.cell.cancel_queued() {
-                Counts::add(&self.counts.cancelled);
+                self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
             }
         }
         if !wait {
@@ -231,14 +221,14 @@ impl<I, O> Core<I, O> {
             return Err(ShutdownError::InsideJob);
         }
         let mut queue = self.lock();
-        queue.draining += 1;
-        while !(queue.jobs.is_empty() && queue.running.is_empty()) {
+        self.draining.fetch_add(1, Ordering::SeqCst);
+        while !self.is_idle(&queue) {
             queue = self
                 .idle
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        queue.draining -= 1;
+        self.draining.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -263,15 +253,35 @@ impl<I, O> Core<I, O> {
 
     pub(crate) fn metrics(&self) -> Metrics {
         let queue = self.lock();
-        let sizes = (queue.jobs.len(), queue.running.len(), self.capacity);
-        let latencies = queue.latencies.clone();
+        let (queued, submitted) = (queue.jobs.len(), queue.submitted);
         drop(queue);
-        Metrics::new(sizes, &self.counts, latencies)
+        let running = self.shards.iter().map(Shard::running).sum();
+        let mut counts = [
+            submitted,
+            0,
+            0,
+            self.cancelled_queued.load(Ordering::Relaxed),
+        ];
+        let mut latencies = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for shard in &*self.shards {
+            shard.report(&mut counts, &mut latencies);
+        }
+        let latencies = latencies.clone();
+        Metrics::new((queued, running, self.capacity), counts, latencies)
     }
 
     /// Whether the calling thread is one of the pool's.
     pub(crate) fn on_pool(&self) -> bool {
         self.pool.current_thread_index().is_some()
+    }
+
+    /// The calling pool thread's shard.
+    pub(crate) fn shard(&self) -> &Shard {
+        let index = self.pool.current_thread_index().unwrap_or(0);
+        &self.shards[index % self.shards.len()]
     }
 }
 
@@ -282,6 +292,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         inputs: I,
         wait: &Wait<'_>,
     ) -> Result<JobHandle<O>, SubmitError<I>> {
+        // Made before taking the lock (the id is set under it, while the cell is ours).
+        let mut cell = Arc::new(JobCell::new(0));
+        let queued = Instant::now();
         let mut queue = self.lock();
         loop {
             if !queue.accepting {
@@ -318,19 +331,23 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 }
             }
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let cell = Arc::new(JobCell::new(id));
+        let id = queue.next_id;
+        queue.next_id += 1;
+        queue.submitted += 1;
+        if let Some(cell) = Arc::get_mut(&mut cell) {
+            cell.id = id;
+        }
         queue.jobs.push_back(Job {
             inputs,
             cell: Arc::clone(&cell),
-            queued: Instant::now(),
+            queued,
         });
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
         let spawn = queue.drainers < self.workers;
         if spawn {
             queue.drainers += 1;
         }
         drop(queue);
-        Counts::add(&self.counts.submitted);
         if spawn {
             self.spawn_drainer();
         }
@@ -338,57 +355,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         Ok(JobHandle::new(cell, helper))
     }
 
-    fn spawn_drainer(self: &Arc<Self>) {
-        let core = Arc::clone(self);
-        self.pool.spawn(move || core.drain());
-    }
-
-    /// A drain task: runs queued jobs until the queue is empty or its budget is spent.
-    fn drain(self: &Arc<Self>) {
-        let mut finished = None;
-        let mut budget = DRAIN_BUDGET;
-        loop {
-            let mut queue = self.lock();
-            if let Some((id, timing)) = finished.take() {
-                self.end(&mut queue, id, timing);
-            }
-            if queue.jobs.is_empty() {
-                queue.drainers -= 1;
-                return;
-            }
-            if budget == 0 {
-                // Hand over to a fresh task (the drainer count carries over).
-                drop(queue);
-                self.spawn_drainer();
-                return;
-            }
-            budget -= 1;
-            let job = self.pop(&mut queue);
-            drop(queue);
-            finished = Some(self.run(job));
-        }
-    }
-}
-
-impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {
-    fn on_pool(&self) -> bool {
-        Core::on_pool(self)
-    }
-
-    fn help_one(&self) -> bool {
-        let mut queue = self.lock();
-        if queue.jobs.is_empty() {
-            return false;
-        }
-        let job = self.pop(&mut queue);
-        drop(queue);
-        let (id, timing) = self.run(job);
-        self.end(&mut self.lock(), id, timing);
-        true
-    }
-
-    fn unqueue(&self, id: u64) {
-        Counts::add(&self.counts.cancelled);
+    /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.
+    pub(crate) fn remove(&self, id: u64) {
+        self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
         let mut queue = self.lock();
         let job = queue
             .jobs
@@ -396,29 +365,13 @@ impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {
             .position(|job| job.cell.id == id)
             .and_then(|at| queue.jobs.remove(at));
         if job.is_some() {
+            self.len.store(queue.jobs.len(), Ordering::Relaxed);
             self.made_room(&mut queue);
-            if queue.draining > 0 && queue.running.is_empty() && queue.jobs.is_empty() {
+            if self.draining.load(Ordering::SeqCst) > 0 && self.is_idle(&queue) {
                 self.idle.notify_all();
             }
         }
         drop(queue);
         drop(job);
-    }
-}
-
-/// Drops `value`, ignoring a panic of its destructor (a drain task must not unwind: rayon
-/// would abort the process).
-fn quietly<T>(value: T) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
-}
-
-/// A panic payload's message.
-fn message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
     }
 }
