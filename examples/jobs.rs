@@ -1,7 +1,8 @@
 //! A job runtime at work: 100,000 orders through a four-step flow on a `Runtime`, at most
 //! 256 in flight, with a progress bar, then the runtime's report.
 //!
-//! Run it with `cargo run --release --example jobs` (an argument sets the number of orders).
+//! Run it with `cargo run --release --example jobs --features routilux-examples/progress`
+//! (an argument sets the number of orders; the feature brings the progress bar).
 //! One order in 1,000 has no items and fails validation: the run goes on, and the report
 //! counts it.
 #![deny(warnings, clippy::all, clippy::pedantic)]
