@@ -9,6 +9,7 @@ use std::ptr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
+use crate::limit::Lending;
 use crate::subflow::Nest;
 
 /// The run a step belongs to: its id, the step's attempt number, cancellation, and the run's
@@ -42,6 +43,8 @@ pub struct Context {
     data: *const RunData,
     /// For a step that runs a sub-flow (or undoes one): what the inner run inherits.
     nest: *const Nest<'static>,
+    /// For a step that holds permits of limits: what runs nested in it may use.
+    lending: *const Lending<'static>,
 }
 
 // SAFETY: a `Context` only lives while the engine runs the step it describes, and everything
@@ -77,7 +80,21 @@ impl Context {
             stopped,
             data,
             nest: ptr::null(),
+            lending: ptr::null(),
         }
+    }
+
+    /// The context of a step that holds permits: runs started inside it take turns on them.
+    pub(crate) fn lending(mut self, lending: &Lending<'_>) -> Self {
+        // Lifetime erased as for the other pointers.
+        self.lending = ptr::from_ref(lending).cast::<Lending<'static>>();
+        self
+    }
+
+    /// The permits the step lends to the runs started inside it, if it holds any.
+    pub(crate) fn lent(&self) -> Option<&Lending<'_>> {
+        // SAFETY: as for `nest`: the lending outlives the context.
+        unsafe { self.lending.as_ref() }
     }
 
     /// The context of a step that runs (or undoes) a sub-flow.

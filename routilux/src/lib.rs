@@ -83,6 +83,7 @@ mod context;
 mod engine;
 mod error;
 mod graph;
+mod limit;
 mod map;
 mod observe;
 mod options;
@@ -109,6 +110,7 @@ pub use cancel::CancelToken;
 pub use context::{Cancelled, Context, RunData};
 pub use error::{BoxError, ErrorKind, FlowError, StepPanicked, StepTimedOut, UndoError};
 pub use graph::{EdgeKind, Graph, GraphEdge, GraphInput, GraphStep};
+pub use limit::Limit;
 pub use observe::{Observer, RunInfo};
 pub use options::{RunOptions, Schedule};
 pub use plan::{Plan, StepPlan};
@@ -196,6 +198,8 @@ pub use policy::{Backoff, Policy};
 /// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry |
 /// | `batch = N` | a `usize` (map steps) | elements per task of a map step |
 /// | `max_concurrency = N` | a `usize` (map steps) | elements of a map step in flight at once |
+/// | `timeout = EXPR` | a constant [`Duration`](std::time::Duration) (async steps) | how long one attempt may take |
+/// | `limit = NAME` | a `static` [`Limit`] | take a permit of the limit before starting |
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -296,6 +300,8 @@ pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 /// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry (default: none) |
 /// | `fallback = EXPR` | an expression of the step's result type | when the last attempt fails, the step succeeds with this value instead of failing the run |
 /// | `undo = FUNCTION` | a function of the step's result (see below) | when the run fails after the step succeeded, reverts what the step did |
+/// | `timeout = EXPR` | a constant [`Duration`](std::time::Duration) (`async fn` only) | how long one attempt may take: past it the attempt fails with [`StepTimedOut`] |
+/// | `limit = NAME` | a `static` [`Limit`] | every step of this routine takes a permit of the limit before starting |
 ///
 /// `fallback` needs a routine that returns `Result`; its expression is evaluated when it is
 /// used, without access to the arguments. A panic is never retried nor replaced: it fails the

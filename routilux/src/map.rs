@@ -142,6 +142,10 @@ pub fn map<T: Sync, O: Send>(
     // outside the pool does: the caller's thread is not one of the pool's cores.
     let here = rayon::current_thread_index().is_some();
     with_current(|step| {
+        // Under a limit, each worker holds a permit of it: the step's own, and one more per
+        // extra worker, taken only if free now (so a map step never waits for its workers).
+        let permits = step.lent().map(|lending| lending.take_free(workers - 1));
+        let workers = permits.as_ref().map_or(workers, |sets| sets.len() + 1);
         rayon::in_place_scope(|scope| {
             for _ in usize::from(here)..workers {
                 let shared = &shared;

@@ -122,6 +122,11 @@ pub trait Observer: Sync {
     /// Async `step`'s future returned from a poll (it waits, or its attempt is over).
     fn step_suspended(&self, run: &RunInfo<'_>, step: &StepPlan) {}
 
+    /// `step` is ready but waits for a permit of a [`Limit`](crate::Limit) (none was free):
+    /// the time from this to [`step_started`](Self::step_started) is time spent waiting for
+    /// a permit, not running. Steps that find their permits free never hear this.
+    fn step_waiting(&self, run: &RunInfo<'_>, step: &StepPlan) {}
+
     /// Conditional `step` did not run: its condition was false. Its result is `None`, and
     /// it is never undone. No [`step_started`](Self::step_started) comes before this.
     fn step_skipped(&self, run: &RunInfo<'_>, step: &StepPlan) {}

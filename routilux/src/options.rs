@@ -7,6 +7,7 @@ use rayon::ThreadPool;
 
 use crate::cancel::CancelToken;
 use crate::context::RunData;
+use crate::limit::Limit;
 use crate::observe::Observer;
 
 /// The undo budget of [`RunOptions::new`].
@@ -51,6 +52,8 @@ pub struct RunOptions<'p> {
     cancel: Option<&'p CancelToken>,
     timeout: Option<Duration>,
     data: Option<&'p RunData>,
+    max_concurrency: Option<usize>,
+    limit: Option<&'p Limit>,
 }
 
 impl fmt::Debug for RunOptions<'_> {
@@ -64,6 +67,8 @@ impl fmt::Debug for RunOptions<'_> {
             .field("cancel", &self.cancel)
             .field("timeout", &self.timeout)
             .field("data", &self.data)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("limit", &self.limit)
             .finish()
     }
 }
@@ -82,7 +87,60 @@ impl<'p> RunOptions<'p> {
             cancel: None,
             timeout: None,
             data: None,
+            max_concurrency: None,
+            limit: None,
         }
+    }
+
+    /// At most `n` steps of the run in flight at once, counting each element of a map step
+    /// in flight as one and the steps of the flows it runs as its own (a limit of the run's
+    /// own: see [`Limit`] for the rules). With a limit, the run starts its steps as
+    /// [`Schedule::Dataflow`] does under every schedule but `Sequential` (which runs one
+    /// at a time anyway). `0` lets nothing run: the run fails at once with an error.
+    ///
+    /// ```
+    /// use routilux::{RunOptions, flow, routine};
+    ///
+    /// #[routine]
+    /// fn double(x: &u32) -> u32 { x * 2 }
+    ///
+    /// flow! {
+    ///     flow Two {
+    ///         input x: u32;
+    ///         step a = double(x);
+    ///         step b = double(x);
+    ///         step c = double(x);
+    ///         return (a, b, c);
+    ///     }
+    /// }
+    ///
+    /// let options = RunOptions::new().max_concurrency(2);
+    /// assert_eq!(Two::run_with(options, 1).unwrap(), (2, 2, 2));
+    /// ```
+    #[must_use]
+    pub const fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// The run's own limit, if any (see [`max_concurrency`](Self::max_concurrency)).
+    #[must_use]
+    pub const fn get_max_concurrency(&self) -> Option<usize> {
+        self.max_concurrency
+    }
+
+    /// Makes every step of the run (and of the flows it runs) take a permit of `limit`,
+    /// which other runs and flows may share (see [`Limit`]).
+    #[must_use]
+    pub const fn limit(mut self, limit: &'p Limit) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The shared limit of the run's steps, if any (see [`limit`](Self::limit)).
+    #[must_use]
+    pub const fn get_limit(&self) -> Option<&'p Limit> {
+        self.limit
     }
 
     /// Lets `token` cancel the run (see [`CancelToken`]).

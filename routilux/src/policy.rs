@@ -1,6 +1,7 @@
 //! [`Backoff`] and the per-step [`Policy`]: how often a failing step is retried, how long the
 //! engine waits in between, and what else the engine must do for the step.
 
+use crate::limit::Limit;
 use std::time::Duration;
 
 /// How long to wait before retrying a failed step: a fixed delay, or a delay that grows
@@ -147,6 +148,23 @@ pub struct Policy {
     subflow: bool,
     asynchronous: bool,
     timeout: Option<Duration>,
+    limit: Option<LimitRef>,
+}
+
+/// A policy's limit, compared by identity (two policies name the same limit or not).
+#[derive(Clone, Copy)]
+struct LimitRef(&'static Limit);
+
+impl PartialEq for LimitRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl std::fmt::Debug for LimitRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 impl Policy {
@@ -162,6 +180,7 @@ impl Policy {
         subflow: false,
         asynchronous: false,
         timeout: None,
+        limit: None,
     };
 
     /// Sets how many times a failed step is run again (0: never).
@@ -192,6 +211,23 @@ impl Policy {
     #[must_use]
     pub const fn get_timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// Makes the step take a permit of `limit` before it starts (see [`Limit`]); `flow!`
+    /// sets it from `#[step(limit = NAME)]` or `#[routine(limit = NAME)]`.
+    #[must_use]
+    pub const fn limit(mut self, limit: &'static Limit) -> Self {
+        self.limit = Some(LimitRef(limit));
+        self
+    }
+
+    /// The limit the step takes a permit of, if any (see [`limit`](Self::limit)).
+    #[must_use]
+    pub const fn get_limit(&self) -> Option<&'static Limit> {
+        match self.limit {
+            Some(LimitRef(limit)) => Some(limit),
+            None => None,
+        }
     }
 
     /// Sets how many times a failed undo is run again.
@@ -329,6 +365,7 @@ impl Policy {
             && !self.compensates
             && !self.context
             && !self.asynchronous
+            && self.limit.is_none()
     }
 }
 

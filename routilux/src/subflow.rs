@@ -54,6 +54,9 @@ pub struct Nest<'a> {
     pub(crate) prefix: String,
     pub(crate) keep: &'a Keepsakes,
     pub(crate) step: u32,
+    /// The outer run's own limit ([`RunOptions::max_concurrency`]), which the inner run
+    /// shares.
+    pub(crate) own_limit: Option<&'a crate::Limit>,
 }
 
 impl fmt::Debug for Nest<'_> {
@@ -178,6 +181,7 @@ impl<K: KeptExec> KeptRun for Kept<K> {
                     prefix: String::new(),
                     keep: &self.log.children,
                     step: i,
+                    own_limit: None,
                 };
                 let ctx = Context::new(
                     0,

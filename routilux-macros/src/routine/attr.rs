@@ -8,7 +8,7 @@ use syn::{FnArg, ItemFn, ReturnType, Type};
 use crate::options::{self, Options};
 
 /// The options `#[routine(...)]` takes.
-const OPTIONS: &[&str] = &["retries", "backoff", "fallback", "undo", "timeout"];
+const OPTIONS: &[&str] = &["retries", "backoff", "fallback", "undo", "timeout", "limit"];
 
 /// A routine's result: its return type, and whether it is a `Result` to unwrap.
 pub(crate) struct Signature {

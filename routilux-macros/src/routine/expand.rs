@@ -70,6 +70,7 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
     let retries = options.get("retries").map(|e| quote!(.retries(#e)));
     let backoff = options.get("backoff").map(|e| quote!(.backoff(#e)));
     let timeout = options.get("timeout").map(|e| quote!(.timeout(#e)));
+    let limit = options.get("limit").map(|e| quote!(.limit(&#e)));
     let fallback = options.get("fallback");
     let compensates = fallback.is_some();
     let context = signature.context.is_some() || compensates;
@@ -121,6 +122,7 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
                 #retries
                 #backoff
                 #timeout
+                #limit
                 .__flags(#undoable, #compensates, #context)
                 #asynchronous;
 

@@ -145,8 +145,8 @@ impl<'a, E: Exec> Run<'a, E> {
             let mut queued = 0;
             for &successor in self.hot.successors(i) {
                 if self.dependency_done(successor) {
-                    if self.hot.any_async && self.hot.steps[successor as usize].asynchronous {
-                        // The run's owner, a future, polls it.
+                    if self.owner_starts(successor) {
+                        // The run's owner, a future, polls it (or takes its permits).
                         self.defer(successor);
                     } else if next.is_none() {
                         next = Some(successor);

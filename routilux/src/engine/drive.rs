@@ -29,7 +29,7 @@ impl<E: Exec> Run<'_, E> {
         let epoch = lane.open_async(std::ptr::from_ref(self).cast(), help::<E>, threads);
         let mut queued = 0;
         for &root in &self.hot.roots {
-            if self.hot.steps[root as usize].asynchronous {
+            if self.owner_starts(root) {
                 self.defer(root);
             } else {
                 self.push(root);
@@ -68,24 +68,32 @@ impl<E: Exec> Run<'_, E> {
                         // Polled once here: a step that finishes at once (most that do no
                         // I/O) never enters the set. One that waits enters it and is polled
                         // again there, with the set's own waker.
-                        let mut attempt =
-                            Box::pin(async move { (step, self.run_step_async(step).await) });
-                        match attempt.as_mut().poll(cx) {
-                            Poll::Ready((step, succeeded)) => {
-                                progressed = true;
-                                if succeeded {
-                                    self.finished(step, epoch);
+                        let mut attempt = Box::pin(async move {
+                            if self.hot.steps[step as usize].asynchronous {
+                                return (step, Some(self.run_step_async(step).await));
+                            }
+                            // A sync step that needs permits: the pool runs it once the
+                            // owner has them (no pool thread waits for one).
+                            match self.claim(step).await {
+                                Some(held) => {
+                                    self.hold(step, held);
+                                    (step, None)
                                 }
+                                None => (step, Some(self.no_permits(step))),
+                            }
+                        });
+                        match attempt.as_mut().poll(cx) {
+                            Poll::Ready((step, outcome)) => {
+                                progressed = true;
+                                self.started(step, outcome, epoch);
                             }
                             Poll::Pending => in_flight.push(attempt),
                         }
                     }
                 }
-                while let Poll::Ready(Some((step, succeeded))) = in_flight.poll_next_unpin(cx) {
+                while let Poll::Ready(Some((step, outcome))) = in_flight.poll_next_unpin(cx) {
                     progressed = true;
-                    if succeeded {
-                        self.finished(step, epoch);
-                    }
+                    self.started(step, outcome, epoch);
                 }
                 if progressed {
                     continue;
@@ -131,12 +139,25 @@ impl<E: Exec> Run<'_, E> {
             .is_empty()
     }
 
+    /// What the owner's future for `step` came to: an async step over (whether it succeeded),
+    /// or (`None`) a sync step with its permits, for the pool to run.
+    fn started(&self, step: u32, outcome: Option<bool>, epoch: u64) {
+        match outcome {
+            Some(true) => self.finished(step, epoch),
+            Some(false) => {}
+            None => {
+                self.push(step);
+                self.queued(1, true, epoch);
+            }
+        }
+    }
+
     /// Async step `step` succeeded: counts down its successors and hands out the ready ones.
     fn finished(&self, step: u32, epoch: u64) {
         let mut queued = 0;
         for &successor in self.hot.successors(step) {
             if self.dependency_done(successor) {
-                if self.hot.steps[successor as usize].asynchronous {
+                if self.owner_starts(successor) {
                     self.deferred
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)

@@ -14,6 +14,7 @@ use super::notify::{
 use super::{Decision, Exec, Run};
 use crate::context::{Cancelled, Context};
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::limit::Lending;
 use crate::slot::Access;
 use crate::subflow::{Nest, SubflowFailed};
 
@@ -38,9 +39,16 @@ impl<E: Exec> Run<'_, E> {
         }
         let step = &self.plan.steps()[i as usize];
         let policy = *step.policy();
+        // Taken by the run's owner, if it did; dropped (given back) when the step is over.
+        let kept = self.kept_permits(i);
         if policy.is_conditional() && self.skipped(i) {
             return true;
         }
+        let Some(held) = kept.or_else(|| self.wait_permits(i)) else {
+            return self.no_permits(i);
+        };
+        let lending = Lending::of(&held);
+        let lends = !held.claims.is_empty();
         let stopping = || self.is_stopping();
         let mut attempt = 1;
         let (succeeded, continued) = loop {
@@ -48,6 +56,7 @@ impl<E: Exec> Run<'_, E> {
                 return false;
             }
             let ctx = self.context(i, attempt, &stopping);
+            let ctx = if lends { ctx.lending(&lending) } else { ctx };
             let nest;
             let ctx = if policy.is_subflow() {
                 nest = self.nest(i, &stopping);
@@ -61,7 +70,7 @@ impl<E: Exec> Run<'_, E> {
                         .run_step(i as usize, &mut Access::step(self.brand, self.hot, i))
                 }))
             };
-            let outcome = if policy.uses_context() {
+            let outcome = if policy.uses_context() || lends {
                 ctx.enter(call)
             } else {
                 call()
@@ -302,6 +311,7 @@ impl<E: Exec> Run<'_, E> {
             prefix: format!("{parent}{}/", self.plan.steps()[i as usize].name()),
             keep: &self.keep,
             step: i,
+            own_limit: self.limits.own(),
         }
     }
 

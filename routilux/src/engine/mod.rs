@@ -20,6 +20,7 @@ mod guarded;
 mod lane;
 mod layered;
 mod notify;
+mod permits;
 mod run;
 
 use run::Run;
@@ -32,12 +33,14 @@ mod watcher;
 use std::time::Instant;
 
 use crate::error::{BoxError, ErrorKind, FlowError};
+use crate::limit::Lending;
 use crate::options::{RunOptions, Schedule};
 use crate::plan::Plan;
 use crate::subflow::{KeptLog, Nest};
 
 use lane::Lane;
 use notify::Observers;
+use permits::Limits;
 
 pub use crate::slot::{Access, Brand, StepAccess};
 
@@ -127,11 +130,35 @@ pub fn execute<E: Exec>(
 ) -> Result<(), FlowError> {
     let run = brand.run();
     check(plan)?;
-    if plan.hot().any_async && options.get_schedule() != Schedule::Sequential {
+    let gated = gated(plan, options);
+    if (plan.hot().any_async || gated) && options.get_schedule() != Schedule::Sequential {
         // The calling thread owns the run, as the future of `execute_async` would.
-        return crate::asynchronous::block_here(execute_owned(plan, exec, run, options));
+        return lent_here(gated, |lent| {
+            crate::asynchronous::block_here(execute_owned(plan, exec, run, options, lent))
+        });
     }
-    execute_placed(plan, exec, run, options, None).map(drop)
+    lent_here(gated, |lent| {
+        execute_placed(plan, exec, run, options, None, lent)
+    })
+    .map(drop)
+}
+
+/// Whether some step of a run of `plan` under `options` takes permits of a [`Limit`](crate::Limit).
+fn gated(plan: &Plan, options: &RunOptions<'_>) -> bool {
+    plan.hot().any_limited
+        || options.get_limit().is_some()
+        || options.get_max_concurrency().is_some()
+}
+
+/// Calls `f` with the permits the step running on this thread lends (a run started inside a
+/// step takes turns on them: see [`Limit`](crate::Limit)); only looked up for runs that
+/// take permits.
+fn lent_here<R>(gated: bool, f: impl FnOnce(Option<&Lending<'_>>) -> R) -> R {
+    if gated {
+        crate::context::with_current(|ctx| f(ctx.lent()))
+    } else {
+        f(None)
+    }
 }
 
 /// Runs every step of `plan` on `exec` under `options`, as a future: its async steps are
@@ -151,7 +178,9 @@ pub async fn execute_async<E: Exec>(
     options: &RunOptions<'_>,
 ) -> Result<(), FlowError> {
     check(plan)?;
-    execute_owned(plan, exec, brand.run(), options).await
+    // No lending: the future may outlive the step that made it (it is `'static` for
+    // `run_async`).
+    execute_owned(plan, exec, brand.run(), options, None).await
 }
 
 /// Refuses a plan that is inconsistent.
@@ -173,7 +202,10 @@ async fn execute_owned<E: Exec>(
     exec: &E,
     brand: u64,
     options: &RunOptions<'_>,
+    lent: Option<&Lending<'_>>,
 ) -> Result<(), FlowError> {
+    let own_limit = permits::own_limit(options, None);
+    let limits = Limits::new(plan.hot(), options, None, own_limit.as_ref(), lent);
     let flow_observer = plan.flow_observer();
     let observers = observers(options, flow_observer.as_deref());
     let deadline = options
@@ -183,7 +215,7 @@ async fn execute_owned<E: Exec>(
     let owned = lane.lane();
     let scratch = lane.scratch(Run::<E>::scratch_len(plan.hot()));
     let mut run = Run::new(
-        plan, exec, brand, observers, options, deadline, owned, scratch, None,
+        plan, exec, brand, observers, options, deadline, owned, scratch, None, limits,
     );
     run.spawn_on = options.get_pool();
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
@@ -249,8 +281,8 @@ pub fn execute_nested<E: Exec>(
     }
     let run = brand.run();
     crate::context::with_current(|ctx| match ctx.nest() {
-        Some(nest) => execute_placed(plan, exec, run, &nest.options, Some(nest)),
-        None => execute_placed(plan, exec, run, &RunOptions::new(), None),
+        Some(nest) => execute_placed(plan, exec, run, &nest.options, Some(nest), ctx.lent()),
+        None => execute_placed(plan, exec, run, &RunOptions::new(), None, ctx.lent()),
     })
 }
 
@@ -261,16 +293,17 @@ fn execute_placed<E: Exec>(
     run: u64,
     options: &RunOptions<'_>,
     parent: Option<&Nest<'_>>,
+    lent: Option<&Lending<'_>>,
 ) -> Result<Option<KeptLog>, FlowError> {
     match options.get_pool() {
         Some(pool) if pool.current_thread_index().is_none() => pool.install(carry_context(|| {
-            execute_here(plan, exec, run, options, parent)
+            execute_here(plan, exec, run, options, parent, lent)
         })),
         None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
-            let moved = carry_context(|| execute_here(plan, exec, run, options, parent));
+            let moved = carry_context(|| execute_here(plan, exec, run, options, parent, lent));
             rayon::scope(|_| moved())
         }
-        _ => execute_here(plan, exec, run, options, parent),
+        _ => execute_here(plan, exec, run, options, parent, lent),
     }
 }
 
@@ -294,9 +327,13 @@ fn execute_here<E: Exec>(
     brand: u64,
     options: &RunOptions<'_>,
     parent: Option<&Nest<'_>>,
+    lent: Option<&Lending<'_>>,
 ) -> Result<Option<KeptLog>, FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
+    let own_limit = permits::own_limit(options, parent);
+    let limits = Limits::new(hot, options, parent, own_limit.as_ref(), lent);
+    let gated = limits.gated;
     let observers = observers(options, flow_observer.as_deref());
     // A plan with one step per layer is a chain: no schedule can run two of its steps at
     // once, so none pays for other threads.
@@ -310,6 +347,7 @@ fn execute_here<E: Exec>(
         && options.get_cancel().is_none()
         && options.get_timeout().is_none()
         && parent.is_none()
+        && !gated
         && let Some(result) = straight::run(plan, exec, brand)
     {
         return result.map(|()| None);
@@ -326,13 +364,13 @@ fn execute_here<E: Exec>(
     let owned = lane.lane();
     let scratch = lane.scratch(Run::<E>::scratch_len(hot));
     let mut run = Run::new(
-        plan, exec, brand, observers, options, deadline, owned, scratch, parent,
+        plan, exec, brand, observers, options, deadline, owned, scratch, parent, limits,
     );
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     let in_pool = rayon::current_thread_index().is_some();
     match options.get_schedule() {
         // A sub-flow with async steps: this thread owns it as a future would.
-        _ if hot.any_async && !one_thread => {
+        _ if (hot.any_async || gated) && !one_thread => {
             run.spawn_on = options.get_pool();
             crate::asynchronous::block_here(run.drive());
         }

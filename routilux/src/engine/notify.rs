@@ -17,6 +17,7 @@ pub(crate) const STEP_FAILED: &str = "step_failed";
 pub(crate) const STEP_SKIPPED: &str = "step_skipped";
 pub(crate) const STEP_RESUMED: &str = "step_resumed";
 pub(crate) const STEP_SUSPENDED: &str = "step_suspended";
+pub(crate) const STEP_WAITING: &str = "step_waiting";
 pub(crate) const RUN_CANCELLED: &str = "run_cancelled";
 pub(crate) const UNDO_STARTED: &str = "undo_started";
 pub(crate) const UNDO_FINISHED: &str = "undo_finished";

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::Exec;
 use super::lane::Lane;
 use super::notify::Observers;
+use super::permits::Limits;
 use crate::cancel::{CancelToken, Signal};
 use crate::context::RunData;
 use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
@@ -66,6 +67,8 @@ pub(crate) struct Run<'a, E> {
     pub(super) deferred: std::sync::Mutex<Vec<u32>>,
     /// Where helpers are spawned when the owner is not a pool thread (an async run).
     pub(super) spawn_on: Option<&'a rayon::ThreadPool>,
+    /// The limits its steps take permits of.
+    pub(super) limits: Limits<'a>,
 }
 
 impl<'a, E: Exec> Run<'a, E> {
@@ -85,6 +88,7 @@ impl<'a, E: Exec> Run<'a, E> {
         lane: &'static Lane,
         scratch: &'a [AtomicU32],
         parent: Option<&'a Nest<'a>>,
+        limits: Limits<'a>,
     ) -> Self {
         let hot = plan.hot();
         let cancel = options.get_cancel();
@@ -101,8 +105,11 @@ impl<'a, E: Exec> Run<'a, E> {
                 counter.store(slot.consumers(), Ordering::Relaxed);
             }
         }
-        let guarded =
-            !observers.is_empty() || cancel.is_some() || deadline.is_some() || parent.is_some();
+        let guarded = !observers.is_empty()
+            || cancel.is_some()
+            || deadline.is_some()
+            || parent.is_some()
+            || limits.gated;
         let run = Run {
             // Only observers and contexts see the id: runs of plain steps nobody observes
             // skip the shared counter.
@@ -137,6 +144,7 @@ impl<'a, E: Exec> Run<'a, E> {
             keep: Keepsakes::default(),
             deferred: std::sync::Mutex::new(Vec::new()),
             spawn_on: None,
+            limits,
         };
         // Inputs nobody reads are dropped up front.
         for input in 0..hot.inputs {

@@ -13,6 +13,7 @@ use super::{Exec, Run};
 use crate::asynchronous::Sleep;
 use crate::context::Context;
 use crate::error::{BoxError, StepTimedOut};
+use crate::limit::Lending;
 use crate::slot::StepAccess;
 
 impl<E: Exec> Run<'_, E> {
@@ -24,6 +25,12 @@ impl<E: Exec> Run<'_, E> {
         if policy.is_conditional() && self.skipped(i) {
             return true;
         }
+        // Given back when the step is over (or its future dropped).
+        let Some(held) = self.claim(i).await else {
+            return self.no_permits(i);
+        };
+        let lending = Lending::of(&held);
+        let lends = !held.claims.is_empty();
         let stopping = || self.is_stopping();
         let mut attempt = 1;
         let (succeeded, continued) = loop {
@@ -31,6 +38,7 @@ impl<E: Exec> Run<'_, E> {
                 return false;
             }
             let ctx = self.context(i, attempt, &stopping);
+            let ctx = if lends { ctx.lending(&lending) } else { ctx };
             let outcome = {
                 let access = StepAccess::step(self.brand, self.hot, i);
                 let started = ctx.enter(|| {

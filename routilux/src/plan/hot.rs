@@ -25,6 +25,8 @@ pub(crate) struct Hot {
     pub(crate) all_plain: bool,
     /// Whether some step is async (see [`HotStep::asynchronous`]).
     pub(crate) any_async: bool,
+    /// Whether some step takes a permit of a [`Limit`](crate::Limit) of its own.
+    pub(crate) any_limited: bool,
     /// Why the plan cannot be run, if it is inconsistent (see `check`).
     pub(crate) problem: Option<String>,
 }
@@ -117,6 +119,7 @@ impl Plan {
                 problem: super::check::check(self).err(),
                 all_plain: self.steps.iter().all(|s| s.policy.is_plain()),
                 any_async: self.steps.iter().any(|s| s.policy.is_async()),
+                any_limited: self.steps.iter().any(|s| s.policy.get_limit().is_some()),
                 undoable,
                 roots: tallest_first(&roots),
                 steps,

@@ -6,7 +6,14 @@ use syn::Attribute;
 use crate::options::{self, Options};
 
 /// The options a step's `#[step(...)]` takes.
-const STEP_OPTIONS: &[&str] = &["retries", "backoff", "batch", "max_concurrency", "timeout"];
+const STEP_OPTIONS: &[&str] = &[
+    "retries",
+    "backoff",
+    "batch",
+    "max_concurrency",
+    "timeout",
+    "limit",
+];
 
 /// A step's doc comment and `#[step(...)]` options; anything else is an error.
 pub(super) fn step_attributes(attrs: &[Attribute]) -> (Options, Vec<syn::Error>, String) {

@@ -52,8 +52,9 @@ pub(super) fn step_policy(def: &FlowDef, d: usize) -> TokenStream {
     let retries = step.options.get("retries").map(|e| quote!(.retries(#e)));
     let backoff = step.options.get("backoff").map(|e| quote!(.backoff(#e)));
     let timeout = step.options.get("timeout").map(|e| quote!(.timeout(#e)));
+    let limit = step.options.get("limit").map(|e| quote!(.limit(&#e)));
     quote_spanned!(routine_span(def, d)=>
-        <#path as ::routilux::__private::Routine>::POLICY #retries #backoff #timeout
+        <#path as ::routilux::__private::Routine>::POLICY #retries #backoff #timeout #limit
     )
 }
 
