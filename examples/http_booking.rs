@@ -1,0 +1,506 @@
+//! Async steps against a real HTTP server: twenty trips booked at once, each a saga of three
+//! HTTP calls (hold a flight seat, hold a hotel room, charge the card) with retries, a
+//! per-attempt timeout, and the holds released with `DELETE` when the card is declined.
+//!
+//! Run it with `cargo run --example http_booking --features routilux-examples/http` (the
+//! feature brings hyper and tokio, which the other examples do without).
+//!
+//! The example starts its own server on 127.0.0.1 (a free port), which misbehaves on
+//! purpose, the same way on every run:
+//! - the first flight request of every fourth trip answers only after 400 ms: the step's
+//!   150 ms timeout drops that attempt and the retry goes through;
+//! - the first hotel request of every third trip fails with 503, then succeeds on retry;
+//! - the first charge of every fifth trip fails with 500; the card of every seventh trip
+//!   is declined (402) every time, so that booking fails and its holds are released.
+//!
+//! Every request is idempotent (`PUT /flights/7` holds booking 7's seat, however often it is
+//! sent), so a retry after a timeout never books twice. At the end the example prints what
+//! the server saw for each trip and checks its books: every confirmed trip holds one seat,
+//! one room and one charge, and a failed trip holds nothing.
+#![deny(warnings, clippy::all, clippy::pedantic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use routilux::{Backoff, FlowError, flow, routine};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
+
+const TRIPS: u32 = 20;
+
+// ---------------------------------------------------------------------------------------
+// The client side: the flow and its steps.
+// ---------------------------------------------------------------------------------------
+
+/// Where the booking API is, and the tokio runtime its calls run on.
+#[derive(Clone, Debug)]
+struct Api {
+    addr: SocketAddr,
+    runtime: Handle,
+}
+
+/// A trip to book: its number (the server's booking key) and its price.
+#[derive(Clone, Debug)]
+struct Trip {
+    id: u32,
+    cents: u64,
+}
+
+/// A seat or a room held for a trip, and where to release it.
+#[derive(Debug)]
+struct Hold {
+    reference: String,
+    path: String,
+    api: Api,
+}
+
+/// A charge on the traveller's card.
+#[derive(Debug)]
+struct Payment {
+    reference: String,
+}
+
+/// What an API call can fail with.
+#[derive(Debug)]
+enum ApiError {
+    Io(std::io::Error),
+    Http(hyper::Error),
+    Refused(StatusCode, String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Io(e) => write!(f, "cannot reach the booking API: {e}"),
+            ApiError::Http(e) => write!(f, "HTTP error: {e}"),
+            ApiError::Refused(status, body) => write!(f, "the API answered {status}: {body}"),
+        }
+    }
+}
+
+impl Error for ApiError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ApiError::Io(e) => Some(e),
+            ApiError::Http(e) => Some(e),
+            ApiError::Refused(..) => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Io(e)
+    }
+}
+
+impl From<hyper::Error> for ApiError {
+    fn from(e: hyper::Error) -> Self {
+        ApiError::Http(e)
+    }
+}
+
+impl Api {
+    /// Sends one request on a connection of its own; a success status gives the body.
+    async fn call(&self, method: Method, path: &str) -> Result<String, ApiError> {
+        let stream = TcpStream::connect(self.addr).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        // The connection's I/O runs as a task of its own; it ends with the request (or when
+        // a timed-out attempt drops `sender`).
+        tokio::spawn(connection);
+        let mut request = Request::new(Empty::<Bytes>::new());
+        *request.method_mut() = method;
+        *request.uri_mut() = path
+            .parse()
+            .map_err(|_| ApiError::Refused(StatusCode::BAD_REQUEST, path.to_owned()))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(ApiError::Refused(status, body))
+        }
+    }
+
+    /// Holds a seat or a room (`PUT`), returning what releases it.
+    async fn hold(&self, path: String) -> Result<Hold, ApiError> {
+        let reference = self.call(Method::PUT, &path).await?;
+        Ok(Hold {
+            reference,
+            path,
+            api: self.clone(),
+        })
+    }
+
+    /// Runs `call` to its end from a plain (blocking) function, without stalling the
+    /// runtime's other tasks: undo functions are plain `fn`s, called from inside the run's
+    /// future (a tokio task here).
+    fn blocking<T>(&self, call: impl Future<Output = T>) -> T {
+        tokio::task::block_in_place(|| self.runtime.block_on(call))
+    }
+}
+
+/// Holds a seat. Retried twice; an attempt that takes over 150 ms is dropped and retried.
+#[routine(
+    retries = 2,
+    backoff = Backoff::fixed(Duration::from_millis(20)),
+    timeout = Duration::from_millis(150),
+    undo = release
+)]
+async fn reserve_flight(api: &Api, trip: &Trip) -> Result<Hold, ApiError> {
+    api.hold(format!("/flights/{}", trip.id)).await
+}
+
+/// Holds a room. Retried twice, after 10 then 20 ms.
+#[routine(
+    retries = 2,
+    backoff = Backoff::exponential(Duration::from_millis(10)),
+    timeout = Duration::from_secs(2),
+    undo = release
+)]
+async fn reserve_hotel(api: &Api, trip: &Trip) -> Result<Hold, ApiError> {
+    api.hold(format!("/hotels/{}", trip.id)).await
+}
+
+/// Charges the card once both holds are there. Retried twice (a decline is retried too:
+/// the step cannot tell the API's errors apart).
+#[routine(
+    retries = 2,
+    backoff = Backoff::fixed(Duration::from_millis(10)),
+    timeout = Duration::from_secs(2)
+)]
+async fn charge_card(
+    api: &Api,
+    trip: &Trip,
+    flight: &Hold,
+    hotel: &Hold,
+) -> Result<Payment, ApiError> {
+    let path = format!(
+        "/charges/{}?cents={}&for={}+{}",
+        trip.id, trip.cents, flight.reference, hotel.reference
+    );
+    let reference = api.call(Method::PUT, &path).await?;
+    Ok(Payment { reference })
+}
+
+/// Releases a hold: the undo of both reservations.
+fn release(hold: &Hold) -> Result<(), ApiError> {
+    hold.api
+        .blocking(hold.api.call(Method::DELETE, &hold.path))
+        .map(drop)
+}
+
+/// The confirmation text (a plain step, run on rayon).
+#[routine]
+fn confirm(trip: &Trip, flight: &Hold, hotel: &Hold, payment: &Payment) -> String {
+    format!(
+        "{} + {}, {}.{:02} charged ({})",
+        flight.reference,
+        hotel.reference,
+        trip.cents / 100,
+        trip.cents % 100,
+        payment.reference
+    )
+}
+
+// LIMIT: static HOTEL_API: routilux::Limit = routilux::Limit::new(4);
+
+flow! {
+    /// Books a trip: the seat and the room at once, then the card; a failure releases what
+    /// was held, newest first.
+    flow Booking {
+        input api: Api;
+        input trip: Trip;
+        step flight = reserve_flight(api, trip);
+        // LIMIT: #[step(limit = HOTEL_API)] — at most 4 hotel requests in flight, all trips together.
+        step hotel = reserve_hotel(api, trip);
+        step payment = charge_card(api, trip, flight, hotel);
+        step confirmation = confirm(trip, flight, hotel, payment);
+        return confirmation;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The server side: a booking API that misbehaves on purpose, and keeps its books.
+// ---------------------------------------------------------------------------------------
+
+/// Counts requests in flight, and the most ever in flight at once.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// One request counted in a [`Gauge`] until dropped.
+struct InFlight<'g>(&'g Gauge);
+
+impl Gauge {
+    fn enter(&self) -> InFlight<'_> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What the server holds, and what it saw.
+#[derive(Default)]
+struct Books {
+    flights: BTreeSet<u32>,
+    hotels: BTreeSet<u32>,
+    charges: BTreeSet<u32>,
+    /// Requests per (resource, trip), to misbehave on first attempts only.
+    attempts: BTreeMap<(String, u32), u32>,
+    /// Per trip, each request as it arrived and what it was answered.
+    log: BTreeMap<u32, Vec<String>>,
+    /// Releases of holds that did not exist.
+    unknown_releases: usize,
+}
+
+#[derive(Default)]
+struct Server {
+    books: Mutex<Books>,
+    hotel_requests: Gauge,
+}
+
+/// What the server decided to do with a request.
+enum Answer {
+    Now(StatusCode, String),
+    /// Answers after a while (an overloaded upstream); it holds nothing.
+    Slow(Duration, StatusCode),
+    /// Answers after a while (the hotel's own work).
+    After(Duration, StatusCode, String),
+}
+
+impl Server {
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.books.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let _in_flight = request
+            .uri()
+            .path()
+            .starts_with("/hotels/")
+            .then(|| self.hotel_requests.enter());
+        let (status, body) = match self.decide(request.method(), request.uri().path()) {
+            Answer::Now(status, body) => (status, body),
+            Answer::Slow(wait, status) => {
+                tokio::time::sleep(wait).await;
+                (status, "overloaded".to_owned())
+            }
+            Answer::After(wait, status, body) => {
+                tokio::time::sleep(wait).await;
+                (status, body)
+            }
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response
+    }
+
+    /// Applies a request to the books at once (so that a client that gave up on a slow
+    /// answer cannot change them later) and says how to answer it.
+    fn decide(&self, method: &Method, path: &str) -> Answer {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let (Some(resource), Some(Ok(trip))) = (parts.next(), parts.next().map(str::parse::<u32>))
+        else {
+            return Answer::Now(StatusCode::NOT_FOUND, "no such resource".to_owned());
+        };
+        let mut books = self.books();
+        let books = &mut *books;
+        let attempt = books
+            .attempts
+            .entry((format!("{method} {resource}"), trip))
+            .or_default();
+        *attempt += 1;
+        let first = *attempt == 1;
+        let prefix = match resource {
+            "flights" => "FL",
+            "hotels" => "HT",
+            _ => "CH",
+        };
+        let reference = format!("{prefix}-{trip}");
+        let answer = match (method, resource) {
+            (&Method::PUT, "flights") if first && trip % 4 == 1 => {
+                Answer::Slow(Duration::from_millis(400), StatusCode::SERVICE_UNAVAILABLE)
+            }
+            (&Method::PUT, "flights") => {
+                books.flights.insert(trip);
+                Answer::Now(StatusCode::CREATED, reference)
+            }
+            (&Method::PUT, "hotels") if first && trip % 3 == 2 => Answer::After(
+                Duration::from_millis(20),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "try again".to_owned(),
+            ),
+            (&Method::PUT, "hotels") => {
+                books.hotels.insert(trip);
+                Answer::After(Duration::from_millis(30), StatusCode::CREATED, reference)
+            }
+            (&Method::PUT, "charges") if trip % 7 == 3 => {
+                Answer::Now(StatusCode::PAYMENT_REQUIRED, "card declined".to_owned())
+            }
+            (&Method::PUT, "charges") if first && trip % 5 == 4 => Answer::Now(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "payment gateway error".to_owned(),
+            ),
+            (&Method::PUT, "charges") => {
+                books.charges.insert(trip);
+                Answer::Now(StatusCode::CREATED, reference)
+            }
+            (&Method::DELETE, "flights" | "hotels") => {
+                let held = if resource == "flights" {
+                    &mut books.flights
+                } else {
+                    &mut books.hotels
+                };
+                if held.remove(&trip) {
+                    Answer::Now(StatusCode::NO_CONTENT, String::new())
+                } else {
+                    books.unknown_releases += 1;
+                    Answer::Now(StatusCode::NOT_FOUND, "nothing held".to_owned())
+                }
+            }
+            _ => Answer::Now(StatusCode::METHOD_NOT_ALLOWED, String::new()),
+        };
+        let status = match &answer {
+            Answer::Now(status, _) | Answer::After(_, status, _) => status.as_u16().to_string(),
+            Answer::Slow(wait, status) => format!("{} after {} ms", status.as_u16(), wait.as_millis()),
+        };
+        let short = resource.trim_end_matches('s');
+        let verb = if method == Method::DELETE { "release " } else { "" };
+        books
+            .log
+            .entry(trip)
+            .or_default()
+            .push(format!("{verb}{short} {status}"));
+        answer
+    }
+}
+
+/// Accepts connections until the runtime shuts down.
+async fn serve(listener: TcpListener, server: Arc<Server>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            let service = service_fn(|request: Request<Incoming>| {
+                let server = Arc::clone(&server);
+                async move { Ok::<_, Infallible>(server.handle(&request).await) }
+            });
+            // A client that gave up on a slow answer closes the connection: not an error here.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let handle = runtime.handle().clone();
+    runtime.block_on(async { tokio::spawn(book_all(handle)).await? })
+}
+
+async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = Arc::new(Server::default());
+    tokio::spawn(serve(listener, Arc::clone(&server)));
+    println!("booking API on http://{addr}; booking {TRIPS} trips at once\n");
+
+    let api = Api { addr, runtime };
+    let trips: Vec<Trip> = (1..=TRIPS)
+        .map(|id| Trip {
+            id,
+            cents: 18_000 + u64::from(id) * 1_250,
+        })
+        .collect();
+    let started = Instant::now();
+    // Each run is a `Send + 'static` future: one tokio task per booking.
+    let runs = trips
+        .iter()
+        .map(|trip| tokio::spawn(Booking::run_async(api.clone(), trip.clone())));
+    let outcomes: Vec<Result<String, FlowError>> = join_all(runs)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let elapsed = started.elapsed();
+
+    let books = server.books();
+    let mut confirmed = BTreeSet::new();
+    for (trip, outcome) in trips.iter().zip(&outcomes) {
+        match outcome {
+            Ok(text) => {
+                confirmed.insert(trip.id);
+                println!("trip {:>2}  confirmed: {text}", trip.id);
+            }
+            Err(e) => {
+                let cause = e.source().map_or_else(String::new, ToString::to_string);
+                let step = e.step().unwrap_or("?");
+                println!("trip {:>2}  FAILED at `{step}`: {cause}", trip.id);
+                for undo in e.undo_errors() {
+                    println!("          undo failed: {undo}");
+                }
+            }
+        }
+        let seen = books.log.get(&trip.id).map_or(&[][..], Vec::as_slice);
+        println!("          server saw: {}", seen.join(", "));
+    }
+
+    let failed = outcomes.len() - confirmed.len();
+    println!(
+        "\n{} confirmed, {failed} failed, in {:.0} ms",
+        confirmed.len(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    println!(
+        "server holds {} seats, {} rooms, {} charges",
+        books.flights.len(),
+        books.hotels.len(),
+        books.charges.len()
+    );
+    println!(
+        "hotel requests in flight at once, at most: {}",
+        server.hotel_requests.peak.load(Ordering::SeqCst)
+    );
+    let consistent = books.flights == confirmed
+        && books.hotels == confirmed
+        && books.charges == confirmed
+        && books.unknown_releases == 0;
+    if !consistent {
+        return Err("the server's books do not match the bookings' outcomes".into());
+    }
+    println!("books consistent: every confirmed trip holds a seat, a room and a charge; failed trips hold nothing");
+    Ok(())
+}
