@@ -387,10 +387,16 @@ impl Server {
         };
         let status = match &answer {
             Answer::Now(status, _) | Answer::After(_, status, _) => status.as_u16().to_string(),
-            Answer::Slow(wait, status) => format!("{} after {} ms", status.as_u16(), wait.as_millis()),
+            Answer::Slow(wait, status) => {
+                format!("{} after {} ms", status.as_u16(), wait.as_millis())
+            }
         };
         let short = resource.trim_end_matches('s');
-        let verb = if method == Method::DELETE { "release " } else { "" };
+        let verb = if method == Method::DELETE {
+            "release "
+        } else {
+            ""
+        };
         books
             .log
             .entry(trip)
@@ -451,10 +457,8 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
     let runs = trips
         .iter()
         .map(|trip| tokio::spawn(Booking::run_async(api.clone(), trip.clone())));
-    let outcomes: Vec<Result<String, FlowError>> = join_all(runs)
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    let outcomes: Vec<Result<String, FlowError>> =
+        join_all(runs).await.into_iter().collect::<Result<_, _>>()?;
     let elapsed = started.elapsed();
 
     let books = server.books();
@@ -501,6 +505,8 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
     if !consistent {
         return Err("the server's books do not match the bookings' outcomes".into());
     }
-    println!("books consistent: every confirmed trip holds a seat, a room and a charge; failed trips hold nothing");
+    println!(
+        "books consistent: every confirmed trip holds a seat, a room and a charge; failed trips hold nothing"
+    );
     Ok(())
 }

@@ -49,7 +49,9 @@ fn current_thread() -> tokio::runtime::Runtime {
 }
 
 /// Consumes an ordered stream, checking each result; returns how many there were.
-async fn check_in_order(mut results: impl Stream<Item = Result<(u64, Token), JobError>> + Unpin) -> u64 {
+async fn check_in_order(
+    mut results: impl Stream<Item = Result<(u64, Token), JobError>> + Unpin,
+) -> u64 {
     let mut expected = 0;
     while let Some(result) = results.next().await {
         let (n, _token) = result.unwrap();
@@ -80,7 +82,9 @@ fn a_hundred_thousand_inputs_in_order_on_tokio_multi_thread_within_the_bound() {
     let results = runtime.map_stream(items(100_000, &live), 32);
     // The stream owns what it needs: it can move into a spawned task.
     let tokio = multi_thread();
-    let count = finishes(move || tokio.block_on(async { tokio::spawn(check_in_order(results)).await.unwrap() }));
+    let count = finishes(move || {
+        tokio.block_on(async { tokio::spawn(check_in_order(results)).await.unwrap() })
+    });
     assert_eq!(count, 100_000);
     assert_eq!(live.now(), 0);
     assert!(live.peak() <= 32, "{} values alive at once", live.peak());
@@ -120,7 +124,8 @@ fn unordered_on_tokio_current_thread_yields_every_input_once_within_the_bound() 
 fn both_streams_work_on_a_minimal_executor() {
     let live = Arc::new(Live::default());
     let runtime = tokens(2, 8);
-    let count = futures_executor::block_on(check_in_order(runtime.map_stream(items(10_000, &live), 16)));
+    let count =
+        futures_executor::block_on(check_in_order(runtime.map_stream(items(10_000, &live), 16)));
     assert_eq!(count, 10_000);
     let seen = futures_executor::block_on(check_unordered(
         runtime.map_stream_unordered(items(10_000, &live), 16),
@@ -150,7 +155,8 @@ fn inputs_that_arrive_slowly_are_taken_as_they_come() {
                     }
                 }
             });
-            let inputs = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+            let inputs =
+                stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
             check_in_order(runtime.map_stream(Box::pin(inputs), 8)).await
         })
     });
@@ -263,15 +269,24 @@ fn inputs_after_shutdown_are_dropped_and_reported_not_submitted() {
     let live = Arc::new(Live::default());
     let runtime = tokens(1, 4);
     runtime.shutdown(Shutdown::Drain).unwrap();
-    let results: Vec<_> = futures_executor::block_on(runtime.map_stream(items(10, &live), 4).collect());
+    let results: Vec<_> =
+        futures_executor::block_on(runtime.map_stream(items(10, &live), 4).collect());
     assert_eq!(results.len(), 10);
-    assert!(results.iter().all(|r| matches!(r, Err(JobError::NotSubmitted))));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(JobError::NotSubmitted)))
+    );
     let unordered: Vec<_> =
         futures_executor::block_on(runtime.map_stream_unordered(items(10, &live), 4).collect());
     let mut at: Vec<usize> = unordered.iter().map(|(at, _)| *at).collect();
     at.sort_unstable();
     assert_eq!(at, (0..10).collect::<Vec<_>>());
-    assert!(unordered.iter().all(|(_, r)| matches!(r, Err(JobError::NotSubmitted))));
+    assert!(
+        unordered
+            .iter()
+            .all(|(_, r)| matches!(r, Err(JobError::NotSubmitted)))
+    );
     assert_eq!(live.now(), 0);
 }
 
