@@ -202,7 +202,7 @@ enum Expect {
 }
 
 fn expect(n: u64) -> Expect {
-    if n % 25 == 0 {
+    if n.is_multiple_of(25) {
         Expect::ClosurePanicked
     } else if n % 10 == 4 {
         Expect::StepPanicked
@@ -234,7 +234,7 @@ fn failing_and_panicking_jobs_reach_the_output_as_errors_in_place() {
     let runtime = Runtime::builder()
         .threads(2)
         .build(|n: u64, options: RunOptions<'_>| {
-            assert!(n % 25 != 0, "the closure panics on {n}");
+            assert!(!n.is_multiple_of(25), "the closure panics on {n}");
             Halve::run_with(options, n)
         })
         .unwrap();
@@ -295,9 +295,11 @@ const OPEN_UP_TO: u64 = 3;
 
 #[routine]
 fn wait_unless_early(item: &Item, ctx: &Context) -> Result<u64, Cancelled> {
-    while item.0 >= OPEN_UP_TO {
-        ctx.check()?;
-        std::thread::sleep(Duration::from_millis(1));
+    if item.0 >= OPEN_UP_TO {
+        loop {
+            ctx.check()?;
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     Ok(item.0)
 }
