@@ -26,7 +26,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -35,11 +35,14 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use routilux::{Backoff, FlowError, flow, routine};
+use routilux::{Backoff, FlowError, RunOptions, Tracker, flow, routine};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 
 const TRIPS: u32 = 20;
+
+/// The client's view: attempts, failures and retries per step, over every booking.
+static TRACKER: LazyLock<Tracker> = LazyLock::new(Tracker::new);
 
 // ---------------------------------------------------------------------------------------
 // The client side: the flow and its steps.
@@ -388,7 +391,7 @@ impl Server {
         let status = match &answer {
             Answer::Now(status, _) | Answer::After(_, status, _) => status.as_u16().to_string(),
             Answer::Slow(wait, status) => {
-                format!("{} after {} ms", status.as_u16(), wait.as_millis())
+                format!("{} only after {} ms", status.as_u16(), wait.as_millis())
             }
         };
         let short = resource.trim_end_matches('s');
@@ -453,10 +456,12 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
         })
         .collect();
     let started = Instant::now();
-    // Each run is a `Send + 'static` future: one tokio task per booking.
+    // Each run is a `Send + 'static` future (its options borrow only statics): one tokio
+    // task per booking.
+    let options = RunOptions::new().observer(&*TRACKER);
     let runs = trips
         .iter()
-        .map(|trip| tokio::spawn(Booking::run_async(api.clone(), trip.clone())));
+        .map(|trip| tokio::spawn(Booking::run_async_with(options, api.clone(), trip.clone())));
     let outcomes: Vec<Result<String, FlowError>> =
         join_all(runs).await.into_iter().collect::<Result<_, _>>()?;
     let elapsed = started.elapsed();
@@ -482,6 +487,8 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
         println!("          server saw: {}", seen.join(", "));
     }
 
+    let report = TRACKER.report().to_string();
+    println!("\nthe client's view, per step:\n{}", report.trim_end());
     let failed = outcomes.len() - confirmed.len();
     println!(
         "\n{} confirmed, {failed} failed, in {:.0} ms",
