@@ -31,7 +31,11 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     ///
     /// The stream does not borrow the runtime (it may move into a spawned task). An input the
     /// runtime refuses, because it was shut down or dropped meanwhile, is dropped and its
-    /// place gets [`JobError::NotSubmitted`].
+    /// place gets [`JobError::NotSubmitted`]. Like `.await` on a [`JobHandle`], it does not
+    /// help run queued jobs: poll it from async code, not from inside the runtime's jobs
+    /// (there, use [`map`](Self::map)).
+    ///
+    /// A job's failure or panic is that input's result (a [`JobError`]); the stream goes on.
     ///
     /// **Dropping the stream early cancels its jobs in flight**, as
     /// [`JobHandle::cancel`] does: the queued ones leave the queue at once (their inputs are

@@ -13,40 +13,40 @@
 //! - the first charge of every fifth trip fails with 500; the card of every seventh trip
 //!   is declined (402) every time, so that booking fails and its holds are released.
 //!
+//! The server also counts the hotel requests in flight at once and prints the most it saw.
+//! A shared concurrency limit of 4 for the hotel step goes where the `LIMIT:` comments are;
+//! with it, that count stays at 4 or below.
+//!
 //! Every request is idempotent (`PUT /flights/7` holds booking 7's seat, however often it is
 //! sent), so a retry after a timeout never books twice. At the end the example prints what
 //! the server saw for each trip and checks its books: every confirmed trip holds one seat,
 //! one room and one charge, and a failed trip holds nothing.
 #![deny(warnings, clippy::all, clippy::pedantic)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
+use std::collections::BTreeSet;
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use routilux::{Backoff, FlowError, RunOptions, Tracker, flow, routine};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 
+mod server;
+use server::{Server, serve};
+
 const TRIPS: u32 = 20;
 
 /// The client's view: attempts, failures and retries per step, over every booking.
 static TRACKER: LazyLock<Tracker> = LazyLock::new(Tracker::new);
-
-// ---------------------------------------------------------------------------------------
-// The client side: the flow and its steps.
-// ---------------------------------------------------------------------------------------
 
 /// Where the booking API is, and the tokio runtime its calls run on.
 #[derive(Clone, Debug)]
@@ -153,7 +153,7 @@ impl Api {
 
     /// Runs `call` to its end from a plain (blocking) function, without stalling the
     /// runtime's other tasks: undo functions are plain `fn`s, called from inside the run's
-    /// future (a tokio task here).
+    /// future (a tokio task here). `block_in_place` needs tokio's multi-thread runtime.
     fn blocking<T>(&self, call: impl Future<Output = T>) -> T {
         tokio::task::block_in_place(|| self.runtime.block_on(call))
     }
@@ -239,198 +239,6 @@ flow! {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// The server side: a booking API that misbehaves on purpose, and keeps its books.
-// ---------------------------------------------------------------------------------------
-
-/// Counts requests in flight, and the most ever in flight at once.
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-/// One request counted in a [`Gauge`] until dropped.
-struct InFlight<'g>(&'g Gauge);
-
-impl Gauge {
-    fn enter(&self) -> InFlight<'_> {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-        InFlight(self)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// What the server holds, and what it saw.
-#[derive(Default)]
-struct Books {
-    flights: BTreeSet<u32>,
-    hotels: BTreeSet<u32>,
-    charges: BTreeSet<u32>,
-    /// Requests per (resource, trip), to misbehave on first attempts only.
-    attempts: BTreeMap<(String, u32), u32>,
-    /// Per trip, each request as it arrived and what it was answered.
-    log: BTreeMap<u32, Vec<String>>,
-    /// Releases of holds that did not exist.
-    unknown_releases: usize,
-}
-
-#[derive(Default)]
-struct Server {
-    books: Mutex<Books>,
-    hotel_requests: Gauge,
-}
-
-/// What the server decided to do with a request.
-enum Answer {
-    Now(StatusCode, String),
-    /// Answers after a while (an overloaded upstream); it holds nothing.
-    Slow(Duration, StatusCode),
-    /// Answers after a while (the hotel's own work).
-    After(Duration, StatusCode, String),
-}
-
-impl Server {
-    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
-        self.books.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let _in_flight = request
-            .uri()
-            .path()
-            .starts_with("/hotels/")
-            .then(|| self.hotel_requests.enter());
-        let (status, body) = match self.decide(request.method(), request.uri().path()) {
-            Answer::Now(status, body) => (status, body),
-            Answer::Slow(wait, status) => {
-                tokio::time::sleep(wait).await;
-                (status, "overloaded".to_owned())
-            }
-            Answer::After(wait, status, body) => {
-                tokio::time::sleep(wait).await;
-                (status, body)
-            }
-        };
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = status;
-        response
-    }
-
-    /// Applies a request to the books at once (so that a client that gave up on a slow
-    /// answer cannot change them later) and says how to answer it.
-    fn decide(&self, method: &Method, path: &str) -> Answer {
-        let mut parts = path.trim_start_matches('/').splitn(2, '/');
-        let (Some(resource), Some(Ok(trip))) = (parts.next(), parts.next().map(str::parse::<u32>))
-        else {
-            return Answer::Now(StatusCode::NOT_FOUND, "no such resource".to_owned());
-        };
-        let mut books = self.books();
-        let books = &mut *books;
-        let attempt = books
-            .attempts
-            .entry((format!("{method} {resource}"), trip))
-            .or_default();
-        *attempt += 1;
-        let first = *attempt == 1;
-        let prefix = match resource {
-            "flights" => "FL",
-            "hotels" => "HT",
-            _ => "CH",
-        };
-        let reference = format!("{prefix}-{trip}");
-        let answer = match (method, resource) {
-            (&Method::PUT, "flights") if first && trip % 4 == 1 => {
-                Answer::Slow(Duration::from_millis(400), StatusCode::SERVICE_UNAVAILABLE)
-            }
-            (&Method::PUT, "flights") => {
-                books.flights.insert(trip);
-                Answer::Now(StatusCode::CREATED, reference)
-            }
-            (&Method::PUT, "hotels") if first && trip % 3 == 2 => Answer::After(
-                Duration::from_millis(20),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "try again".to_owned(),
-            ),
-            (&Method::PUT, "hotels") => {
-                books.hotels.insert(trip);
-                Answer::After(Duration::from_millis(30), StatusCode::CREATED, reference)
-            }
-            (&Method::PUT, "charges") if trip % 7 == 3 => {
-                Answer::Now(StatusCode::PAYMENT_REQUIRED, "card declined".to_owned())
-            }
-            (&Method::PUT, "charges") if first && trip % 5 == 4 => Answer::Now(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "payment gateway error".to_owned(),
-            ),
-            (&Method::PUT, "charges") => {
-                books.charges.insert(trip);
-                Answer::Now(StatusCode::CREATED, reference)
-            }
-            (&Method::DELETE, "flights" | "hotels") => {
-                let held = if resource == "flights" {
-                    &mut books.flights
-                } else {
-                    &mut books.hotels
-                };
-                if held.remove(&trip) {
-                    Answer::Now(StatusCode::NO_CONTENT, String::new())
-                } else {
-                    books.unknown_releases += 1;
-                    Answer::Now(StatusCode::NOT_FOUND, "nothing held".to_owned())
-                }
-            }
-            _ => Answer::Now(StatusCode::METHOD_NOT_ALLOWED, String::new()),
-        };
-        let status = match &answer {
-            Answer::Now(status, _) | Answer::After(_, status, _) => status.as_u16().to_string(),
-            Answer::Slow(wait, status) => {
-                format!("{} only after {} ms", status.as_u16(), wait.as_millis())
-            }
-        };
-        let short = resource.trim_end_matches('s');
-        let verb = if method == Method::DELETE {
-            "release "
-        } else {
-            ""
-        };
-        books
-            .log
-            .entry(trip)
-            .or_default()
-            .push(format!("{verb}{short} {status}"));
-        answer
-    }
-}
-
-/// Accepts connections until the runtime shuts down.
-async fn serve(listener: TcpListener, server: Arc<Server>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let server = Arc::clone(&server);
-        tokio::spawn(async move {
-            let service = service_fn(|request: Request<Incoming>| {
-                let server = Arc::clone(&server);
-                async move { Ok::<_, Infallible>(server.handle(&request).await) }
-            });
-            // A client that gave up on a slow answer closes the connection: not an error here.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-
 fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -503,7 +311,7 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
     );
     println!(
         "hotel requests in flight at once, at most: {}",
-        server.hotel_requests.peak.load(Ordering::SeqCst)
+        server.hotel_requests.peak()
     );
     let consistent = books.flights == confirmed
         && books.hotels == confirmed
