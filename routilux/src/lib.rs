@@ -247,8 +247,8 @@ pub use policy::{Backoff, Policy};
 pub use routilux_macros::flow;
 pub use runtime::{
     Batches, BuildRuntimeError, ChannelBatches, DEFAULT_CAPACITY, JobError, JobHandle, JobId,
-    JobStatus, Map, MapUnordered, Metrics, Runtime, RuntimeBuilder, Shutdown, ShutdownError,
-    Submit, SubmitError, batches,
+    JobStatus, Map, MapStream, MapStreamUnordered, MapUnordered, Metrics, Runtime, RuntimeBuilder,
+    Shutdown, ShutdownError, Submit, SubmitError, batches,
 };
 pub use step::{Args, Compensation, Step};
 pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};

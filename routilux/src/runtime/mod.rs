@@ -1,6 +1,9 @@
 //! The job runtime: many runs of one flow through a bounded queue on a rayon pool, with
 //! backpressure, handles, per-flow state, streams, shutdown and metrics.
 //!
+//! Streams of inputs: [`Runtime::map`] and [`Runtime::map_unordered`] from iterators,
+//! [`Runtime::map_stream`] and [`Runtime::map_stream_unordered`] from async `Stream`s.
+//!
 //! Built on the public API only: each job is one call of the runtime's flow closure with
 //! [`RunOptions`] that carry the runtime's pool, the job's own [`CancelToken`] and (with
 //! state) a [`RunData`](crate::RunData) of its own.
@@ -8,6 +11,7 @@
 mod cell;
 mod error;
 mod handle;
+mod map_stream;
 mod metrics;
 mod queue;
 mod state;
@@ -26,6 +30,7 @@ use rayon::ThreadPool;
 
 pub use error::{BuildRuntimeError, JobError, ShutdownError, SubmitError};
 pub use handle::{JobHandle, JobId, JobStatus};
+pub use map_stream::{MapStream, MapStreamUnordered};
 pub use metrics::Metrics;
 pub use stream::{Batches, ChannelBatches, Map, MapUnordered, batches};
 
