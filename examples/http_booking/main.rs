@@ -14,8 +14,8 @@
 //!   is declined (402) every time, so that booking fails and its holds are released.
 //!
 //! The server also counts the hotel requests in flight at once and prints the most it saw.
-//! A shared concurrency limit of 4 for the hotel step goes where the `LIMIT:` comments are;
-//! with it, that count stays at 4 or below.
+//! The hotel step takes a permit of a shared [`Limit`](routilux::Limit) of 4, so that count
+//! stays at 4 or below, all trips together.
 //!
 //! Every request is idempotent (`PUT /flights/7` holds booking 7's seat, however often it is
 //! sent), so a retry after a timeout never books twice. At the end the example prints what
@@ -222,7 +222,8 @@ fn confirm(trip: &Trip, flight: &Hold, hotel: &Hold, payment: &Payment) -> Strin
     )
 }
 
-// LIMIT: static HOTEL_API: routilux::Limit = routilux::Limit::new(4);
+/// At most 4 calls to the hotel's API at once, across every trip's run.
+static HOTEL_API: routilux::Limit = routilux::Limit::new(4);
 
 flow! {
     /// Books a trip: the seat and the room at once, then the card; a failure releases what
@@ -231,7 +232,7 @@ flow! {
         input api: Api;
         input trip: Trip;
         step flight = reserve_flight(api, trip);
-        // LIMIT: #[step(limit = HOTEL_API)] — at most 4 hotel requests in flight, all trips together.
+        #[step(limit = HOTEL_API)]
         step hotel = reserve_hotel(api, trip);
         step payment = charge_card(api, trip, flight, hotel);
         step confirmation = confirm(trip, flight, hotel, payment);
@@ -309,10 +310,14 @@ async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
         books.hotels.len(),
         books.charges.len()
     );
+    let peak = server.hotel_requests.peak();
     println!(
-        "hotel requests in flight at once, at most: {}",
-        server.hotel_requests.peak()
+        "hotel requests in flight at once, at most: {peak} (limit: {})",
+        HOTEL_API.permits()
     );
+    if peak > HOTEL_API.permits() {
+        return Err(format!("{peak} hotel requests were in flight at once, over the limit").into());
+    }
     let consistent = books.flights == confirmed
         && books.hotels == confirmed
         && books.charges == confirmed
