@@ -26,7 +26,6 @@
 use std::collections::BTreeSet;
 use std::error::Error;
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -38,7 +37,6 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use routilux::{Backoff, FlowError, RunOptions, Tracker, flow, routine};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Handle;
 
 mod server;
 use server::{Server, serve};
@@ -48,11 +46,10 @@ const TRIPS: u32 = 20;
 /// The client's view: attempts, failures and retries per step, over every booking.
 static TRACKER: LazyLock<Tracker> = LazyLock::new(Tracker::new);
 
-/// Where the booking API is, and the tokio runtime its calls run on.
+/// Where the booking API is.
 #[derive(Clone, Debug)]
 struct Api {
     addr: SocketAddr,
-    runtime: Handle,
 }
 
 /// A trip to book: its number (the server's booking key) and its price.
@@ -150,13 +147,6 @@ impl Api {
             api: self.clone(),
         })
     }
-
-    /// Runs `call` to its end from a plain (blocking) function, without stalling the
-    /// runtime's other tasks: undo functions are plain `fn`s, called from inside the run's
-    /// future (a tokio task here). `block_in_place` needs tokio's multi-thread runtime.
-    fn blocking<T>(&self, call: impl Future<Output = T>) -> T {
-        tokio::task::block_in_place(|| self.runtime.block_on(call))
-    }
 }
 
 /// Holds a seat. Retried twice; an attempt that takes over 150 ms is dropped and retried.
@@ -202,11 +192,10 @@ async fn charge_card(
     Ok(Payment { reference })
 }
 
-/// Releases a hold: the undo of both reservations.
-fn release(hold: &Hold) -> Result<(), ApiError> {
-    hold.api
-        .blocking(hold.api.call(Method::DELETE, &hold.path))
-        .map(drop)
+/// Releases a hold: the undo of both reservations, awaited by the run's own future (so
+/// polled by tokio, like the steps).
+async fn release(hold: &Hold) -> Result<(), ApiError> {
+    hold.api.call(Method::DELETE, &hold.path).await.map(drop)
 }
 
 /// The confirmation text (a plain step, run on rayon).
@@ -246,18 +235,17 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         .enable_io()
         .enable_time()
         .build()?;
-    let handle = runtime.handle().clone();
-    runtime.block_on(async { tokio::spawn(book_all(handle)).await? })
+    runtime.block_on(async { tokio::spawn(book_all()).await? })
 }
 
-async fn book_all(runtime: Handle) -> Result<(), Box<dyn Error + Send + Sync>> {
+async fn book_all() -> Result<(), Box<dyn Error + Send + Sync>> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = Arc::new(Server::default());
     tokio::spawn(serve(listener, Arc::clone(&server)));
     println!("booking API on http://{addr}; booking {TRIPS} trips at once\n");
 
-    let api = Api { addr, runtime };
+    let api = Api { addr };
     let trips: Vec<Trip> = (1..=TRIPS)
         .map(|id| Trip {
             id,

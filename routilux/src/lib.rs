@@ -299,7 +299,7 @@ pub use track::{Outcome, Report, RunRecord, Span, StepStats, Tracker};
 /// | `retries = N` | a constant `u32` | retry a failed attempt up to `N` times (`N + 1` attempts; default 0) |
 /// | `backoff = EXPR` | a constant [`Backoff`] | the wait before each retry (default: none) |
 /// | `fallback = EXPR` | an expression of the step's result type | when the last attempt fails, the step succeeds with this value instead of failing the run |
-/// | `undo = FUNCTION` | a function of the step's result (see below) | when the run fails after the step succeeded, reverts what the step did |
+/// | `undo = FUNCTION` | a function (or `async fn`) of the step's result (see below) | when the run fails after the step succeeded, reverts what the step did |
 /// | `timeout = EXPR` | a constant [`Duration`](std::time::Duration) (`async fn` only) | how long one attempt may take: past it the attempt fails with [`StepTimedOut`] |
 /// | `limit = NAME` | a `static` [`Limit`] | every step of this routine takes a permit of the limit before starting |
 ///

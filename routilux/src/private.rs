@@ -67,6 +67,13 @@ pub trait Routine {
         Ok(())
     }
 
+    /// An async undo's future, for a run owned by a future to await (`None`: the undo is
+    /// sync, call [`undo`](Self::undo)).
+    fn undo_later(output: &Self::Output) -> Option<StepFuture<'_>> {
+        let _ = output;
+        None
+    }
+
     /// Runs `compensate` on a failed step's error and stores a replacement value.
     #[inline]
     fn compensate_slot(
@@ -91,6 +98,15 @@ pub trait Routine {
     #[inline]
     fn undo_slot(slot: &Slot<Self::Output>, access: &Access<'_>) -> Result<(), BoxError> {
         Self::undo(slot.get(access))
+    }
+
+    /// [`undo_later`](Self::undo_later) on the value in `slot`.
+    #[inline]
+    fn undo_slot_later<'s>(
+        slot: &'s Slot<Self::Output>,
+        access: &'s Access<'_>,
+    ) -> Option<StepFuture<'s>> {
+        Self::undo_later(slot.get(access))
     }
 }
 
@@ -223,14 +239,112 @@ where
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot undo the routine `{R}`: an undo takes `&{Out}` (and optionally `&Context`) and returns `()` or `Result<(), E>`",
     label = "not an undo for `{R}`",
-    note = "`undo = ...` names a function `fn(&{Out}) -> Result<(), E>` or `fn(&{Out}, &Context) -> Result<(), E>`, or one that returns `()`, where `E` is an error type, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`"
+    note = "`undo = ...` names a function `fn(&{Out}) -> Result<(), E>` or `fn(&{Out}, &Context) -> Result<(), E>`, or one that returns `()`, where `E` is an error type, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`; it may be an `async fn` of the same form (its future `Send`)"
 )]
 pub trait UndoFn<R, Out, Marker> {
-    /// Calls the function on `output`, with the current context where it takes one.
+    /// Calls the function on `output`, with the current context where it takes one: a sync
+    /// function's outcome, or an async function's future.
+    fn call_undo(self, output: &Out) -> UndoCall<'_>;
+}
+
+/// An undo called: its outcome (a sync function), or its future (an `async fn`).
+pub enum UndoCall<'a> {
+    /// The sync undo ran.
+    Now(Result<(), BoxError>),
+    /// The async undo's future, not polled yet.
+    Later(StepFuture<'a>),
+}
+
+impl<'a> UndoCall<'a> {
+    /// The outcome, an async undo driven to its end on this thread.
     ///
     /// # Errors
-    /// The function's error, boxed.
-    fn call_undo(&self, output: &Out) -> Result<(), BoxError>;
+    /// The undo's error, boxed.
+    pub fn now(self) -> Result<(), BoxError> {
+        match self {
+            UndoCall::Now(outcome) => outcome,
+            UndoCall::Later(future) => crate::asynchronous::block_here(future),
+        }
+    }
+
+    /// The outcome as a future (ready at once for a sync undo, which already ran).
+    #[must_use]
+    pub fn later(self) -> StepFuture<'a> {
+        match self {
+            UndoCall::Now(outcome) => Box::pin(std::future::ready(outcome)),
+            UndoCall::Later(future) => future,
+        }
+    }
+}
+
+/// [`UndoFn`] for `async fn`s.
+#[derive(Debug)]
+pub enum Awaited {}
+
+/// `async fn(&Out) -> U` (and with `&Context`): the future of a call, whatever the lifetime
+/// of its arguments.
+pub trait AsyncUndo<'a, Args> {
+    /// What the future resolves to.
+    type Ret;
+    /// The call's future.
+    type Fut: Future<Output = Self::Ret> + Send + 'a;
+    /// Calls the function.
+    fn call_async(&self, args: Args) -> Self::Fut;
+}
+
+impl<'a, Out: 'a, F, Fut> AsyncUndo<'a, (&'a Out,)> for F
+where
+    F: Fn(&'a Out) -> Fut,
+    Fut: Future + Send + 'a,
+{
+    type Ret = Fut::Output;
+    type Fut = Fut;
+    fn call_async(&self, (output,): (&'a Out,)) -> Fut {
+        self(output)
+    }
+}
+
+impl<'a, Out: 'a, F, Fut> AsyncUndo<'a, (&'a Out, &'a crate::Context)> for F
+where
+    F: Fn(&'a Out, &'a crate::Context) -> Fut,
+    Fut: Future + Send + 'a,
+{
+    type Ret = Fut::Output;
+    type Fut = Fut;
+    fn call_async(&self, (output, ctx): (&'a Out, &'a crate::Context)) -> Fut {
+        self(output, ctx)
+    }
+}
+
+impl<R, Out: Sync, F, U, Via> UndoFn<R, Out, (Awaited, WithoutContext, U, Via)> for F
+where
+    F: for<'a> AsyncUndo<'a, (&'a Out,), Ret = U> + Send + 'static,
+    U: UndoReturn<Via>,
+{
+    fn call_undo(self, output: &Out) -> UndoCall<'_> {
+        UndoCall::Later(Box::pin(async move {
+            self.call_async((output,)).await.into_undo()
+        }))
+    }
+}
+
+impl<R, Out: Sync, F, U, Via> UndoFn<R, Out, (Awaited, WithContext, U, Via)> for F
+where
+    F: for<'a> AsyncUndo<'a, (&'a Out, &'a crate::Context), Ret = U> + Send + 'static,
+    U: UndoReturn<Via>,
+{
+    fn call_undo(self, output: &Out) -> UndoCall<'_> {
+        // The context is the one current when the future is polled: the engine enters the
+        // undo's context around each poll (and `now` polls inside the caller's), and it
+        // outlives the future.
+        UndoCall::Later(Box::pin(async move {
+            let ctx: &crate::Context = with_current(|ctx| {
+                // SAFETY: see above.
+                unsafe { &*std::ptr::from_ref(ctx) }
+            });
+            self.call_async((output, ctx)).await.into_undo()
+        }))
+    }
 }
 
 /// [`UndoFn`] for functions without a context parameter.
@@ -247,8 +361,8 @@ where
     U: UndoReturn<Via>,
 {
     #[inline]
-    fn call_undo(&self, output: &Out) -> Result<(), BoxError> {
-        self(output).into_undo()
+    fn call_undo(self, output: &Out) -> UndoCall<'_> {
+        UndoCall::Now(self(output).into_undo())
     }
 }
 
@@ -258,8 +372,8 @@ where
     U: UndoReturn<Via>,
 {
     #[inline]
-    fn call_undo(&self, output: &Out) -> Result<(), BoxError> {
-        with_current(|ctx| self(output, ctx)).into_undo()
+    fn call_undo(self, output: &Out) -> UndoCall<'_> {
+        UndoCall::Now(with_current(|ctx| self(output, ctx)).into_undo())
     }
 }
 
@@ -291,13 +405,10 @@ impl<E: RoutineError<Via>, Via> UndoReturn<Via> for Result<(), E> {
     }
 }
 
-/// Calls `f`, the undo of routine `R`, on `output` (the body of `Routine::undo` that
-/// `#[routine(undo = f)]` declares).
-///
-/// # Errors
-/// The undo's error, boxed.
+/// Calls `f`, the undo of routine `R`, on `output` (the body of the undo that
+/// `#[routine(undo = f)]` declares): its outcome, or its future if `f` is an `async fn`.
 #[inline]
-pub fn undo<R, Out, M, F: UndoFn<R, Out, M>>(f: F, output: &Out) -> Result<(), BoxError> {
+pub fn undo<R, Out, M, F: UndoFn<R, Out, M>>(f: F, output: &Out) -> UndoCall<'_> {
     f.call_undo(output)
 }
 

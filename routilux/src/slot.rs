@@ -213,6 +213,11 @@ impl<'a> StepAccess<'a> {
         StepAccess(Access::step(run, hot, step))
     }
 
+    /// For undoing step `step` with an async undo (reading its own result).
+    pub(crate) fn undo(run: u64, hot: &'a Hot, step: u32) -> Self {
+        StepAccess(Access::undo(run, hot, step))
+    }
+
     /// The token, to read the step's arguments.
     #[must_use]
     pub fn get(&self) -> &Access<'a> {

@@ -90,16 +90,38 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
         let output = syn::Ident::new("output", proc_macro2::Span::mixed_site());
         // At the user's token: a function that cannot undo this routine is an error there.
         let call = quote_spanned! {function.span()=>
-            ::routilux::__private::undo::<Self, Self::Output, _, _>(#function, #output)
+            ::routilux::__private::undo::<Self, <Self as ::routilux::__private::Routine>::Output, _, _>(#function, #output)
         };
-        quote! {
+        let in_impl = quote! {
             fn undo(
                 #output: &Self::Output,
             ) -> ::core::result::Result<(), ::routilux::__private::BoxError> {
-                #call
+                Self::__undo(#output).now()
             }
-        }
+
+            fn undo_later(
+                #output: &Self::Output,
+            ) -> ::core::option::Option<::routilux::__private::StepFuture<'_>> {
+                ::core::option::Option::Some(Self::__undo(#output).later())
+            }
+        };
+        // One call site, so that a function that cannot undo the routine is one error.
+        let inherent = quote! {
+            impl #name {
+                #[inline]
+                fn __undo(
+                    #output: &<Self as ::routilux::__private::Routine>::Output,
+                ) -> ::routilux::__private::UndoCall<'_> {
+                    #call
+                }
+            }
+        };
+        (in_impl, inherent)
     });
+    let (undo, undo_inherent) = match undo {
+        Some((in_impl, inherent)) => (Some(in_impl), Some(inherent)),
+        None => (None, None),
+    };
     let doc = format!("The routine `{name_str}` as seen by `flow!`.");
     quote! {
         // Routines take `&T` by contract, even for small `Copy` types.
@@ -130,6 +152,8 @@ pub(crate) fn routine(function: &ItemFn, signature: &Signature) -> TokenStream {
             #compensate
             #undo
         }
+
+        #undo_inherent
 
         #call_fn
     }

@@ -86,6 +86,17 @@ pub trait Exec: Sync {
         Ok(())
     }
 
+    /// The future of step `step`'s undo if it is async (only called for undoable steps, by
+    /// a run owned by a future); `None` to call [`undo_step`](Self::undo_step) instead.
+    fn undo_step_later<'s>(
+        &'s self,
+        step: usize,
+        access: &'s Access<'_>,
+    ) -> Option<crate::__private::StepFuture<'s>> {
+        let _ = (step, access);
+        None
+    }
+
     /// Asks step `step` what its failure `error` means (only called for steps that
     /// compensate); stores the replacement value when it continues.
     fn compensate(&self, step: usize, error: &BoxError, access: &mut Access<'_>) -> Decision {
@@ -219,12 +230,22 @@ async fn execute_owned<E: Exec>(
     );
     run.spawn_on = options.get_pool();
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
-    {
+    let undone = {
         let abandoned = Abandoned(Some(&run));
         run.drive().await;
         std::mem::forget(abandoned);
-    }
-    let (result, info) = run.finish();
+        if run.failure.get().is_some() {
+            // Async undos are awaited here, polled by the caller's executor; if this future
+            // is dropped meanwhile, the rest of the undo runs in the drop.
+            let cut_short = UndoRest(Some(&run));
+            let errors = run.undo_completed_later().await;
+            std::mem::forget(cut_short);
+            Some(errors)
+        } else {
+            None
+        }
+    };
+    let (result, info) = run.finish_undone(undone);
     let heard = result.as_ref().map(drop);
     run.emit_after(|o| o.run_finished(&info, heard));
     result.map(drop)
@@ -237,6 +258,17 @@ impl<E: Exec> Drop for Abandoned<'_, '_, E> {
     fn drop(&mut self) {
         if let Some(run) = self.0.take() {
             run.abandon();
+        }
+    }
+}
+
+/// Finishes the undo of a run whose owning future is dropped while it undoes.
+struct UndoRest<'r, 'a, E: Exec>(Option<&'r Run<'a, E>>);
+
+impl<E: Exec> Drop for UndoRest<'_, '_, E> {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.take() {
+            let _undo_errors = run.undo_completed();
         }
     }
 }

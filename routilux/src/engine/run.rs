@@ -46,6 +46,9 @@ pub(crate) struct Run<'a, E> {
     /// Undoable steps in the order they completed (the first `completed` entries).
     pub(super) done: &'a [AtomicU32],
     pub(super) completed: AtomicUsize,
+    /// How many of the newest completed steps the run's undo has dealt with (so that an undo
+    /// cut short by a dropped future goes on from there).
+    pub(super) undone: AtomicUsize,
     /// With an observer: makes the completion order and the order of `step_finished` events
     /// of undoable steps the same, so observers see the order undo reverses.
     pub(super) finish_order: std::sync::Mutex<()>,
@@ -133,6 +136,7 @@ impl<'a, E: Exec> Run<'a, E> {
             lane,
             done,
             completed: AtomicUsize::new(0),
+            undone: AtomicUsize::new(0),
             finish_order: std::sync::Mutex::new(()),
             pending,
             remaining,
@@ -287,6 +291,14 @@ impl<'a, E: Exec> Run<'a, E> {
     /// After the schedule: drops what is left, undoes completed steps if the run failed, and
     /// hands back the result. Afterwards only the returned values of a successful run remain.
     pub(super) fn finish(&mut self) -> (Result<Option<KeptLog>, FlowError>, RunInfo<'a>) {
+        self.finish_undone(None)
+    }
+
+    /// [`finish`](Self::finish) of a run whose undo already ran (`undone`: its failures).
+    pub(super) fn finish_undone(
+        &mut self,
+        undone: Option<Vec<crate::error::UndoError>>,
+    ) -> (Result<Option<KeptLog>, FlowError>, RunInfo<'a>) {
         let info = self.info();
         let slots = self.hot.slots.len() as u32;
         let leftover = |slot: u32| {
@@ -299,10 +311,10 @@ impl<'a, E: Exec> Run<'a, E> {
                 .filter(|&s| leftover(s))
                 .for_each(|s| self.clear(s));
         }
-        let undo_errors = if self.failure.get().is_some() {
-            self.undo_completed()
-        } else {
-            Vec::new()
+        let undo_errors = match undone {
+            Some(errors) => errors,
+            None if self.failure.get().is_some() => self.undo_completed(),
+            None => Vec::new(),
         };
         // A successful run of a sub-flow whose undoable steps completed keeps their values
         // (and the inner runs of its own sub-flow steps) for the outer run's undo.

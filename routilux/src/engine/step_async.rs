@@ -99,11 +99,11 @@ impl<E: Exec> Run<'_, E> {
 /// A step's future, polled with its context current (for code that reads it through the
 /// thread, such as a routine's fallback or a flow run inside the step), with its panics
 /// caught, and with observers told around each poll.
-struct Entered<'c, 'f> {
-    ctx: &'c Context,
-    future: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'f>>,
+pub(super) struct Entered<'c, 'f> {
+    pub(super) ctx: &'c Context,
+    pub(super) future: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'f>>,
     /// Tells observers that the step resumes (`true`) or is suspended (`false`).
-    tell: Option<&'c (dyn Fn(bool) + Sync)>,
+    pub(super) tell: Option<&'c (dyn Fn(bool) + Sync)>,
 }
 
 impl Future for Entered<'_, '_> {

@@ -39,8 +39,9 @@ impl Gen<'_> {
             let undo = format_ident!("u{}", k);
             let compensate = format_ident!("p{}", k);
             let start = format_ident!("f{}", k);
+            let later = format_ident!("l{}", k);
             let r = r as u32;
-            quote!((Slots::#function, Slots::#undo, Slots::#compensate, Slots::#start, #r))
+            quote!((Slots::#function, Slots::#undo, Slots::#compensate, Slots::#start, #r, Slots::#later))
         });
         let clears = self.clear_rows();
         let n_slots = def.inputs.len() + def.steps.len();
@@ -70,7 +71,8 @@ impl Gen<'_> {
             type Compensate = fn(&Slots, u32, &#private::BoxError, &mut #private::Access<'_>) -> #private::Decision;
             type Clear = fn(&Slots, u32, &mut #private::Access<'_>);
             type Start = for<'s> fn(&'s Slots, u32, #private::StepAccess<'s>, &'s #private::Context) -> #private::StepFuture<'s>;
-            static DISPATCH: [(Call, Undo, Compensate, Start, u32); #n_steps] = [#(#dispatch),*];
+            type UndoLater = for<'s> fn(&'s Slots, u32, &'s #private::Access<'_>) -> ::core::option::Option<#private::StepFuture<'s>>;
+            static DISPATCH: [(Call, Undo, Compensate, Start, u32, UndoLater); #n_steps] = [#(#dispatch),*];
             static CLEAR: [(Clear, u32); #n_slots] = [#(#clears),*];
 
             impl #private::Exec for Slots {
@@ -80,7 +82,7 @@ impl Gen<'_> {
                     #index: usize,
                     #access: &mut #private::Access<'_>,
                 ) -> ::core::result::Result<(), #private::BoxError> {
-                    let (call, _, _, _, row) = DISPATCH[#index];
+                    let (call, _, _, _, row, _) = DISPATCH[#index];
                     call(self, row, #access)
                 }
 
@@ -89,8 +91,17 @@ impl Gen<'_> {
                     #index: usize,
                     #access: &#private::Access<'_>,
                 ) -> ::core::result::Result<(), #private::BoxError> {
-                    let (_, undo, _, _, row) = DISPATCH[#index];
+                    let (_, undo, _, _, row, _) = DISPATCH[#index];
                     undo(self, row, #access)
+                }
+
+                fn undo_step_later<'s>(
+                    &'s self,
+                    #index: usize,
+                    #access: &'s #private::Access<'_>,
+                ) -> ::core::option::Option<#private::StepFuture<'s>> {
+                    let (_, _, _, _, row, later) = DISPATCH[#index];
+                    later(self, row, #access)
                 }
 
                 fn compensate(
@@ -99,7 +110,7 @@ impl Gen<'_> {
                     error: &#private::BoxError,
                     #access: &mut #private::Access<'_>,
                 ) -> #private::Decision {
-                    let (_, _, compensate, _, row) = DISPATCH[#index];
+                    let (_, _, compensate, _, row, _) = DISPATCH[#index];
                     compensate(self, row, error, #access)
                 }
 
@@ -109,7 +120,7 @@ impl Gen<'_> {
                     step: #private::StepAccess<'s>,
                     ctx: &'s #private::Context,
                 ) -> #private::StepFuture<'s> {
-                    let (_, _, _, start, row) = DISPATCH[#index];
+                    let (_, _, _, start, row, _) = DISPATCH[#index];
                     start(self, row, step, ctx)
                 }
 

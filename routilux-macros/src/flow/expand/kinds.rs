@@ -64,6 +64,7 @@ impl Gen<'_> {
         let function = format_ident!("k{}", k);
         let undo = format_ident!("u{}", k);
         let compensate = format_ident!("p{}", k);
+        let undo_later = format_ident!("l{}", k);
         let table = format_ident!("K{}", k);
         let width = kind.rows[0].len();
         let Shape { map, conditional } = shape(def, kind.first);
@@ -82,7 +83,7 @@ impl Gen<'_> {
         if conditional {
             value = quote!(::core::option::Option::Some(#value));
         }
-        let (undo_body, compensate_body) = self.recovery(kind, &table, out_cell);
+        let (undo_body, compensate_body, later_body) = self.recovery(kind, &table, out_cell);
         quote! {
             // Always inlined: the straight-line form calls it with a constant row, which folds
             // the table lookups and bounds checks away.
@@ -102,6 +103,10 @@ impl Gen<'_> {
 
             fn #compensate(&self, #row: u32, error: &#private::BoxError, #access: &mut #private::Access<'_>) -> #private::Decision {
                 #compensate_body
+            }
+
+            fn #undo_later<'s>(&'s self, #row: u32, #access: &'s #private::Access<'_>) -> ::core::option::Option<#private::StepFuture<'s>> {
+                #later_body
             }
 
             #start

@@ -18,7 +18,7 @@ impl Gen<'_> {
         kind: &Kind,
         table: &Ident,
         out_cell: usize,
-    ) -> (TokenStream, TokenStream) {
+    ) -> (TokenStream, TokenStream, TokenStream) {
         let Gen {
             def,
             private,
@@ -33,7 +33,21 @@ impl Gen<'_> {
         let kept_field = format_ident!("m{}", kind.group);
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         let kept = quote!(&self.#kept_field[#table[#row as usize][#out_cell] as usize]);
-        match (map, conditional) {
+        // An async undo's future (for a run owned by a future); map steps undo their elements
+        // one by one, each driven on the undoing thread.
+        let later = match (map, conditional) {
+            (false, false) => {
+                quote!(<#routine as #private::Routine>::undo_slot_later(#out, #access))
+            }
+            (false, true) => quote! {
+                match (#out).get(#access) {
+                    ::core::option::Option::Some(value) => <#routine as #private::Routine>::undo_later(value),
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            },
+            (true, _) => quote!({ let _ = (#row, #access); ::core::option::Option::None }),
+        };
+        let (undo, compensate) = match (map, conditional) {
             (false, false) => (
                 quote!(<#routine as #private::Routine>::undo_slot(#out, #access)),
                 quote!(<#routine as #private::Routine>::compensate_slot(error, #out, #access)),
@@ -69,6 +83,7 @@ impl Gen<'_> {
                 },
                 quote!({ let _ = (error, #access); #private::Decision::Fail }),
             ),
-        }
+        };
+        (undo, compensate, later)
     }
 }
