@@ -17,11 +17,16 @@ use tracing::{Event, Metadata, Subscriber};
 /// A span's name, parent, and how many more times it was entered than exited.
 type Seen = (&'static str, Option<u64>, i32);
 
+/// An event: its parent span and message.
+type EventSeen = (Option<u64>, String);
+
 /// Records every span.
 #[derive(Clone, Default)]
 struct Recorder {
     spans: Arc<Mutex<BTreeMap<u64, Seen>>>,
     next: Arc<AtomicU64>,
+    /// Events: their parent span and message.
+    events: Arc<Mutex<Vec<EventSeen>>>,
 }
 
 impl Recorder {
@@ -47,7 +52,20 @@ impl Subscriber for Recorder {
     }
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let parent = event.parent().map(Id::into_u64);
+        self.events.lock().unwrap().push((parent, message.0));
+    }
     fn enter(&self, span: &Id) {
         self.bump(span, 1);
     }
@@ -100,4 +118,56 @@ fn worker_thread_spans_reach_a_subscriber_scoped_to_the_caller() {
         }
         assert_eq!(spans[&runs[0]].2, 0);
     }
+}
+
+static ONE: routilux::Limit = routilux::Limit::new(1);
+static HEARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells the step holding the permit that the other one waits.
+struct Heard;
+
+impl routilux::Observer for Heard {
+    fn step_waiting(&self, _: &routilux::RunInfo<'_>, _: &routilux::StepPlan) {
+        HEARD.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Holds the only permit until the other step was heard waiting (or runs second).
+#[routine(limit = ONE)]
+fn holds(x: &u64) -> u64 {
+    let start = std::time::Instant::now();
+    while !HEARD.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "nobody waited"
+        );
+        std::thread::yield_now();
+    }
+    *x
+}
+
+flow! {
+    flow Waits {
+        input x: u64;
+        step a = holds(x);
+        step b = holds(x);
+        return (a, b);
+    }
+}
+
+#[test]
+fn the_wait_for_a_permit_is_an_event_of_the_run_outside_the_step_spans() {
+    let recorder = Recorder::default();
+    let pool = pool();
+    let options = RunOptions::new().pool(pool).observer(&Heard);
+    let out = tracing::subscriber::with_default(recorder.clone(), || Waits::run_with(options, 3));
+    assert_eq!(out.unwrap(), (3, 3));
+    let spans = recorder.spans.lock().unwrap().clone();
+    let run = spans
+        .iter()
+        .find(|(_, seen)| seen.0 == "flow")
+        .map(|(id, _)| *id)
+        .expect("a run span");
+    let events = recorder.events.lock().unwrap().clone();
+    assert_eq!(events, [(Some(run), "waiting for a permit".to_owned())]);
 }

@@ -70,6 +70,16 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Spans {
+    /// The span of `run`, and the subscriber it belongs to.
+    fn run_span(&self, run: &RunInfo<'_>) -> Option<(tracing::Id, tracing::Dispatch)> {
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(id, _, _, _)| *id == run.id())
+            .and_then(|(_, span, _, _)| span.with_subscriber(|(id, d)| (id.clone(), d.clone())))
+    }
+
     fn end_attempt(&self, run: &RunInfo<'_>, step: &StepPlan, outcome: &str) {
         if step.policy().is_async() {
             let ended = {
@@ -122,16 +132,23 @@ impl Observer for Spans {
             .push((run.id(), span, Instant::now(), entered));
     }
 
+    fn step_waiting(&self, run: &RunInfo<'_>, step: &StepPlan) {
+        // The wait ends when the step's span starts: the span covers the step's own time.
+        if let Some((parent, dispatch)) = self.run_span(run) {
+            tracing::dispatcher::with_default(&dispatch, || {
+                tracing::info!(
+                    target: "routilux",
+                    parent: parent,
+                    flow = run.plan().flow(),
+                    step = step.name(),
+                    "waiting for a permit"
+                );
+            });
+        }
+    }
+
     fn step_started(&self, run: &RunInfo<'_>, step: &StepPlan, attempt: u32) {
-        // The run's span, and the subscriber it belongs to.
-        let parent = self
-            .runs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(id, _, _, _)| *id == run.id())
-            .and_then(|(_, span, _, _)| span.with_subscriber(|(id, d)| (id.clone(), d.clone())));
-        let Some((parent, dispatch)) = parent else {
+        let Some((parent, dispatch)) = self.run_span(run) else {
             return;
         };
         let span = tracing::dispatcher::with_default(&dispatch, || {
