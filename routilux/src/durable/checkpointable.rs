@@ -72,3 +72,12 @@ pub fn list_from_json(
     }
     Ok(values.into_iter())
 }
+
+/// The error of a step index a durable flow does not have (never, for generated code).
+#[doc(hidden)]
+#[must_use]
+pub fn unknown_step(step: usize) -> serde_json::Error {
+    <serde_json::Error as serde_core::ser::Error>::custom(format_args!(
+        "routilux internal error: the flow has no step {step}"
+    ))
+}

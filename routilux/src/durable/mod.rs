@@ -122,10 +122,11 @@ pub use store::{Checkpoint, Completion, Failure, NewRun, RunStatus, Store, Store
 pub mod generated {
     pub use super::checkpointable::{
         assert_checkpointable, from_json, from_value, list_from_json, list_to_json, to_json,
-        to_value,
+        to_value, unknown_step,
     };
     pub use super::exec::{DurableSlots, execute};
     pub use super::runner::{Durable, DurableFlow};
     pub use super::state::RunState;
+    pub use super::store::Store;
     pub use serde_json::{Error, Value};
 }

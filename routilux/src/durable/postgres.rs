@@ -48,7 +48,7 @@ impl PostgresStore {
     /// [`StoreError::Connect`], [`StoreError::Migration`], [`StoreError::SchemaTooNew`].
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let client = Client::connect(url, NoTls).map_err(|e| StoreError::Connect(e.into()))?;
-        Self::with_client(client, None)
+        Self::setup(client, None)
     }
 
     /// Connects as [`connect`](Self::connect) and keeps the tables in schema `schema`
@@ -58,10 +58,10 @@ impl PostgresStore {
     /// As [`connect`](Self::connect).
     pub fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
         let client = Client::connect(url, NoTls).map_err(|e| StoreError::Connect(e.into()))?;
-        Self::with_client(client, Some(schema))
+        Self::setup(client, Some(schema))
     }
 
-    fn with_client(mut client: Client, schema: Option<&str>) -> Result<Self, StoreError> {
+    fn setup(mut client: Client, schema: Option<&str>) -> Result<Self, StoreError> {
         if let Some(schema) = schema {
             let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
             client
@@ -80,6 +80,12 @@ impl PostgresStore {
         // A panic while the lock was held left no transaction open (a dropped transaction
         // rolls back), so the connection is still usable.
         self.client.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `f` with the store's connection (between the store's own transactions), for
+    /// queries of your own: reports over `routilux_runs`, or dropping a test's schema.
+    pub fn with_client<R>(&self, f: impl FnOnce(&mut Client) -> R) -> R {
+        f(&mut self.client())
     }
 
     /// The schema version of the database.
