@@ -16,7 +16,9 @@ use std::process::Command;
 
 use durable_support::count;
 use durable_support::flows::{Checkout, Order};
-use routilux::durable::{Completion, DurableError, RunId, RunStatus, SqliteStore, Store, StoredRun};
+use routilux::durable::{
+    Completion, DurableError, RunId, RunStatus, SqliteStore, Store, StoredRun,
+};
 
 const STEPS: [&str; 4] = ["hold", "payment", "mail", "label"];
 const UNDOABLE: [&str; 2] = ["hold", "payment"];
@@ -48,10 +50,22 @@ fn crash_child() {
 }
 
 /// Runs the child; returns whether it aborted.
-fn child(db: &std::path::Path, id: &RunId, crash_at: Option<&str>, start: bool, fail: bool) -> bool {
+fn child(
+    db: &std::path::Path,
+    id: &RunId,
+    crash_at: Option<&str>,
+    start: bool,
+    fail: bool,
+) -> bool {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("ROUTILUX_CRASH_DB", db)
         .env("ROUTILUX_CRASH_RUN", id.as_str())
         .env_remove("ROUTILUX_CRASH_AT")
@@ -79,7 +93,10 @@ fn child(db: &std::path::Path, id: &RunId, crash_at: Option<&str>, start: bool, 
 
 /// Effects of every step: `(runs, undos)`.
 fn effects(id: &RunId) -> Vec<(usize, usize)> {
-    STEPS.iter().map(|s| (count(id, s, "run"), count(id, s, "undo"))).collect()
+    STEPS
+        .iter()
+        .map(|s| (count(id, s, "run"), count(id, s, "undo")))
+        .collect()
 }
 
 fn load(store: &SqliteStore, id: &RunId) -> StoredRun {
@@ -91,7 +108,10 @@ fn load(store: &SqliteStore, id: &RunId) -> StoredRun {
 fn crash_at(point: &str, fail: bool, expect: &[(&str, &str, usize)]) {
     let db = std::env::temp_dir().join(format!("routilux-crash-{}.db", RunId::new()));
     let id = RunId::new();
-    assert!(child(&db, &id, Some(point), true, fail), "`{point}` was not reached");
+    assert!(
+        child(&db, &id, Some(point), true, fail),
+        "`{point}` was not reached"
+    );
     let store = SqliteStore::open(&db).unwrap();
     let before = load(&store, &id);
     let effects_before = effects(&id);
@@ -102,16 +122,32 @@ fn crash_at(point: &str, fail: bool, expect: &[(&str, &str, usize)]) {
 
     for (i, step) in STEPS.iter().enumerate() {
         let ((run0, undo0), (run1, undo1)) = (effects_before[i], effects_after[i]);
-        assert!(run1 <= run0 + 1, "`{point}`: `{step}` ran {run0} then {run1} times");
+        assert!(
+            run1 <= run0 + 1,
+            "`{point}`: `{step}` ran {run0} then {run1} times"
+        );
         if before.checkpoint(step).is_some() || before.status == RunStatus::Failing {
-            assert_eq!(run1, run0, "`{point}`: `{step}` ran again after its checkpoint");
+            assert_eq!(
+                run1, run0,
+                "`{point}`: `{step}` ran again after its checkpoint"
+            );
         }
         if before.undone.iter().any(|u| u == step) {
-            assert_eq!(undo1, undo0, "`{point}`: `{step}` was undone again after its record");
+            assert_eq!(
+                undo1, undo0,
+                "`{point}`: `{step}` was undone again after its record"
+            );
         }
-        assert!(undo1 <= undo0 + 1, "`{point}`: `{step}` undone {undo0} then {undo1} times");
+        assert!(
+            undo1 <= undo0 + 1,
+            "`{point}`: `{step}` undone {undo0} then {undo1} times"
+        );
     }
-    match after.completion.as_ref().expect("the resumed run completed") {
+    match after
+        .completion
+        .as_ref()
+        .expect("the resumed run completed")
+    {
         Completion::Succeeded(_) => {
             assert!(!fail, "`{point}`: a failing order succeeded");
             assert_eq!(after.status, RunStatus::Succeeded);
@@ -121,15 +157,25 @@ fn crash_at(point: &str, fail: bool, expect: &[(&str, &str, usize)]) {
         Completion::Failed(failure) => {
             assert!(fail, "`{point}`: {failure:?}");
             assert_eq!(after.status, RunStatus::Failed);
-            assert!(failure.message.contains("no courier"), "`{point}`: {failure:?}");
+            assert!(
+                failure.message.contains("no courier"),
+                "`{point}`: {failure:?}"
+            );
             for step in UNDOABLE {
-                assert!(count(&id, step, "undo") >= 1, "`{point}`: `{step}` not undone");
+                assert!(
+                    count(&id, step, "undo") >= 1,
+                    "`{point}`: `{step}` not undone"
+                );
                 assert!(after.undone.iter().any(|u| u == step));
             }
         }
     }
     if let Some(completion) = &before.completion {
-        assert_eq!(after.completion.as_ref(), Some(completion), "`{point}`: completion rewritten");
+        assert_eq!(
+            after.completion.as_ref(),
+            Some(completion),
+            "`{point}`: completion rewritten"
+        );
     }
     for &(step, what, n) in expect {
         assert_eq!(count(&id, step, what), n, "`{point}`: `{step}` {what}");
@@ -143,10 +189,16 @@ fn crash_at(point: &str, fail: bool, expect: &[(&str, &str, usize)]) {
             assert_eq!(label, "label 7 (70)");
             assert!(json.contains(&format!("{id}/payment")));
         }
-        (Err(DurableError::Failed(stored)), Completion::Failed(failure)) => assert_eq!(stored, failure),
+        (Err(DurableError::Failed(stored)), Completion::Failed(failure)) => {
+            assert_eq!(stored, failure)
+        }
         (other, completion) => panic!("`{point}`: {other:?} for {completion:?}"),
     }
-    assert_eq!(effects(&id), effects_after, "`{point}`: the third resume ran something");
+    assert_eq!(
+        effects(&id),
+        effects_after,
+        "`{point}`: the third resume ran something"
+    );
     drop(store);
     let _ = std::fs::remove_file(durable_support::effects_path(id.as_str()));
     for suffix in ["", "-wal", "-shm"] {

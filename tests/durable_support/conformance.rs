@@ -182,7 +182,7 @@ pub fn resume_skips_stored_steps(store: &dyn Store) {
 
     let runs = Checkout::durable(store);
     assert_eq!(runs.status(&id).unwrap(), RunStatus::Running);
-    assert_eq!(runs.unfinished().unwrap(), [id.clone()]);
+    assert_eq!(runs.unfinished().unwrap(), std::slice::from_ref(&id));
     let stored = store.load_run(&id).unwrap().unwrap();
     let mut steps: Vec<&str> = stored.checkpoints.iter().map(|c| c.step.as_str()).collect();
     steps.sort_unstable();
@@ -321,7 +321,7 @@ pub fn crash_mid_undo_finishes_the_undo(store: &dyn Store) {
         .unwrap();
     store.record_undo(&id, "payment").unwrap();
     assert_eq!(runs.status(&id).unwrap(), RunStatus::Failing);
-    assert_eq!(runs.unfinished().unwrap(), [id.clone()]);
+    assert_eq!(runs.unfinished().unwrap(), std::slice::from_ref(&id));
 
     let error = runs.resume(&id).unwrap_err();
     let DurableError::Failed(failure) = error else {

@@ -1,6 +1,8 @@
 //! [`Checkpointable`]: the types a durable run can store, and the JSON helpers the generated
 //! code of `#[durable]` flows calls.
 
+use std::marker::PhantomData;
+
 use serde_core::Serialize;
 use serde_core::de::DeserializeOwned;
 use serde_json::Value;
@@ -21,28 +23,111 @@ impl<T: Serialize + DeserializeOwned> Checkpointable for T {}
 #[doc(hidden)]
 pub const fn assert_checkpointable<T: Checkpointable>() {}
 
-/// `value` as JSON.
+/// The JSON conversions of `T`, picked by method resolution: [`ViaSerde`] for a type with
+/// serde's traits, else [`NotSerde`] (whose methods only fail). The generated code asserts
+/// [`Checkpointable`] once per input and step, so that a type without serde's traits is
+/// reported there alone, and converts through `(&Json::<T>::new()).encode_json(..)`.
 #[doc(hidden)]
-pub fn to_value<T: Checkpointable>(value: &T) -> Result<Value, serde_json::Error> {
-    serde_json::to_value(value)
+pub struct Json<T>(PhantomData<fn() -> T>);
+
+impl<T> Default for Json<T> {
+    fn default() -> Self {
+        Json(PhantomData)
+    }
 }
 
-/// A value of `T` from JSON.
-#[doc(hidden)]
-pub fn from_value<T: Checkpointable>(value: Value) -> Result<T, serde_json::Error> {
-    serde_json::from_value(value)
+impl<T> Json<T> {
+    /// The conversions of `T`.
+    #[must_use]
+    pub const fn new() -> Self {
+        Json(PhantomData)
+    }
 }
 
-/// `value` as JSON text.
+/// JSON conversions of a type with serde's traits.
 #[doc(hidden)]
-pub fn to_json<T: Checkpointable>(value: &T) -> Result<String, serde_json::Error> {
-    serde_json::to_string(value)
+pub trait ViaSerde<T> {
+    /// `value` as JSON.
+    ///
+    /// # Errors
+    /// serde's.
+    fn encode_value(&self, value: &T) -> Result<Value, serde_json::Error>;
+    /// A value from JSON.
+    ///
+    /// # Errors
+    /// serde's.
+    fn decode_value(&self, value: Value) -> Result<T, serde_json::Error>;
+    /// `value` as JSON text.
+    ///
+    /// # Errors
+    /// serde's.
+    fn encode_json(&self, value: &T) -> Result<String, serde_json::Error>;
+    /// A value from JSON text.
+    ///
+    /// # Errors
+    /// serde's.
+    fn decode_json(&self, json: &str) -> Result<T, serde_json::Error>;
 }
 
-/// A value of `T` from JSON text.
+impl<T: Serialize + DeserializeOwned> ViaSerde<T> for Json<T> {
+    fn encode_value(&self, value: &T) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(value)
+    }
+    fn decode_value(&self, value: Value) -> Result<T, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+    fn encode_json(&self, value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+    fn decode_json(&self, json: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// The conversions of a type without serde's traits: never called, since such a flow does not
+/// compile (see [`Json`]); they fail.
 #[doc(hidden)]
-pub fn from_json<T: Checkpointable>(json: &str) -> Result<T, serde_json::Error> {
-    serde_json::from_str(json)
+pub trait NotSerde<T> {
+    /// Fails.
+    ///
+    /// # Errors
+    /// Always.
+    fn encode_value(&self, value: &T) -> Result<Value, serde_json::Error> {
+        let _ = value;
+        Err(not_serde())
+    }
+    /// Fails.
+    ///
+    /// # Errors
+    /// Always.
+    fn decode_value(&self, value: Value) -> Result<T, serde_json::Error> {
+        let _ = value;
+        Err(not_serde())
+    }
+    /// Fails.
+    ///
+    /// # Errors
+    /// Always.
+    fn encode_json(&self, value: &T) -> Result<String, serde_json::Error> {
+        let _ = value;
+        Err(not_serde())
+    }
+    /// Fails.
+    ///
+    /// # Errors
+    /// Always.
+    fn decode_json(&self, json: &str) -> Result<T, serde_json::Error> {
+        let _ = json;
+        Err(not_serde())
+    }
+}
+
+impl<T> NotSerde<T> for &Json<T> {}
+
+fn not_serde() -> serde_json::Error {
+    <serde_json::Error as serde_core::ser::Error>::custom(
+        "the type does not implement serde's traits",
+    )
 }
 
 /// A list of values (a flow's inputs or outputs) as JSON text: an array.

@@ -121,8 +121,7 @@ pub use store::{Checkpoint, Completion, Failure, NewRun, RunStatus, Store, Store
 #[doc(hidden)]
 pub mod generated {
     pub use super::checkpointable::{
-        assert_checkpointable, from_json, from_value, list_from_json, list_to_json, to_json,
-        to_value, unknown_step,
+        Json, NotSerde, ViaSerde, assert_checkpointable, list_from_json, list_to_json, unknown_step,
     };
     pub use super::exec::{DurableSlots, execute};
     pub use super::runner::{Durable, DurableFlow};

@@ -56,6 +56,7 @@ impl Gen<'_> {
         quote! {
             impl #name {
                 #[doc = #doc]
+                #[allow(clippy::self_named_constructors)]
                 #vis fn durable(store: &dyn #d::Store) -> #d::Durable<'_, Self> {
                     #d::Durable::new(store)
                 }
@@ -142,20 +143,26 @@ impl Gen<'_> {
         let n = values.len();
         let encode = values.iter().map(|(value, source)| {
             let ty = slot_type(self.def, *source);
-            quote_spanned!(self.stored_span(*source)=> #d::to_value::<#ty>(#value)?)
+            quote_spanned!(self.stored_span(*source)=> (&#d::Json::<#ty>::new()).encode_value(#value)?)
         });
         let decoded = values
             .iter()
             .map(|(_, source)| {
                 let ty = slot_type(self.def, *source);
                 quote_spanned!(self.stored_span(*source)=>
-                    #d::from_value::<#ty>(values.next().unwrap_or(#d::Value::Null))?)
+                    (&#d::Json::<#ty>::new()).decode_value(values.next().unwrap_or(#d::Value::Null))?)
             })
             .collect();
         let whole = whole(decoded);
         (
-            quote!(::core::result::Result::Ok(#d::list_to_json(::std::vec![#(#encode),*]))),
             quote! {
+                #[allow(unused_imports)]
+                use #d::{NotSerde as _, ViaSerde as _};
+                ::core::result::Result::Ok(#d::list_to_json(::std::vec![#(#encode),*]))
+            },
+            quote! {
+                #[allow(unused_imports)]
+                use #d::{NotSerde as _, ViaSerde as _};
                 #[allow(unused_mut, unused_variables)]
                 let mut values = #d::list_from_json(json, #n)?;
                 ::core::result::Result::Ok(#whole)
@@ -232,16 +239,18 @@ impl Gen<'_> {
                 let source = Source::Step(step);
                 let ty = slot_type(def, source);
                 let span = self.stored_span(source);
-                let save = quote_spanned!(span=> #d::to_json::<#ty>);
-                let load = quote_spanned!(span=> #d::from_json::<#ty>);
+                let json = quote_spanned!(span=> (&#d::Json::<#ty>::new()));
                 (
-                    quote!(#pos => #save(self.#field[#k].get(#access)),),
-                    quote!(#pos => self.#field[#k].set(#access, #load(json)?),),
+                    quote!(#pos => #json.encode_json(self.#field[#k].get(#access)),),
+                    quote!(#pos => self.#field[#k].set(#access, #json.decode_json(json)?),),
                 )
             })
             .unzip();
         let unknown = format_ident!("unknown_step");
         quote! {
+            #[allow(unused_imports)]
+            use #d::{NotSerde as _, ViaSerde as _};
+
             impl #d::DurableSlots for Slots {
                 fn save(
                     &self,
