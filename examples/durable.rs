@@ -1,6 +1,6 @@
-//! A checkout that survives a crash: every completed step is stored in SQLite (or PostgreSQL),
-//! so the next start of the program resumes the run where it stopped, without charging the
-//! card twice.
+//! A checkout that survives a crash: every completed step is stored in an `SQLite` file (or a
+//! `PostgreSQL` database), so the next start of the program resumes the run where it stopped,
+//! without charging the card twice.
 //!
 //! ```text
 //! cargo run --example durable --features routilux-examples/durable -- --crash   # dies half-way
@@ -9,7 +9,7 @@
 //!
 //! The database is `routilux-durable-example.db` in the system's temporary directory; with the
 //! `postgres` feature (`--features routilux-examples/postgres`) and `DATABASE_URL` set, it is
-//! that PostgreSQL database.
+//! that `PostgreSQL` database.
 #![deny(warnings, clippy::all, clippy::pedantic)]
 
 use std::error::Error;

@@ -20,9 +20,9 @@ const MIGRATION_LOCK: i64 = 0x726f_7574_696c_7578; // "routilux"
 /// (one connection, shared by the run's threads).
 ///
 /// Opening applies the schema's migrations (see [the schema](super#the-schema)) in the
-/// connection's `search_path` schema (usually `public`); [`connect_in_schema`]
-/// (Self::connect_in_schema) uses a schema of its own. Commits follow the server's
-/// `synchronous_commit`.
+/// connection's `search_path` schema (usually `public`);
+/// [`connect_in_schema`](Self::connect_in_schema) uses a schema of its own. Commits follow the
+/// server's `synchronous_commit`.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), routilux::durable::StoreError> {
