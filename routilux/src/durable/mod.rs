@@ -2,7 +2,9 @@
 //! survives a crash or a deploy and is resumed, by this process or another, where it stopped.
 //!
 //! A flow opts in with `#[durable]`; its inputs and step results must implement serde's
-//! `Serialize` and `DeserializeOwned` (a type that does not is a compile error naming it).
+//! `Serialize` and `DeserializeOwned` (a type that does not is a compile error naming it). A
+//! `pub` durable flow names its input and result types and routines in a public trait impl
+//! ([`DurableFlow`]), so they must be public too (E0446 otherwise), as for `#[subflow]`.
 //! `Name::durable(&store)` gives its [`Durable`] runs:
 //!
 //! ```
@@ -21,7 +23,7 @@
 //!
 //! flow! {
 //!     #[durable]
-//!     pub flow Booking {
+//!     flow Booking {
 //!         input qty: u32;
 //!         step room = reserve(qty);
 //!         step receipt = charge(room);
