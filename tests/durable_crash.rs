@@ -15,7 +15,7 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::process::Command;
 
 use durable_support::count;
-use durable_support::flows::{Checkout, Order};
+use durable_support::flows::{Approval, Checkout, Order, approval_path};
 use routilux::durable::{
     Completion, DurableError, RunId, RunStatus, SqliteStore, Store, StoredRun,
 };
@@ -35,6 +35,19 @@ fn crash_child() {
     routilux::durable::install_failpoint_hook(durable_support::crash_point);
     let store = SqliteStore::open(db).unwrap();
     let id = RunId::from(std::env::var("ROUTILUX_CRASH_RUN").unwrap());
+    if std::env::var("ROUTILUX_CRASH_FLOW").as_deref() == Ok("approval") {
+        let runs = Approval::durable(&store);
+        if std::env::var("ROUTILUX_CRASH_START").is_ok() {
+            let order = Order {
+                id: 9,
+                amount: 90,
+                fail_at: None,
+            };
+            runs.start_with_id(id.clone(), &order).unwrap();
+        }
+        let _outcome = runs.resume(&id);
+        return;
+    }
     let runs = Checkout::durable(&store);
     if std::env::var("ROUTILUX_CRASH_START").is_ok() {
         let fail = std::env::var("ROUTILUX_CRASH_FAIL").is_ok();
@@ -70,7 +83,8 @@ fn child(
         .env("ROUTILUX_CRASH_RUN", id.as_str())
         .env_remove("ROUTILUX_CRASH_AT")
         .env_remove("ROUTILUX_CRASH_START")
-        .env_remove("ROUTILUX_CRASH_FAIL");
+        .env_remove("ROUTILUX_CRASH_FAIL")
+        .env_remove("ROUTILUX_CRASH_FLOW");
     if let Some(point) = crash_at {
         command.env("ROUTILUX_CRASH_AT", point);
     }
@@ -89,6 +103,62 @@ fn child(
         String::from_utf8_lossy(&output.stderr)
     );
     aborted
+}
+
+/// A run halted in one process is resumed in another, after its approval; a crash right
+/// before the halt is stored leaves a running run, which resumes (and halts) normally.
+#[test]
+fn halted_run_resumes_in_another_process() {
+    for crash in [None, Some("halt.before:approved")] {
+        let db = std::env::temp_dir().join(format!("routilux-halt-{}.db", RunId::new()));
+        let id = RunId::new();
+        let run = |crash_at: Option<&str>, start: bool| {
+            let mut command = Command::new(std::env::current_exe().unwrap());
+            command
+                .args(["--exact", "crash_child", "--ignored", "--nocapture"])
+                .env("ROUTILUX_CRASH_DB", &db)
+                .env("ROUTILUX_CRASH_RUN", id.as_str())
+                .env("ROUTILUX_CRASH_FLOW", "approval")
+                .env_remove("ROUTILUX_CRASH_AT")
+                .env_remove("ROUTILUX_CRASH_START");
+            if let Some(point) = crash_at {
+                command.env("ROUTILUX_CRASH_AT", point);
+            }
+            if start {
+                command.env("ROUTILUX_CRASH_START", "1");
+            }
+            command.status().unwrap()
+        };
+        let first = run(crash, true);
+        assert_eq!(first.signal() == Some(6), crash.is_some(), "{first:?}");
+        let store = SqliteStore::open(&db).unwrap();
+        let expected = if crash.is_some() {
+            RunStatus::Running
+        } else {
+            RunStatus::Halted
+        };
+        assert_eq!(load(&store, &id).status, expected);
+        if crash.is_some() {
+            assert!(run(None, false).success());
+            assert_eq!(load(&store, &id).status, RunStatus::Halted);
+        }
+        std::fs::write(approval_path(id.as_str()), "ok").unwrap();
+        assert!(run(None, false).success());
+        let after = load(&store, &id);
+        assert_eq!(after.status, RunStatus::Succeeded);
+        assert_eq!(
+            after.completion,
+            Some(Completion::Succeeded("[\"settled 90\"]".to_owned()))
+        );
+        assert_eq!(count(&id, "amount", "run"), 1);
+        assert_eq!(
+            count(&id, "approved", "run"),
+            if crash.is_some() { 3 } else { 2 }
+        );
+        assert_eq!(count(&id, "settled", "run"), 1);
+        let _ = std::fs::remove_file(approval_path(id.as_str()));
+        let _ = std::fs::remove_file(durable_support::effects_path(id.as_str()));
+    }
 }
 
 /// Effects of every step: `(runs, undos)`.

@@ -3,10 +3,13 @@
 //! by `make()` (anything that derefs to a `Store`).
 
 use routilux::durable::{
-    Checkpoint, Completion, DurableError, Failure, NewRun, RunId, RunStatus, Store, StoreError,
+    Checkpoint, Completion, DurableError, Failure, Halted, NewRun, RunId, RunStatus, Store,
+    StoreError,
 };
 
-use super::flows::{Checkout, Hold, Order, Payment, Shape, Shapes, v1, v2};
+use super::flows::{
+    Approval, Checkout, Hold, Order, Payment, Shape, Shapes, approval_path, v1, v2,
+};
 use super::{Faulty, count};
 
 /// Declares the suite's tests in the calling test file.
@@ -17,7 +20,7 @@ macro_rules! conformance_suite {
             store_contract, resume_skips_stored_steps, resume_loads_stored_values,
             failure_after_resume_undoes_earlier_steps_once, crash_mid_undo_finishes_the_undo,
             changed_flow_is_refused, serde_round_trip, unknown_and_foreign_runs,
-            finished_runs_are_not_run_again);
+            finished_runs_are_not_run_again, halt_and_resume);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -116,6 +119,26 @@ pub fn store_contract(store: &dyn Store) {
     );
     assert_eq!(run.checkpoint("x").map(|c| c.value.as_str()), Some("2"));
     assert!(store.load_run(&b).unwrap().unwrap().checkpoints.is_empty());
+
+    // Halting: a halted run is not unfinished (it waits on purpose) until unhalted.
+    store.halt(&b, "approve", "waiting").unwrap();
+    let run = store.load_run(&b).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Halted);
+    assert_eq!(
+        run.halted,
+        Some(Halted {
+            step: "approve".into(),
+            reason: "waiting".into()
+        })
+    );
+    assert_eq!(
+        store.unfinished("Contract").unwrap(),
+        std::slice::from_ref(&a)
+    );
+    assert!(store.unhalt(&b).unwrap());
+    assert!(!store.unhalt(&b).unwrap());
+    let run = store.load_run(&b).unwrap().unwrap();
+    assert_eq!((run.status, run.halted), (RunStatus::Running, None));
 
     // Failing keeps the first failure; undo records are idempotent and ordered.
     store.mark_failing(&a, "step `z`: boom").unwrap();
@@ -428,4 +451,36 @@ pub fn finished_runs_are_not_run_again(store: &dyn Store) {
     for step in ["hold", "payment", "mail", "label"] {
         assert_eq!(count(&id, step, "run"), 1, "runs of `{step}`");
     }
+}
+
+/// A step halts its run; resuming without what it waits for halts again; with it, the run
+/// continues from the halting step (its earlier step is not run again).
+pub fn halt_and_resume(store: &dyn Store) {
+    let runs = Approval::durable(store);
+    let id = runs.start(&order(8, false)).unwrap();
+    let error = runs.resume(&id).unwrap_err();
+    let DurableError::Halted { step, reason, .. } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        (step.as_str(), reason.as_str()),
+        ("approved", "waiting for approval of 48")
+    );
+    assert_eq!(runs.status(&id).unwrap(), RunStatus::Halted);
+    assert!(runs.unfinished().unwrap().is_empty());
+    let stored = store.load_run(&id).unwrap().unwrap();
+    assert_eq!(
+        stored.halted.as_ref().map(|h| h.step.as_str()),
+        Some("approved")
+    );
+    assert_eq!((stored.completion, stored.undone.len()), (None, 0));
+
+    assert!(matches!(runs.resume(&id), Err(DurableError::Halted { .. })));
+    std::fs::write(approval_path(id.as_str()), "ok").unwrap();
+    assert_eq!(runs.resume(&id).unwrap(), "settled 48");
+    let _ = std::fs::remove_file(approval_path(id.as_str()));
+    assert_eq!(count(&id, "amount", "run"), 1);
+    assert_eq!(count(&id, "approved", "run"), 3);
+    assert_eq!(count(&id, "settled", "run"), 1);
+    assert_eq!(runs.status(&id).unwrap(), RunStatus::Succeeded);
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use routilux::durable::Halt;
 use routilux::{Context, flow, routine};
 use serde::{Deserialize, Serialize};
 
@@ -186,5 +187,47 @@ pub mod v2 {
             step n = count(x);
             return n;
         }
+    }
+}
+
+/// The file whose existence approves run `run` (for `Approval`).
+pub fn approval_path(run: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("routilux-approval-{run}"))
+}
+
+#[routine]
+pub fn request(order: &Order, ctx: &Context) -> u64 {
+    did(ctx);
+    order.amount
+}
+
+/// Halts the run until its approval file exists.
+#[routine]
+pub fn approve(amount: &u64, ctx: &Context) -> Result<u64, Halt> {
+    did(ctx);
+    let key = ctx.idempotency_key().unwrap_or_default();
+    let run = key.split('/').next().unwrap_or_default();
+    if approval_path(run).exists() {
+        Ok(*amount)
+    } else {
+        Err(Halt::new(format!("waiting for approval of {amount}")))
+    }
+}
+
+#[routine]
+pub fn settle(amount: &u64, ctx: &Context) -> String {
+    did(ctx);
+    format!("settled {amount}")
+}
+
+flow! {
+    /// A payment that waits for an approval: halted until it comes, then resumed.
+    #[durable]
+    pub flow Approval {
+        input order: Order;
+        step amount = request(order);
+        step approved = approve(amount);
+        step settled = settle(approved);
+        return settled;
     }
 }

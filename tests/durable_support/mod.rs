@@ -77,6 +77,12 @@ impl Store for Faulty<'_> {
         }
         self.inner.save_checkpoint(id, checkpoint)
     }
+    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
+        self.inner.halt(id, step, reason)
+    }
+    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
+        self.inner.unhalt(id)
+    }
     fn mark_failing(&self, id: &RunId, failure: &str) -> Result<(), StoreError> {
         self.inner.mark_failing(id, failure)
     }

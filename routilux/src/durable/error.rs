@@ -84,6 +84,15 @@ pub enum DurableError {
     /// The run had failed before (a completion record, or a crash while it was being undone):
     /// the stored failure.
     Failed(Failure),
+    /// A step halted the run ([`Halt`](super::Halt)): nothing was undone; resume it later.
+    Halted {
+        /// The run.
+        run: RunId,
+        /// The step that halted it.
+        step: String,
+        /// Why.
+        reason: String,
+    },
     /// The store failed; the run is left as far as it was committed (resume it later).
     Store(StoreError),
     /// No run with this id.
@@ -131,6 +140,9 @@ impl fmt::Display for DurableError {
             DurableError::Flow(e) => write!(f, "durable run failed: {e}"),
             DurableError::Failed(failure) => {
                 write!(f, "durable run had failed: {}", failure.message)
+            }
+            DurableError::Halted { run, step, reason } => {
+                write!(f, "durable run `{run}` halted at step `{step}`: {reason}")
             }
             DurableError::Store(e) => e.fmt(f),
             DurableError::NotFound(id) => write!(f, "no durable run with id `{id}`"),

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::error::DurableError;
 use super::failpoint::failpoint;
+use super::halt::Halt;
 use super::state::RunState;
 use crate::context::{Context, RunData};
 use crate::engine::{Access, Brand, Decision, Exec, StepAccess};
@@ -103,7 +104,11 @@ impl<S: DurableSlots> Exec for Wrapped<'_, '_, S> {
         match self.slots.run_step(step, access) {
             Ok(()) => self.store(step, access, false),
             Err(error) => {
-                self.state.note_error(name, &error);
+                if let Some(halt) = error.downcast_ref::<Halt>() {
+                    self.state.halt(name, halt.reason());
+                } else {
+                    self.state.note_error(name, &error);
+                }
                 Err(error)
             }
         }
@@ -140,7 +145,7 @@ impl<S: DurableSlots> Exec for Wrapped<'_, '_, S> {
     }
 
     fn compensate(&self, step: usize, error: &BoxError, access: &mut Access<'_>) -> Decision {
-        if error.is::<StoreBroke>() {
+        if error.is::<StoreBroke>() || error.is::<Halt>() {
             return Decision::Fail;
         }
         let decision = self.slots.compensate(step, error, access);
@@ -181,7 +186,7 @@ pub fn execute<S: DurableSlots>(
     };
     match result {
         Ok(()) => Ok(()),
-        Err(mut error) if !state.is_broken() => {
+        Err(mut error) if !state.is_broken() && !state.is_halted() => {
             let data = options.get_data();
             error.set_undo_errors(undo_stored(&wrapped, run, data));
             Err(error)

@@ -12,7 +12,7 @@ static HOOK: OnceLock<fn(&str)> = OnceLock::new();
 ///
 /// The names: `run.created`, `checkpoint.before:STEP`, `checkpoint.after:STEP`,
 /// `failing.before`, `failing.after`, `undo.before:STEP`, `undo.after:STEP` (the undo ran,
-/// its record is not stored yet), `undo.recorded:STEP`, `complete.before`, `complete.after`.
+/// its record is not stored yet), `undo.recorded:STEP`, `halt.before:STEP`, `complete.before`, `complete.after`.
 #[doc(hidden)]
 pub fn install_failpoint_hook(hook: fn(&str)) -> bool {
     HOOK.set(hook).is_ok()

@@ -64,6 +64,9 @@
 //! - **A changed flow is refused.** Each run stores its flow's [`Fingerprint`] (steps, their
 //!   kinds, types and edges); resuming it with a flow whose fingerprint differs is
 //!   [`DurableError::FlowChanged`], naming the first difference.
+//! - **A step can halt its run** by returning [`Halt`] (waiting for an approval, say): the run
+//!   stops without undoing anything, its status is [`RunStatus::Halted`], and
+//!   [`Durable::resume`] continues it later, in any process, from the halting step.
 //! - **A store failure stops the run** without undoing anything ([`DurableError::Store`]);
 //!   everything committed stays, and the run can be resumed once the store is back.
 //!
@@ -95,6 +98,7 @@ mod error;
 mod exec;
 mod failpoint;
 mod fingerprint;
+mod halt;
 mod id;
 mod key;
 #[cfg(feature = "postgres")]
@@ -111,13 +115,14 @@ pub use error::{DurableError, StoreError};
 #[doc(hidden)]
 pub use failpoint::install_failpoint_hook;
 pub use fingerprint::Fingerprint;
+pub use halt::Halt;
 pub use id::RunId;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use runner::{Durable, DurableFlow};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Checkpoint, Completion, Failure, NewRun, RunStatus, Store, StoredRun};
+pub use store::{Checkpoint, Completion, Failure, Halted, NewRun, RunStatus, Store, StoredRun};
 
 /// What the code generated for `#[durable]` flows needs (re-exported by `__private`).
 #[doc(hidden)]

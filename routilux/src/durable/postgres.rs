@@ -7,7 +7,7 @@ use postgres::{Client, NoTls, Transaction};
 
 use super::error::StoreError;
 use super::id::RunId;
-use super::rows::{completion_from, completion_row};
+use super::rows::{completion_from, completion_row, halted};
 use super::store::{Checkpoint, Completion, NewRun, RunStatus, Store, StoredRun};
 
 /// The schema's migrations, in order: `(version, SQL)`.
@@ -177,7 +177,7 @@ impl Store for PostgresStore {
         let key = id.as_str();
         let Some(run) = tx
             .query_opt(
-                "SELECT flow, fingerprint, plan, inputs, status, failure
+                "SELECT flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason
                  FROM routilux_runs WHERE id = $1",
                 &[&key],
             )
@@ -231,6 +231,7 @@ impl Store for PostgresStore {
             inputs: run.get(3),
             status: RunStatus::parse(&status)?,
             failure: run.get(5),
+            halted: halted(run.get(6), run.get(7)),
             checkpoints,
             undone,
             completion,
@@ -269,6 +270,29 @@ impl Store for PostgresStore {
             )
             .map_err(db)?;
         Ok(())
+    }
+
+    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "UPDATE routilux_runs SET status = 'halted', halted_step = $2, halt_reason = $3,
+                 updated_at = now() WHERE id = $1 AND status = 'running'",
+                &[&id.as_str(), &step, &reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
+        let changed = self
+            .client()
+            .execute(
+                "UPDATE routilux_runs SET status = 'running', halted_step = NULL,
+                 halt_reason = NULL, updated_at = now() WHERE id = $1 AND status = 'halted'",
+                &[&id.as_str()],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
     }
 
     fn record_undo(&self, id: &RunId, step: &str) -> Result<(), StoreError> {

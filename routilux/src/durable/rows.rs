@@ -1,7 +1,7 @@
 //! The columns of completion records, shared by the SQL stores.
 
 use super::error::StoreError;
-use super::store::{Completion, Failure, RunStatus};
+use super::store::{Completion, Failure, Halted, RunStatus};
 
 /// The columns of a completion record, and the run's final status.
 pub(super) fn completion_row(
@@ -54,4 +54,12 @@ pub(super) fn completion_from(
         message: message.unwrap_or_default(),
         undo_errors,
     }))
+}
+
+/// The halt of a run from its columns.
+pub(super) fn halted(step: Option<String>, reason: Option<String>) -> Option<Halted> {
+    Some(Halted {
+        step: step?,
+        reason: reason.unwrap_or_default(),
+    })
 }

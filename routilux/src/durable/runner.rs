@@ -120,11 +120,13 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     }
 
     /// Runs run `id` to its end: the steps with a stored checkpoint are not run again (their
-    /// results are loaded), the others run; a run that had failed finishes its undo. A
+    /// results are loaded), the others run; a run that had failed finishes its undo; a halted
+    /// run continues with the step that halted it. A
     /// finished run is not run again: its stored output (or failure) is returned.
     ///
     /// # Errors
     /// [`DurableError::Flow`] (failed now), [`DurableError::Failed`] (had failed),
+    /// [`DurableError::Halted`] (a step halted it: resume it later),
     /// [`DurableError::NotFound`], [`DurableError::WrongFlow`], [`DurableError::FlowChanged`],
     /// [`DurableError::Store`], [`DurableError::Serde`], [`DurableError::Unsupported`].
     pub fn resume(&self, id: &RunId) -> Result<F::Output, DurableError> {
@@ -133,6 +135,9 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
             return done;
         }
         supported::<F>()?;
+        if run.status == RunStatus::Halted {
+            self.store.unhalt(id)?;
+        }
         let inputs = F::__decode_inputs(&run.inputs).map_err(|source| DurableError::Serde {
             what: "inputs".to_owned(),
             source,
@@ -152,6 +157,13 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
         let result = F::__run(&state, options, inputs);
         if let Some(broken) = state.take_broken() {
             return Err(broken);
+        }
+        if let Some((step, reason)) = state.take_halted() {
+            return Err(DurableError::Halted {
+                run: id.clone(),
+                step,
+                reason,
+            });
         }
         match result {
             Ok(output) => {

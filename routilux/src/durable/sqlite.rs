@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::error::StoreError;
 use super::id::RunId;
-use super::rows::{completion_from, completion_row};
+use super::rows::{completion_from, completion_row, halted};
 use super::store::{Checkpoint, Completion, NewRun, RunStatus, Store, StoredRun};
 
 /// The schema's migrations, in order: `(version, SQL)`.
@@ -161,7 +161,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(db)?;
         let row = tx
             .query_row(
-                "SELECT flow, fingerprint, plan, inputs, status, failure
+                "SELECT flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason
                  FROM routilux_runs WHERE id = ?1",
                 [id.as_str()],
                 |r| {
@@ -172,12 +172,16 @@ impl Store for SqliteStore {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 },
             )
             .optional()
             .map_err(db)?;
-        let Some((flow, fingerprint, plan, inputs, status, failure)) = row else {
+        let Some((flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason)) =
+            row
+        else {
             return Ok(None);
         };
         let checkpoints = tx
@@ -234,6 +238,7 @@ impl Store for SqliteStore {
             inputs,
             status: RunStatus::parse(&status)?,
             failure,
+            halted: halted(halted_step, halt_reason),
             checkpoints,
             undone,
             completion,
@@ -269,6 +274,30 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(())
+    }
+
+    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE routilux_runs SET status = 'halted', halted_step = ?2, halt_reason = ?3,
+                 updated_at = CURRENT_TIMESTAMP WHERE id = ?1 AND status = 'running'",
+                params![id.as_str(), step, reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE routilux_runs SET status = 'running', halted_step = NULL,
+                 halt_reason = NULL, updated_at = CURRENT_TIMESTAMP
+                 WHERE id = ?1 AND status = 'halted'",
+                [id.as_str()],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
     }
 
     fn record_undo(&self, id: &RunId, step: &str) -> Result<(), StoreError> {

@@ -32,7 +32,9 @@ pub struct RunState<'s> {
     last_error: Mutex<Option<String>>,
     /// The first store or serialization error: the run stops without undoing anything.
     broken: Mutex<Option<DurableError>>,
-    /// Cancelled when the store breaks, to stop the run.
+    /// The step that halted the run, and why.
+    halted: Mutex<Option<(String, String)>>,
+    /// Cancelled when the store breaks or a step halts, to stop the run.
     pub(super) stop: CancelToken,
     /// The run was failing when the call began: undo what is left, run nothing.
     pub(super) undo_only: bool,
@@ -65,6 +67,7 @@ impl<'s> RunState<'s> {
             failing: AtomicBool::new(run.status == super::RunStatus::Failing),
             last_error: Mutex::new(None),
             broken: Mutex::new(None),
+            halted: Mutex::new(None),
             stop: CancelToken::new(),
             undo_only: run.status == super::RunStatus::Failing,
         }
@@ -105,6 +108,33 @@ impl<'s> RunState<'s> {
         self.stop.cancel();
     }
 
+    /// Records that step `step` halted the run, in the store too, and stops the run.
+    pub(super) fn halt(&self, step: &str, reason: &str) {
+        let first = {
+            let mut halted = lock(&self.halted);
+            let first = halted.is_none();
+            halted.get_or_insert_with(|| (step.to_owned(), reason.to_owned()));
+            first
+        };
+        self.stop.cancel();
+        if first {
+            failpoint(|| format!("halt.before:{step}"));
+            if let Err(error) = self.store.halt(&self.id, step, reason) {
+                self.break_with(error.into());
+            }
+        }
+    }
+
+    /// Whether a step halted the run during this call.
+    pub(super) fn is_halted(&self) -> bool {
+        lock(&self.halted).is_some()
+    }
+
+    /// The step that halted the run and why, if one did.
+    pub(super) fn take_halted(&self) -> Option<(String, String)> {
+        lock(&self.halted).take()
+    }
+
     /// Whether the store broke during this call.
     pub(super) fn is_broken(&self) -> bool {
         lock(&self.broken).is_some()
@@ -123,6 +153,7 @@ impl<'s> RunState<'s> {
     pub(super) fn begin_undo(&self, index: usize, step: &str) -> bool {
         lock(&self.attempted).insert(index);
         !self.is_broken()
+            && !self.is_halted()
             && !lock(&self.undone).contains(step)
             && !lock(&self.compensated).contains(step)
     }

@@ -38,6 +38,19 @@ pub trait Store: Send + Sync {
     /// [`StoreError`]: the database failed.
     fn mark_failing(&self, id: &RunId, failure: &str) -> Result<(), StoreError>;
 
+    /// Records that step `step` halted the run (see [`Halt`](super::Halt)): status
+    /// [`RunStatus::Halted`], with the step and the reason. Only a running run halts.
+    ///
+    /// # Errors
+    /// [`StoreError`]: the database failed.
+    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError>;
+
+    /// Sets a halted run running again (to resume it): `Ok(false)` if it was not halted.
+    ///
+    /// # Errors
+    /// [`StoreError`]: the database failed.
+    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError>;
+
     /// Records that step `step`'s undo finished; a step with an undo record is never undone
     /// again. Recording twice is not an error.
     ///
@@ -53,8 +66,8 @@ pub trait Store: Send + Sync {
     /// [`StoreError`]: the database failed.
     fn complete(&self, id: &RunId, completion: &Completion) -> Result<bool, StoreError>;
 
-    /// The ids of the runs of flow `flow` that have no completion record yet (running or
-    /// failing: to resume after a crash), oldest first.
+    /// The ids of the runs of flow `flow` that are running or failing (to resume after a
+    /// crash; halted runs wait to be resumed on purpose), oldest first.
     ///
     /// # Errors
     /// [`StoreError`]: the database failed.
@@ -81,6 +94,8 @@ pub struct NewRun<'a> {
 pub enum RunStatus {
     /// Started, not finished: steps may still run (or it crashed; resume it).
     Running,
+    /// A step halted it (waiting for something outside the run); resume it later.
+    Halted,
     /// A step failed; completed steps are being undone (or it crashed meanwhile).
     Failing,
     /// Finished with an output (completion record written).
@@ -90,11 +105,13 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// The status as stored: `running`, `failing`, `succeeded` or `failed`.
+    /// The status as stored: `running`, `halted`, `failing`, `succeeded` or
+    /// `failed`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
+            RunStatus::Halted => "halted",
             RunStatus::Failing => "failing",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -108,6 +125,7 @@ impl RunStatus {
     pub fn parse(text: &str) -> Result<Self, StoreError> {
         Ok(match text {
             "running" => RunStatus::Running,
+            "halted" => RunStatus::Halted,
             "failing" => RunStatus::Failing,
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
@@ -153,6 +171,15 @@ pub struct Failure {
     pub undo_errors: Vec<String>,
 }
 
+/// Where and why a run halted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Halted {
+    /// The step that halted it.
+    pub step: String,
+    /// The reason it gave.
+    pub reason: String,
+}
+
 /// Everything stored about a run ([`Store::load_run`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredRun {
@@ -170,6 +197,8 @@ pub struct StoredRun {
     pub status: RunStatus,
     /// What is known of its failure, once failing.
     pub failure: Option<String>,
+    /// The step that halted it and why, while halted.
+    pub halted: Option<Halted>,
     /// The completed steps' results, in the order they were stored.
     pub checkpoints: Vec<Checkpoint>,
     /// The steps whose undo finished, in the order it did.

@@ -1,5 +1,6 @@
 -- routilux durable runs, schema version 1 (SQLite).
--- A run: its flow, the fingerprint of the flow's plan, its inputs (JSON) and where it stands.
+-- A run: its flow, the fingerprint of the flow's plan, its inputs (JSON) and where it stands
+-- (with the step that halted it and why, while halted).
 CREATE TABLE routilux_runs (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     id          TEXT    NOT NULL UNIQUE,
@@ -7,8 +8,10 @@ CREATE TABLE routilux_runs (
     fingerprint TEXT    NOT NULL,
     plan        TEXT    NOT NULL,
     inputs      TEXT    NOT NULL,
-    status      TEXT    NOT NULL CHECK (status IN ('running', 'failing', 'succeeded', 'failed')),
+    status      TEXT    NOT NULL CHECK (status IN ('running', 'halted', 'failing', 'succeeded', 'failed')),
     failure     TEXT,
+    halted_step TEXT,
+    halt_reason TEXT,
     created_at  TEXT    NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at  TEXT    NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
