@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod contract;
 pub mod flows;
 
 use std::fs::OpenOptions;
