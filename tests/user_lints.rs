@@ -107,3 +107,60 @@ fn strict_flows_run() {
     assert_eq!(Strict::run(" 21 ".into()).unwrap(), (21, 42));
     assert_eq!(Private::run(4).unwrap(), 8);
 }
+
+/// A stored hold.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Stored(pub u64);
+
+/// Stores `x`; undone by [`forget`].
+#[must_use]
+#[routine(undo = forget)]
+pub fn store(x: &u64) -> Stored {
+    Stored(*x)
+}
+
+/// Forgets a stored hold.
+pub fn forget(_: &Stored) {}
+
+flow! {
+    /// Every construct of the step language in a durable flow, in a strict crate.
+    #[durable]
+    pub flow Stocked {
+        input xs: Vec<u64>;
+        input on: bool;
+        step some = any(xs);
+        step scaled = scale(each xs, { FACTOR }, "x");
+        step first = double(21) if some;
+        step kept = store(7) after scaled if !on;
+        step mapped = double(each xs) if on;
+        return (scaled, first, mapped);
+    }
+}
+
+flow! {
+    /// A durable flow of one input and one result.
+    #[durable]
+    pub flow DurableOne {
+        input raw: String;
+        step n = parse(raw);
+        return n;
+    }
+}
+
+flow! {
+    #[durable]
+    flow DurableNothing {
+        step unit = nothing();
+    }
+}
+
+#[test]
+fn strict_durable_flows_run() {
+    let store = routilux::durable::SqliteStore::in_memory().unwrap();
+    let (scaled, first, mapped) = Stocked::durable(&store).run((vec![1, 2], true)).unwrap();
+    assert_eq!(scaled, ["x3", "x6"]);
+    assert_eq!(first, Some(42));
+    assert_eq!(mapped, Some(vec![2, 4]));
+    assert_eq!(DurableOne::durable(&store).run(" 5 ".into()).unwrap(), 5);
+    DurableNothing::durable(&store).run(()).unwrap();
+}

@@ -74,12 +74,16 @@
 //!
 //! - `serde`: [`Graph`] implements `serde::Serialize`.
 //! - `tracing`: a `tracing` span per run and per step attempt (target `routilux`).
+//! - `durable`: [`durable`] runs, checkpointed to a store (`#[durable]` flows); `sqlite` and
+//!   `postgres` add the two stores (each implies `durable`).
 #![deny(missing_docs)]
 
 mod asynchronous;
 mod builder;
 mod cancel;
 mod context;
+#[cfg(feature = "durable")]
+pub mod durable;
 mod engine;
 mod error;
 mod graph;

@@ -16,6 +16,10 @@ pub use crate::slot::Slot;
 pub use crate::step::Caller;
 pub use crate::subflow::{KeptLog, SubflowInput, finish_nested, keep, undo_kept};
 pub use std::borrow::Cow;
+
+/// What `#[durable]` flows need.
+#[cfg(feature = "durable")]
+pub use crate::durable::generated as durable;
 pub use std::sync::OnceLock;
 
 use std::future::Future;

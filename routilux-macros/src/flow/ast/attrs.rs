@@ -1,6 +1,7 @@
 //! The attributes of a flow's statements: doc comments (of the flow and of its steps) and a
 //! step's `#[step(...)]` options.
 
+use proc_macro2::Span;
 use syn::Attribute;
 
 use crate::options::{self, Options};
@@ -50,6 +51,25 @@ pub(super) fn step_attributes(attrs: &[Attribute]) -> (Options, Vec<syn::Error>,
         }
     }
     (options, errors, doc.join(" ").trim().to_owned())
+}
+
+/// The flow's own flags: `#[subflow]` (usable as a step of other flows) and `#[durable]`
+/// (runs checkpointed to a store; its span, for errors about stored types), removed from
+/// `attrs`, which keeps the attributes passed on to the flow's type.
+pub(super) fn flow_flags(attrs: &mut Vec<Attribute>) -> syn::Result<(bool, Option<Span>)> {
+    let mut subflow = false;
+    let mut durable = None;
+    for attr in attrs.iter() {
+        if attr.path().is_ident("subflow") {
+            attr.meta.require_path_only()?;
+            subflow = true;
+        } else if attr.path().is_ident("durable") {
+            attr.meta.require_path_only()?;
+            durable = Some(syn::spanned::Spanned::span(attr.path()));
+        }
+    }
+    attrs.retain(|a| !a.path().is_ident("subflow") && !a.path().is_ident("durable"));
+    Ok((subflow, durable))
 }
 
 /// The text of a `#[doc = "..."]` attribute (a `///` line), trimmed; `None` when blank.

@@ -42,6 +42,8 @@ pub(crate) struct FlowDef {
     pub ret: Option<Return>,
     /// `#[subflow]`: other flows may use this one as a step (automatic for private flows).
     pub subflow: bool,
+    /// `#[durable]`: runs checkpointed to a store (`Name::durable(&store)`), at this span.
+    pub durable: Option<Span>,
 }
 
 /// `input NAME: TYPE;`

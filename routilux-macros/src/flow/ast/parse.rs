@@ -5,18 +5,14 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, Token, Type, Visibility, braced, parenthesized};
 
-use super::attrs::doc_line;
+use super::attrs::{doc_line, flow_flags};
 use super::step::parse_step;
 use super::{FlowDef, Input, Return, kw};
 
 impl Parse for FlowDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut attrs = input.call(Attribute::parse_outer)?;
-        let subflow = attrs.iter().any(|a| a.path().is_ident("subflow"));
-        for attr in attrs.iter().filter(|a| a.path().is_ident("subflow")) {
-            attr.meta.require_path_only()?;
-        }
-        attrs.retain(|a| !a.path().is_ident("subflow"));
+        let (subflow, durable) = flow_flags(&mut attrs)?;
         let vis: Visibility = input.parse()?;
         input.parse::<kw::flow>()?;
         let name: Ident = input.parse()?;
@@ -35,6 +31,7 @@ impl Parse for FlowDef {
             steps: Vec::new(),
             ret: None,
             subflow,
+            durable,
         };
         let mut order = 0;
         while !body.is_empty() {

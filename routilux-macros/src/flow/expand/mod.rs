@@ -10,6 +10,7 @@
 mod checks;
 mod conditions;
 mod docs;
+mod durable;
 mod exec;
 mod kinds;
 mod layout;
@@ -104,6 +105,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
     // flows over private types are common in binaries.
     let subflow = (def.subflow || matches!(def.vis, syn::Visibility::Inherited))
         .then(|| subflow_impl(def, checked, &cx.output));
+    let durable = def.durable.is_some().then(|| cx.durable_impl());
 
     quote! {
         #(#attrs)*
@@ -118,5 +120,7 @@ pub(crate) fn flow(def: &FlowDef, checked: &Checked) -> TokenStream {
         }
 
         #subflow
+
+        #durable
     }
 }

@@ -110,7 +110,7 @@ impl Gen<'_> {
     }
 
     /// The value `__run` returns: the returned slots' values, taken out of the finished run.
-    fn result(&self) -> TokenStream {
+    pub(super) fn result(&self) -> TokenStream {
         let Gen { def, checked, .. } = self;
         let ok = quote!(::core::result::Result::Ok);
         match &def.ret {

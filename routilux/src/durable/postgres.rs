@@ -1,0 +1,345 @@
+//! [`PostgresStore`]: durable runs in a PostgreSQL database, shared by processes on any number
+//! of machines.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use postgres::{Client, NoTls, Transaction};
+
+use super::error::StoreError;
+use super::id::RunId;
+use super::rows::{completion_from, completion_row, halted};
+use super::store::{Checkpoint, Completion, NewRun, RunStatus, Store, StoredRun};
+
+/// The schema's migrations, in order: `(version, SQL)`.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/postgres/0001_init.sql"))];
+
+/// Serializes migrations between processes opening the same database at once.
+const MIGRATION_LOCK: i64 = 0x726f_7574_696c_7578; // "routilux"
+
+/// Durable runs in PostgreSQL (feature `postgres`), through the synchronous `postgres` client
+/// (one connection, shared by the run's threads).
+///
+/// Opening applies the schema's migrations (see [the schema](super#the-schema)) in the
+/// connection's `search_path` schema (usually `public`);
+/// [`connect_in_schema`](Self::connect_in_schema) uses a schema of its own. Commits follow the
+/// server's `synchronous_commit`.
+///
+/// ```no_run
+/// # fn main() -> Result<(), routilux::durable::StoreError> {
+/// use routilux::durable::PostgresStore;
+///
+/// let store = PostgresStore::connect("postgres://postgres@127.0.0.1/test")?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct PostgresStore {
+    client: Mutex<Client>,
+}
+
+fn db(error: postgres::Error) -> StoreError {
+    StoreError::database(error)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/database` or `host=... user=...`),
+    /// without TLS, and brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Connect`], [`StoreError::Migration`], [`StoreError::SchemaTooNew`].
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Connect(e.into()))?;
+        Self::setup(client, None)
+    }
+
+    /// Connects as [`connect`](Self::connect) and keeps the tables in schema `schema`
+    /// (created if missing; the connection's `search_path`).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Connect(e.into()))?;
+        Self::setup(client, Some(schema))
+    }
+
+    fn setup(mut client: Client, schema: Option<&str>) -> Result<Self, StoreError> {
+        if let Some(schema) = schema {
+            let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+            client
+                .batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {quoted}; SET search_path TO {quoted}"
+                ))
+                .map_err(|e| StoreError::Connect(e.into()))?;
+        }
+        migrate(&mut client)?;
+        Ok(PostgresStore {
+            client: Mutex::new(client),
+        })
+    }
+
+    fn client(&self) -> MutexGuard<'_, Client> {
+        // A panic while the lock was held left no transaction open (a dropped transaction
+        // rolls back), so the connection is still usable.
+        self.client.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `f` with the store's connection (between the store's own transactions), for
+    /// queries of your own: reports over `routilux_runs`, or dropping a test's schema.
+    pub fn with_client<R>(&self, f: impl FnOnce(&mut Client) -> R) -> R {
+        f(&mut self.client())
+    }
+
+    /// The schema version of the database.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(db)?;
+        version(&mut tx).map_err(db)
+    }
+}
+
+fn version(tx: &mut Transaction<'_>) -> Result<u32, postgres::Error> {
+    let row = tx.query_one(
+        "SELECT COALESCE(MAX(version), 0) FROM routilux_schema_version",
+        &[],
+    )?;
+    Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
+}
+
+/// Applies the migrations the database lacks, in one transaction, under an advisory lock.
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    let failed = |version: u32| {
+        move |e: postgres::Error| StoreError::Migration {
+            version,
+            source: e.into(),
+        }
+    };
+    let mut tx = client
+        .transaction()
+        .map_err(|e| StoreError::Connect(e.into()))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(failed(0))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS routilux_schema_version (
+             version    INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .map_err(failed(0))?;
+    let found = version(&mut tx).map_err(db)?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for &(number, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+        tx.batch_execute(sql).map_err(failed(number))?;
+        let number_i32 = i32::try_from(number).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO routilux_schema_version (version) VALUES ($1)",
+            &[&number_i32],
+        )
+        .map_err(failed(number))?;
+    }
+    tx.commit().map_err(db)
+}
+
+impl Store for PostgresStore {
+    fn create_run(&self, run: &NewRun<'_>) -> Result<(), StoreError> {
+        let inserted = self
+            .client()
+            .execute(
+                "INSERT INTO routilux_runs (id, flow, fingerprint, plan, inputs, status)
+                 VALUES ($1, $2, $3, $4, $5, 'running') ON CONFLICT (id) DO NOTHING",
+                &[
+                    &run.id.as_str(),
+                    &run.flow,
+                    &run.fingerprint,
+                    &run.plan,
+                    &run.inputs,
+                ],
+            )
+            .map_err(db)?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate(run.id.clone()));
+        }
+        Ok(())
+    }
+
+    fn load_run(&self, id: &RunId) -> Result<Option<StoredRun>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db)?;
+        let key = id.as_str();
+        let Some(run) = tx
+            .query_opt(
+                "SELECT flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason
+                 FROM routilux_runs WHERE id = $1",
+                &[&key],
+            )
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let checkpoints = tx
+            .query(
+                "SELECT step, value, compensated FROM routilux_checkpoints
+                 WHERE run_id = $1 ORDER BY seq",
+                &[&key],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| Checkpoint {
+                step: r.get(0),
+                value: r.get(1),
+                compensated: r.get(2),
+            })
+            .collect();
+        let undone = tx
+            .query(
+                "SELECT step FROM routilux_undos WHERE run_id = $1 ORDER BY seq",
+                &[&key],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let completion = tx
+            .query_opt(
+                "SELECT succeeded, output, failed_step, message, undo_errors
+                 FROM routilux_completions WHERE run_id = $1",
+                &[&key],
+            )
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        let completion = completion
+            .map(|r| {
+                let undo: String = r.get(4);
+                completion_from(r.get(0), r.get(1), r.get(2), r.get(3), &undo)
+            })
+            .transpose()?;
+        let status: String = run.get(4);
+        Ok(Some(StoredRun {
+            id: id.clone(),
+            flow: run.get(0),
+            fingerprint: run.get(1),
+            plan: run.get(2),
+            inputs: run.get(3),
+            status: RunStatus::parse(&status)?,
+            failure: run.get(5),
+            halted: halted(run.get(6), run.get(7)),
+            checkpoints,
+            undone,
+            completion,
+        }))
+    }
+
+    fn save_checkpoint(&self, id: &RunId, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
+        let inserted = self
+            .client()
+            .execute(
+                "INSERT INTO routilux_checkpoints (run_id, step, value, compensated)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING",
+                &[
+                    &id.as_str(),
+                    &checkpoint.step,
+                    &checkpoint.value,
+                    &checkpoint.compensated,
+                ],
+            )
+            .map_err(|e| {
+                if e.code() == Some(&postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+                    StoreError::NoRun(id.clone())
+                } else {
+                    db(e)
+                }
+            })?;
+        Ok(inserted == 1)
+    }
+
+    fn mark_failing(&self, id: &RunId, failure: &str) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "UPDATE routilux_runs SET status = 'failing', failure = $2, updated_at = now()
+                 WHERE id = $1 AND status = 'running'",
+                &[&id.as_str(), &failure],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "UPDATE routilux_runs SET status = 'halted', halted_step = $2, halt_reason = $3,
+                 updated_at = now() WHERE id = $1 AND status = 'running'",
+                &[&id.as_str(), &step, &reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
+        let changed = self
+            .client()
+            .execute(
+                "UPDATE routilux_runs SET status = 'running', halted_step = NULL,
+                 halt_reason = NULL, updated_at = now() WHERE id = $1 AND status = 'halted'",
+                &[&id.as_str()],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
+
+    fn record_undo(&self, id: &RunId, step: &str) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "INSERT INTO routilux_undos (run_id, step) VALUES ($1, $2)
+                 ON CONFLICT (run_id, step) DO NOTHING",
+                &[&id.as_str(), &step],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn complete(&self, id: &RunId, completion: &Completion) -> Result<bool, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(db)?;
+        let (succeeded, output, step, message, undo, status) = completion_row(completion);
+        let inserted = tx
+            .execute(
+                "INSERT INTO routilux_completions
+                 (run_id, succeeded, output, failed_step, message, undo_errors)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+                &[&id.as_str(), &succeeded, &output, &step, &message, &undo],
+            )
+            .map_err(db)?;
+        if inserted == 1 {
+            tx.execute(
+                "UPDATE routilux_runs SET status = $2, updated_at = now() WHERE id = $1",
+                &[&id.as_str(), &status.as_str()],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(inserted == 1)
+    }
+
+    fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError> {
+        Ok(self
+            .client()
+            .query(
+                "SELECT id FROM routilux_runs
+                 WHERE flow = $1 AND status IN ('running', 'failing') ORDER BY seq",
+                &[&flow],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| RunId::from(r.get::<_, String>(0)))
+            .collect())
+    }
+}
