@@ -14,6 +14,7 @@ mod handle;
 mod map_stream;
 mod metrics;
 mod queue;
+mod shard;
 mod state;
 mod stream;
 mod worker;

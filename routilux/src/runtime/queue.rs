@@ -1,9 +1,11 @@
 //! The runtime's core and its bounded queue: submitting (and waiting for room), cancelling
-//! a queued job, shutdown and metrics. The drain tasks that run the queued jobs, and the
-//! per-thread records of the running ones, are in `worker.rs`.
+//! a queued job, shutdown and metrics. The drain tasks that run the queued jobs are in
+//! `worker.rs`, the per-thread batches and records of the running jobs in `shard.rs`.
 //!
 //! Invariant: while the queue holds a job, at least one drain task is alive (spawned on the
-//! pool, or running); there are at most as many drain tasks as the pool has threads.
+//! pool, or running); there are at most as many drain tasks as the pool has threads. A job
+//! in a thread's batch is run by that thread's drain task (which ends only with an empty
+//! batch), or stolen by another thread that drains or waits.
 //!
 //! The queue's lock is the one lock that submitters and pool threads share, so it guards
 //! nothing but the queue itself: its critical sections push or pop one job and update a
@@ -23,8 +25,8 @@ use super::cell::JobCell;
 use super::error::{ShutdownError, SubmitError};
 use super::handle::{Helper, JobHandle};
 use super::metrics::{Latencies, Metrics};
+use super::shard::Shard;
 use super::state::SharedState;
-use super::worker::Shard;
 use crate::error::FlowError;
 use crate::options::RunOptions;
 
@@ -54,6 +56,11 @@ pub(crate) struct Queue<I, O> {
     next_id: u64,
     /// Jobs accepted so far.
     submitted: u64,
+    /// Jobs moved into the threads' batches so far, less those taken out by other threads
+    /// than their owner (`Core::held`).
+    ahead: usize,
+    /// The sum of the shards' `started_ahead` when last read (it only grows).
+    started_seen: usize,
 }
 
 /// Keeps what it holds on cache lines of its own, so that threads writing it do not slow
@@ -79,7 +86,7 @@ pub(crate) struct Core<I, O> {
     /// watch without taking the lock.
     pub(crate) len: Padded<AtomicUsize>,
     /// One per pool thread: the jobs it runs and what they counted.
-    pub(crate) shards: Box<[Shard]>,
+    pub(crate) shards: Box<[Shard<I, O>]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
     room: Condvar,
     /// Signalled when a job ends while someone waits for every job to end.
@@ -126,6 +133,8 @@ impl<I, O> Core<I, O> {
                 wakers: Vec::new(),
                 next_id: 1,
                 submitted: 0,
+                ahead: 0,
+                started_seen: 0,
             })),
             len: Padded(AtomicUsize::new(0)),
             shards: (0..workers).map(|_| Shard::default()).collect(),
@@ -147,14 +156,49 @@ impl<I, O> Core<I, O> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the oldest queued job, if any, on behalf of `shard` (counted as its job until
-    /// the job has ended: `shutdown` waits for it).
-    pub(crate) fn pop(&self, queue: &mut Queue<I, O>, shard: &Shard) -> Option<Job<I, O>> {
-        let job = queue.jobs.pop_front()?;
-        shard.claim();
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        self.made_room(queue);
-        Some(job)
+    /// Gives the calling thread (whose shard is `shard`) work: moves up to `batch` of the
+    /// oldest queued jobs into its batch (fewer when the queue is short, so that every
+    /// thread gets some, and with a small capacity, so that jobs waiting in batches never
+    /// hold up submitters for long: they count against it until they start), or else steals the oldest job of another thread's batch. They
+    /// count as `shard`'s jobs until they have ended (`shutdown` waits for them). Returns
+    /// whether it found any.
+    pub(crate) fn fill(&self, queue: &mut Queue<I, O>, shard: &Shard<I, O>, batch: usize) -> bool {
+        let len = queue.jobs.len();
+        if len > 0 {
+            let n = (len / self.workers)
+                .min(self.capacity / (4 * self.workers))
+                .clamp(1, batch.max(1));
+            let took = shard.take(queue.jobs.drain(..n));
+            queue.ahead += took;
+            self.len.store(queue.jobs.len(), Ordering::Relaxed);
+            self.made_room(queue);
+            return true;
+        }
+        for other in &*self.shards {
+            if std::ptr::eq(other, shard) {
+                continue;
+            }
+            if let Some(job) = other.steal() {
+                shard.take(std::iter::once(job));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Jobs in the threads' batches, not started yet: at least as many as there are (a
+    /// thread's count of jobs started may be read late), exactly as many at rest.
+    fn held(&self, queue: &mut Queue<I, O>) -> usize {
+        queue.started_seen = self.shards.iter().map(Shard::started_ahead).sum();
+        queue.ahead.saturating_sub(queue.started_seen)
+    }
+
+    /// Whether the queue and the batches hold `capacity` jobs (looking at the threads'
+    /// counts only when the queue alone is close to it).
+    fn is_full(&self, queue: &mut Queue<I, O>) -> bool {
+        let at_most = queue.ahead.saturating_sub(queue.started_seen);
+        queue.jobs.len() + at_most >= self.capacity
+            && queue.jobs.len() + self.held(queue) >= self.capacity
     }
 
     /// Wakes the blocked submitters and waiting futures once the queue has drained to half
@@ -196,14 +240,20 @@ impl<I, O> Core<I, O> {
             Shutdown::Drain => Vec::new(),
             Shutdown::Cancel => {
                 self.len.store(0, Ordering::Relaxed);
-                queue.jobs.drain(..).collect()
+                let mut jobs: Vec<Job<I, O>> = queue.jobs.drain(..).collect();
+                for shard in &*self.shards {
+                    let taken = shard.remove_all();
+                    queue.ahead -= taken.len();
+                    jobs.extend(taken);
+                }
+                jobs
             }
         };
         self.wake_submitters(&mut queue);
         drop(queue);
         if mode == Shutdown::Cancel {
-            // A job taken from the queue before this sees the flag when it starts, or is in
-            // its shard's list by now.
+            // A job taken out of a batch before this sees the flag when it starts, or is in
+            // its shard's list of running jobs by now (both under the shard's lock).
             self.cancelling.store(true, Ordering::SeqCst);
             for shard in &*self.shards {
                 shard.cancel_running();
@@ -252,10 +302,12 @@ impl<I, O> Core<I, O> {
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
-        let queue = self.lock();
-        let (queued, submitted) = (queue.jobs.len(), queue.submitted);
+        let mut queue = self.lock();
+        let held = self.held(&mut queue);
+        let (queued, submitted) = (queue.jobs.len() + held, queue.submitted);
+        let busy: usize = self.shards.iter().map(Shard::busy).sum();
         drop(queue);
-        let running = self.shards.iter().map(Shard::running).sum();
+        let running = busy.saturating_sub(held);
         let mut counts = [
             submitted,
             0,
@@ -279,7 +331,7 @@ impl<I, O> Core<I, O> {
     }
 
     /// The calling pool thread's shard.
-    pub(crate) fn shard(&self) -> &Shard {
+    pub(crate) fn shard(&self) -> &Shard<I, O> {
         let index = self.pool.current_thread_index().unwrap_or(0);
         &self.shards[index % self.shards.len()]
     }
@@ -300,7 +352,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             if !queue.accepting {
                 return Err(SubmitError::ShutDown(inputs));
             }
-            if queue.jobs.len() < self.capacity {
+            if !self.is_full(&mut queue) {
                 break;
             }
             match wait {
@@ -359,11 +411,18 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
     pub(crate) fn remove(&self, id: u64) {
         self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
         let mut queue = self.lock();
-        let job = queue
+        let mut job = queue
             .jobs
             .iter()
             .position(|job| job.cell.id == id)
             .and_then(|at| queue.jobs.remove(at));
+        if job.is_none() {
+            // Perhaps taken into a thread's batch (if it has not started meanwhile).
+            job = self.shards.iter().find_map(|shard| shard.remove(id));
+            if job.is_some() {
+                queue.ahead -= 1;
+            }
+        }
         if job.is_some() {
             self.len.store(queue.jobs.len(), Ordering::Relaxed);
             self.made_room(&mut queue);
