@@ -16,22 +16,18 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::ThreadPool;
 
 use super::Shutdown;
 use super::cell::JobCell;
-use super::error::{ShutdownError, SubmitError};
-use super::handle::{Helper, JobHandle};
+use super::error::ShutdownError;
 use super::metrics::{Latencies, Metrics};
 use super::shard::Shard;
 use super::state::SharedState;
 use crate::error::FlowError;
 use crate::options::RunOptions;
-
-/// How long a blocked submitter sleeps before it looks at the queue again.
-const ROOM_WAIT: Duration = Duration::from_millis(1);
 
 /// The flow a runtime runs: inputs and the run's options in, output out.
 pub(crate) type FlowFn<I, O> = dyn Fn(I, RunOptions<'_>) -> Result<O, FlowError> + Send + Sync;
@@ -47,20 +43,20 @@ pub(crate) struct Queue<I, O> {
     pub(crate) jobs: VecDeque<Job<I, O>>,
     /// Drain tasks alive (spawned, running or lingering).
     pub(crate) drainers: usize,
-    accepting: bool,
+    pub(super) accepting: bool,
     /// Threads blocked in `submit`, waiting for room.
-    blocked: usize,
+    pub(super) blocked: usize,
     /// Futures of `submit_async`, waiting for room.
-    wakers: Vec<Waker>,
+    pub(super) wakers: Vec<Waker>,
     /// The next job's id.
-    next_id: u64,
+    pub(super) next_id: u64,
     /// Jobs accepted so far.
-    submitted: u64,
+    pub(super) submitted: u64,
     /// Jobs moved into the threads' batches so far, less those taken out by other threads
     /// than their owner (`Core::held`).
-    ahead: usize,
+    pub(super) ahead: usize,
     /// The sum of the shards' `started_ahead` when last read (it only grows).
-    started_seen: usize,
+    pub(super) started_seen: usize,
 }
 
 /// Keeps what it holds on cache lines of its own, so that threads writing it do not slow
@@ -79,8 +75,8 @@ pub(crate) struct Core<I, O> {
     pub(crate) flow: Box<FlowFn<I, O>>,
     pub(crate) pool: Arc<ThreadPool>,
     pub(crate) state: Option<SharedState>,
-    capacity: usize,
-    workers: usize,
+    pub(super) capacity: usize,
+    pub(super) workers: usize,
     pub(crate) queue: Padded<Mutex<Queue<I, O>>>,
     /// The queue's length, as of its lock's last holder: for lingering drain tasks to
     /// watch without taking the lock.
@@ -88,7 +84,7 @@ pub(crate) struct Core<I, O> {
     /// One per pool thread: the jobs it runs and what they counted.
     pub(crate) shards: Box<[Shard<I, O>]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
-    room: Condvar,
+    pub(super) room: Condvar,
     /// Signalled when a job ends while someone waits for every job to end.
     pub(crate) idle: Condvar,
     /// Threads in `shutdown`, waiting for every job to end.
@@ -96,19 +92,9 @@ pub(crate) struct Core<I, O> {
     /// Set by `shutdown(Cancel)`: a job that starts from now on has its token cancelled.
     pub(crate) cancelling: AtomicBool,
     /// Jobs cancelled while queued.
-    cancelled_queued: AtomicU64,
+    pub(super) cancelled_queued: AtomicU64,
     /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
     pub(crate) latencies: Mutex<Latencies>,
-}
-
-/// How `push` waits for room.
-pub(crate) enum Wait<'w> {
-    /// Not at all.
-    No,
-    /// Blocking the thread (or helping, on a pool thread).
-    Block,
-    /// Registering a future's waker.
-    Wake(&'w Waker),
 }
 
 impl<I, O> Core<I, O> {
@@ -195,7 +181,7 @@ impl<I, O> Core<I, O> {
 
     /// Whether the queue and the batches hold `capacity` jobs (looking at the threads'
     /// counts only when the queue alone is close to it).
-    fn is_full(&self, queue: &mut Queue<I, O>) -> bool {
+    pub(super) fn is_full(&self, queue: &mut Queue<I, O>) -> bool {
         let at_most = queue.ahead.saturating_sub(queue.started_seen);
         queue.jobs.len() + at_most >= self.capacity
             && queue.jobs.len() + self.held(queue) >= self.capacity
@@ -203,7 +189,7 @@ impl<I, O> Core<I, O> {
 
     /// Wakes the blocked submitters and waiting futures once the queue has drained to half
     /// its capacity (so that they wake once per burst of jobs, not once per job).
-    fn made_room(&self, queue: &mut Queue<I, O>) {
+    pub(super) fn made_room(&self, queue: &mut Queue<I, O>) {
         if queue.jobs.len() > self.capacity / 2 {
             return;
         }
@@ -216,7 +202,7 @@ impl<I, O> Core<I, O> {
     }
 
     /// Whether no job is queued and none runs (with the queue's lock held).
-    fn is_idle(&self, queue: &Queue<I, O>) -> bool {
+    pub(super) fn is_idle(&self, queue: &Queue<I, O>) -> bool {
         queue.jobs.is_empty() && self.shards.iter().all(Shard::is_idle)
     }
 
@@ -334,103 +320,5 @@ impl<I, O> Core<I, O> {
     pub(crate) fn shard(&self) -> &Shard<I, O> {
         let index = self.pool.current_thread_index().unwrap_or(0);
         &self.shards[index % self.shards.len()]
-    }
-}
-
-impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
-    /// Queues a job, waiting for room as `wait` says.
-    pub(crate) fn push(
-        self: &Arc<Self>,
-        inputs: I,
-        wait: &Wait<'_>,
-    ) -> Result<JobHandle<O>, SubmitError<I>> {
-        // Made before taking the lock (the id is set under it, while the cell is ours).
-        let mut cell = Arc::new(JobCell::new(0));
-        let queued = Instant::now();
-        let mut queue = self.lock();
-        loop {
-            if !queue.accepting {
-                return Err(SubmitError::ShutDown(inputs));
-            }
-            if !self.is_full(&mut queue) {
-                break;
-            }
-            match wait {
-                Wait::No => return Err(SubmitError::Full(inputs)),
-                Wait::Wake(waker) => {
-                    if !queue.wakers.iter().any(|w| w.will_wake(waker)) {
-                        queue.wakers.push((*waker).clone());
-                    }
-                    return Err(SubmitError::Full(inputs));
-                }
-                Wait::Block if self.on_pool() => {
-                    // Waiting here could hold the last thread that drains the queue: make
-                    // room by running the oldest job on this thread instead.
-                    drop(queue);
-                    self.help_one();
-                    queue = self.lock();
-                }
-                Wait::Block => {
-                    // Woken at half capacity; but look again after a millisecond, in case the
-                    // queued jobs wait for this one.
-                    queue.blocked += 1;
-                    queue = self
-                        .room
-                        .wait_timeout(queue, ROOM_WAIT)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    queue.blocked -= 1;
-                }
-            }
-        }
-        let id = queue.next_id;
-        queue.next_id += 1;
-        queue.submitted += 1;
-        if let Some(cell) = Arc::get_mut(&mut cell) {
-            cell.id = id;
-        }
-        queue.jobs.push_back(Job {
-            inputs,
-            cell: Arc::clone(&cell),
-            queued,
-        });
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = queue.drainers < self.workers;
-        if spawn {
-            queue.drainers += 1;
-        }
-        drop(queue);
-        if spawn {
-            self.spawn_drainer();
-        }
-        let helper: Arc<dyn Helper> = Arc::clone(self) as Arc<dyn Helper>;
-        Ok(JobHandle::new(cell, helper))
-    }
-
-    /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.
-    pub(crate) fn remove(&self, id: u64) {
-        self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
-        let mut queue = self.lock();
-        let mut job = queue
-            .jobs
-            .iter()
-            .position(|job| job.cell.id == id)
-            .and_then(|at| queue.jobs.remove(at));
-        if job.is_none() {
-            // Perhaps taken into a thread's batch (if it has not started meanwhile).
-            job = self.shards.iter().find_map(|shard| shard.remove(id));
-            if job.is_some() {
-                queue.ahead -= 1;
-            }
-        }
-        if job.is_some() {
-            self.len.store(queue.jobs.len(), Ordering::Relaxed);
-            self.made_room(&mut queue);
-            if self.draining.load(Ordering::SeqCst) > 0 && self.is_idle(&queue) {
-                self.idle.notify_all();
-            }
-        }
-        drop(queue);
-        drop(job);
     }
 }
