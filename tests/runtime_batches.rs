@@ -44,12 +44,13 @@ fn hold(runtime: &Runtime<Cmd, u64>) -> (JobHandle<u64>, Sender<()>) {
     (handle, gate)
 }
 
+/// The holds, the jobs and the gates of [`batch_behind_a_held_job`].
+type Setup = (Vec<JobHandle<u64>>, Vec<JobHandle<u64>>, Vec<Sender<()>>);
+
 /// Two threads; leaves one thread (A) running a held job with three jobs waiting in its
 /// batch behind it, four jobs in the queue, and the other thread (B) held. Returns the
 /// holds (B's first), the jobs (values 2..=8, the batch's first) and the gates.
-fn batch_behind_a_held_job(
-    runtime: &Runtime<Cmd, u64>,
-) -> (Vec<JobHandle<u64>>, Vec<JobHandle<u64>>, Vec<Sender<()>>) {
+fn batch_behind_a_held_job(runtime: &Runtime<Cmd, u64>) -> Setup {
     let (first, first_gate) = hold(runtime);
     let (second, second_gate) = hold(runtime);
     let (started_tx, started) = mpsc::channel();
