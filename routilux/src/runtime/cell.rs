@@ -1,11 +1,18 @@
 //! [`JobCell`]: what one job shares between its [`JobHandle`](super::JobHandle) and the
 //! thread that runs it: its status, its result, and who waits for it.
 //!
-//! The status is an atomic, so that looking at it (and spinning on it for a moment before
-//! sleeping) takes no lock; the result, the waker and the count of sleepers sit behind a
-//! mutex. The result is stored before the status says the job ended, both under the mutex,
-//! so a reader holding the mutex that sees an ended status finds the result.
+//! The status is one atomic byte; the result sits beside it, outside any lock. Whoever
+//! moves the status from `Running` (the thread that started the job, the only one that
+//! can) writes the result first and then publishes the end with one swap; the handle (the
+//! only reader) takes the result once it has seen an ended status. So a job that nobody
+//! sleeps on costs two read-modify-writes of the status and no lock.
+//!
+//! Sleeping: a waiter takes the cell's mutex, sets the status's [`WAITING`] bit (a
+//! compare-exchange that fails if the job ended meanwhile) and sleeps on the condvar, or
+//! leaves its waker, under that mutex. A swap that finds the bit set takes the mutex before
+//! it notifies, so the wake-up cannot fall between the waiter's check and its sleep.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
@@ -20,6 +27,11 @@ const RUNNING: u8 = 1;
 const DONE: u8 = 2;
 const FAILED: u8 = 3;
 const CANCELLED: u8 = 4;
+/// Cancelled before it started: no result was written (it reads as
+/// [`JobError::Cancelled`]).
+const CANCELLED_QUEUED: u8 = 5;
+/// Set while a thread sleeps on the cell or a waker waits in it.
+const WAITING: u8 = 0x80;
 
 fn encode(status: JobStatus) -> u8 {
     match status {
@@ -32,7 +44,7 @@ fn encode(status: JobStatus) -> u8 {
 }
 
 fn decode(status: u8) -> JobStatus {
-    match status {
+    match status & !WAITING {
         QUEUED => JobStatus::Queued,
         RUNNING => JobStatus::Running,
         DONE => JobStatus::Done,
@@ -41,19 +53,30 @@ fn decode(status: u8) -> JobStatus {
     }
 }
 
+fn ended(status: u8) -> bool {
+    status & !WAITING >= DONE
+}
+
 /// The shared cell of one job.
 pub(crate) struct JobCell<O> {
     pub(crate) id: u64,
     pub(crate) cancel: CancelToken,
     status: AtomicU8,
-    state: Mutex<CellState<O>>,
+    /// Written only by the thread that moves the status from `Running`, before it does;
+    /// read only by the job's handle, after it saw an ended status.
+    result: UnsafeCell<Option<Result<O, JobError>>>,
+    sleep: Mutex<Sleep>,
     ended: Condvar,
 }
 
-pub(crate) struct CellState<O> {
-    result: Option<Result<O, JobError>>,
-    pub(crate) waker: Option<Waker>,
-    /// Threads blocked on `ended` (it is signalled only when there are some).
+// SAFETY: `result` is written by one thread before a release of the status and read by
+// the one handle after an acquire of it (see the field); `O: Send` moves between them.
+unsafe impl<O: Send> Sync for JobCell<O> {}
+
+/// Who waits for the job (behind the cell's mutex).
+struct Sleep {
+    waker: Option<Waker>,
+    /// Threads blocked on `ended`.
     sleepers: u32,
 }
 
@@ -63,8 +86,8 @@ impl<O> JobCell<O> {
             id,
             cancel: CancelToken::new(),
             status: AtomicU8::new(QUEUED),
-            state: Mutex::new(CellState {
-                result: None,
+            result: UnsafeCell::new(None),
+            sleep: Mutex::new(Sleep {
                 waker: None,
                 sleepers: 0,
             }),
@@ -72,9 +95,9 @@ impl<O> JobCell<O> {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, CellState<O>> {
-        // No user code runs under this lock (a result's destructor runs after it is released).
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Sleep> {
+        // No user code runs under this lock (wakers are woken after it is released).
+        self.sleep.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn status(&self) -> JobStatus {
@@ -82,64 +105,99 @@ impl<O> JobCell<O> {
     }
 
     fn has_ended(&self) -> bool {
-        self.status.load(Ordering::Acquire) >= DONE
+        ended(self.status.load(Ordering::Acquire))
     }
 
     /// Queued → Running; `false` if the job was cancelled meanwhile.
     pub(crate) fn start(&self) -> bool {
         self.status
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s & !WAITING == QUEUED).then_some(RUNNING | (s & WAITING))
+            })
             .is_ok()
     }
 
     /// Queued → Cancelled; `false` if the job had already started.
     pub(crate) fn cancel_queued(&self) -> bool {
-        self.finish_if(QUEUED, JobStatus::Cancelled, Err(JobError::Cancelled))
-    }
-
-    /// Running → `status`, with the result.
-    pub(crate) fn finish(&self, status: JobStatus, result: Result<O, JobError>) {
-        self.finish_if(RUNNING, status, result);
-    }
-
-    fn finish_if(&self, from: u8, to: JobStatus, result: Result<O, JobError>) -> bool {
-        let mut state = self.lock();
-        if self.status.load(Ordering::Acquire) != from {
-            drop(state);
-            return false;
-        }
-        state.result = Some(result);
-        // Under the lock, after the result: `start` may race with a cancel from `Queued`,
-        // and exactly one of them wins.
-        if self
+        let swapped = self
             .status
-            .compare_exchange(from, encode(to), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            let lost = state.result.take();
-            drop(state);
-            drop(lost);
-            return false;
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s & !WAITING == QUEUED).then_some(CANCELLED_QUEUED)
+            });
+        match swapped {
+            Ok(before) => {
+                self.wake(before);
+                true
+            }
+            Err(_) => false,
         }
-        let waker = state.waker.take();
-        let sleepers = state.sleepers > 0;
-        drop(state);
+    }
+
+    /// Running → `status`, with the result (called by the thread that started the job).
+    pub(crate) fn finish(&self, status: JobStatus, result: Result<O, JobError>) {
+        debug_assert!(self.status.load(Ordering::Relaxed) & !WAITING == RUNNING);
+        // SAFETY: the job runs: nobody else writes the result, and the handle reads it only
+        // after the swap below.
+        unsafe { *self.result.get() = Some(result) };
+        let before = self.status.swap(encode(status), Ordering::AcqRel);
+        self.wake(before);
+    }
+
+    /// Wakes the waiters, if the status was `before` with [`WAITING`] set.
+    fn wake(&self, before: u8) {
+        if before & WAITING == 0 {
+            return;
+        }
+        let mut sleep = self.lock();
+        let waker = sleep.waker.take();
+        let sleepers = sleep.sleepers > 0;
+        drop(sleep);
         if sleepers {
             self.ended.notify_all();
         }
         if let Some(waker) = waker {
             waker.wake();
         }
-        true
     }
 
-    /// The result if the job ended (taken out: later calls get [`JobError::Taken`]).
-    pub(crate) fn take(&self, state: &mut CellState<O>) -> Option<Result<O, JobError>> {
-        if self.has_ended() {
-            Some(state.result.take().unwrap_or(Err(JobError::Taken)))
-        } else {
-            None
+    /// The result if the job ended.
+    ///
+    /// # Safety
+    /// Only the job's handle calls it, and only until it got a result (later calls would
+    /// read a result taken, as `None`: the handle answers [`JobError::Taken`] itself).
+    pub(crate) unsafe fn take(&self) -> Option<Result<O, JobError>> {
+        let status = self.status.load(Ordering::Acquire);
+        if !ended(status) {
+            return None;
         }
+        if status & !WAITING == CANCELLED_QUEUED {
+            return Some(Err(JobError::Cancelled));
+        }
+        // SAFETY: the job ended (acquired above): its thread wrote the result and will not
+        // touch it again; the caller is the one reader.
+        Some(unsafe { (*self.result.get()).take() }.unwrap_or(Err(JobError::Taken)))
+    }
+
+    /// Sets [`WAITING`] (holding the cell's mutex); `false` if the job has ended.
+    fn mark_waiting(&self) -> bool {
+        self.status
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (!ended(s)).then_some(s | WAITING)
+            })
+            .is_ok()
+    }
+
+    /// Leaves `waker` to be woken when the job ends; `false` if it has ended already.
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        let mut sleep = self.lock();
+        if !self.mark_waiting() {
+            return false;
+        }
+        match &mut sleep.waker {
+            Some(old) if old.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        true
     }
 
     /// Watches the status for up to `limit` before a caller goes to sleep on the cell: a
@@ -169,46 +227,35 @@ impl<O> JobCell<O> {
         }
     }
 
-    /// Blocks until the job ends (or `timeout` passes); takes the result if it ended.
-    pub(crate) fn wait_take(&self, timeout: Option<Duration>) -> Option<Result<O, JobError>> {
-        let mut state = self.lock();
+    /// Blocks until the job has ended or `timeout` (if any) has passed; whether it ended.
+    pub(crate) fn block(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut sleep = self.lock();
         loop {
-            if let Some(result) = self.take(&mut state) {
-                return Some(result);
+            if !self.mark_waiting() {
+                return true;
             }
-            state.sleepers += 1;
-            match timeout {
-                None => {
-                    state = self
-                        .ended
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    state.sleepers -= 1;
+            sleep.sleepers += 1;
+            sleep = match deadline {
+                None => self
+                    .ended
+                    .wait(sleep)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.ended
+                        .wait_timeout(sleep, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
                 }
-                Some(timeout) => {
-                    let (mut guard, _) = self
-                        .ended
-                        .wait_timeout(state, timeout)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    guard.sleepers -= 1;
-                    return self.take(&mut guard);
-                }
+            };
+            sleep.sleepers -= 1;
+            if self.has_ended() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
             }
         }
-    }
-
-    /// Blocks until the job has ended or `timeout` has passed, without taking the result.
-    pub(crate) fn block_until_ended(&self, timeout: Duration) {
-        let state = self.lock();
-        if self.has_ended() {
-            return;
-        }
-        let mut state = state;
-        state.sleepers += 1;
-        let (mut guard, _) = self
-            .ended
-            .wait_timeout(state, timeout)
-            .unwrap_or_else(PoisonError::into_inner);
-        guard.sleepers -= 1;
     }
 }

@@ -90,6 +90,8 @@ pub struct JobHandle<O> {
     cell: Arc<JobCell<O>>,
     helper: Arc<dyn Helper>,
     cancel_on_drop: bool,
+    /// Whether the result was taken out of the cell.
+    taken: bool,
 }
 
 impl<O> JobHandle<O> {
@@ -98,7 +100,19 @@ impl<O> JobHandle<O> {
             cell,
             helper,
             cancel_on_drop: false,
+            taken: false,
         }
+    }
+
+    /// The result if the job ended (taken out of the cell the first time).
+    fn take(&mut self) -> Option<Result<O, JobError>> {
+        if self.taken {
+            return Some(Err(JobError::Taken));
+        }
+        // SAFETY: this handle is the cell's one reader, and takes only until it got one.
+        let result = unsafe { self.cell.take() }?;
+        self.taken = true;
+        Some(result)
     }
 
     /// The job's id.
@@ -143,14 +157,14 @@ impl<O> JobHandle<O> {
     /// The result, if the job has ended; it is taken out (a later call, [`wait`](Self::wait)
     /// or `.await` gives [`JobError::Taken`]).
     pub fn try_result(&mut self) -> Option<Result<O, JobError>> {
-        self.cell.take(&mut self.cell.lock())
+        self.take()
     }
 
     /// Blocks until the job has ended or `timeout` has passed, without taking its result
     /// (no help given: for the runtime's streams, which wait on a later job only to sleep
     /// less often).
     pub(crate) fn block_until_ended(&self, timeout: Duration) {
-        self.cell.block_until_ended(timeout);
+        self.cell.block(Some(timeout));
     }
 
     /// Blocks until the job ends and returns its result.
@@ -162,10 +176,10 @@ impl<O> JobHandle<O> {
     ///
     /// # Errors
     /// The job's [`JobError`].
-    pub fn wait(self) -> Result<O, JobError> {
+    pub fn wait(mut self) -> Result<O, JobError> {
         if self.helper.on_pool() {
             loop {
-                if let Some(result) = self.cell.take(&mut self.cell.lock()) {
+                if let Some(result) = self.take() {
                     return result;
                 }
                 if self.helper.help_one() {
@@ -173,14 +187,14 @@ impl<O> JobHandle<O> {
                 }
                 // The queue is empty: the job is running on another thread. Look at the
                 // queue again now and then, in case it fills up behind us.
-                if let Some(result) = self.cell.wait_take(Some(Duration::from_millis(1))) {
-                    return result;
-                }
+                self.cell.block(Some(Duration::from_millis(1)));
             }
         }
         // A small job often ends within microseconds: watch it for a moment before sleeping.
-        self.cell.spin(WAIT_SPIN);
-        self.cell.wait_take(None).unwrap_or(Err(JobError::Taken))
+        if !self.cell.spin(WAIT_SPIN) {
+            self.cell.block(None);
+        }
+        self.take().unwrap_or(Err(JobError::Taken))
     }
 }
 
@@ -188,15 +202,14 @@ impl<O> Future for JobHandle<O> {
     type Output = Result<O, JobError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let mut state = self.cell.lock();
-        if let Some(result) = self.cell.take(&mut state) {
+        let this = self.get_mut();
+        if let Some(result) = this.take() {
             return Poll::Ready(result);
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
+        if this.cell.register(cx.waker()) {
+            return Poll::Pending;
         }
-        Poll::Pending
+        Poll::Ready(this.take().unwrap_or(Err(JobError::Taken)))
     }
 }
 

@@ -15,7 +15,8 @@ use std::task::{Context as TaskContext, Poll, ready};
 
 use futures_util::stream::{FuturesUnordered, Stream};
 
-use super::queue::{Core, Wait};
+use super::queue::Core;
+use super::submit::Wait;
 use super::{JobError, JobHandle, Runtime, SubmitError};
 
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {

@@ -14,8 +14,10 @@ mod handle;
 mod map_stream;
 mod metrics;
 mod queue;
+mod shard;
 mod state;
 mod stream;
+mod submit;
 mod worker;
 
 use std::any::Any;
@@ -37,8 +39,9 @@ pub use stream::{Batches, ChannelBatches, Map, MapUnordered, batches};
 use crate::error::FlowError;
 use crate::options::RunOptions;
 use crate::track::Report;
-use queue::{Core, Wait};
+use queue::Core;
 use state::SharedState;
+use submit::Wait;
 
 /// The queue capacity of [`Runtime::new`].
 pub const DEFAULT_CAPACITY: usize = 1024;

@@ -1,9 +1,11 @@
 //! The runtime's core and its bounded queue: submitting (and waiting for room), cancelling
-//! a queued job, shutdown and metrics. The drain tasks that run the queued jobs, and the
-//! per-thread records of the running ones, are in `worker.rs`.
+//! a queued job, shutdown and metrics. The drain tasks that run the queued jobs are in
+//! `worker.rs`, the per-thread batches and records of the running jobs in `shard.rs`.
 //!
 //! Invariant: while the queue holds a job, at least one drain task is alive (spawned on the
-//! pool, or running); there are at most as many drain tasks as the pool has threads.
+//! pool, or running); there are at most as many drain tasks as the pool has threads. A job
+//! in a thread's batch is run by that thread's drain task (which ends only with an empty
+//! batch), or stolen by another thread that drains or waits.
 //!
 //! The queue's lock is the one lock that submitters and pool threads share, so it guards
 //! nothing but the queue itself: its critical sections push or pop one job and update a
@@ -14,22 +16,18 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::ThreadPool;
 
 use super::Shutdown;
 use super::cell::JobCell;
-use super::error::{ShutdownError, SubmitError};
-use super::handle::{Helper, JobHandle};
+use super::error::ShutdownError;
 use super::metrics::{Latencies, Metrics};
+use super::shard::Shard;
 use super::state::SharedState;
-use super::worker::Shard;
 use crate::error::FlowError;
 use crate::options::RunOptions;
-
-/// How long a blocked submitter sleeps before it looks at the queue again.
-const ROOM_WAIT: Duration = Duration::from_millis(1);
 
 /// The flow a runtime runs: inputs and the run's options in, output out.
 pub(crate) type FlowFn<I, O> = dyn Fn(I, RunOptions<'_>) -> Result<O, FlowError> + Send + Sync;
@@ -45,15 +43,20 @@ pub(crate) struct Queue<I, O> {
     pub(crate) jobs: VecDeque<Job<I, O>>,
     /// Drain tasks alive (spawned, running or lingering).
     pub(crate) drainers: usize,
-    accepting: bool,
+    pub(super) accepting: bool,
     /// Threads blocked in `submit`, waiting for room.
-    blocked: usize,
+    pub(super) blocked: usize,
     /// Futures of `submit_async`, waiting for room.
-    wakers: Vec<Waker>,
+    pub(super) wakers: Vec<Waker>,
     /// The next job's id.
-    next_id: u64,
+    pub(super) next_id: u64,
     /// Jobs accepted so far.
-    submitted: u64,
+    pub(super) submitted: u64,
+    /// Jobs moved into the threads' batches so far, less those taken out by other threads
+    /// than their owner (`Core::held`).
+    pub(super) ahead: usize,
+    /// The sum of the shards' `started_ahead` when last read (it only grows).
+    pub(super) started_seen: usize,
 }
 
 /// Keeps what it holds on cache lines of its own, so that threads writing it do not slow
@@ -72,16 +75,16 @@ pub(crate) struct Core<I, O> {
     pub(crate) flow: Box<FlowFn<I, O>>,
     pub(crate) pool: Arc<ThreadPool>,
     pub(crate) state: Option<SharedState>,
-    capacity: usize,
-    workers: usize,
+    pub(super) capacity: usize,
+    pub(super) workers: usize,
     pub(crate) queue: Padded<Mutex<Queue<I, O>>>,
     /// The queue's length, as of its lock's last holder: for lingering drain tasks to
     /// watch without taking the lock.
     pub(crate) len: Padded<AtomicUsize>,
     /// One per pool thread: the jobs it runs and what they counted.
-    pub(crate) shards: Box<[Shard]>,
+    pub(crate) shards: Box<[Shard<I, O>]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
-    room: Condvar,
+    pub(super) room: Condvar,
     /// Signalled when a job ends while someone waits for every job to end.
     pub(crate) idle: Condvar,
     /// Threads in `shutdown`, waiting for every job to end.
@@ -89,19 +92,9 @@ pub(crate) struct Core<I, O> {
     /// Set by `shutdown(Cancel)`: a job that starts from now on has its token cancelled.
     pub(crate) cancelling: AtomicBool,
     /// Jobs cancelled while queued.
-    cancelled_queued: AtomicU64,
+    pub(super) cancelled_queued: AtomicU64,
     /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
     pub(crate) latencies: Mutex<Latencies>,
-}
-
-/// How `push` waits for room.
-pub(crate) enum Wait<'w> {
-    /// Not at all.
-    No,
-    /// Blocking the thread (or helping, on a pool thread).
-    Block,
-    /// Registering a future's waker.
-    Wake(&'w Waker),
 }
 
 impl<I, O> Core<I, O> {
@@ -126,6 +119,8 @@ impl<I, O> Core<I, O> {
                 wakers: Vec::new(),
                 next_id: 1,
                 submitted: 0,
+                ahead: 0,
+                started_seen: 0,
             })),
             len: Padded(AtomicUsize::new(0)),
             shards: (0..workers).map(|_| Shard::default()).collect(),
@@ -147,19 +142,54 @@ impl<I, O> Core<I, O> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the oldest queued job, if any, on behalf of `shard` (counted as its job until
-    /// the job has ended: `shutdown` waits for it).
-    pub(crate) fn pop(&self, queue: &mut Queue<I, O>, shard: &Shard) -> Option<Job<I, O>> {
-        let job = queue.jobs.pop_front()?;
-        shard.claim();
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        self.made_room(queue);
-        Some(job)
+    /// Gives the calling thread (whose shard is `shard`) work: moves up to `batch` of the
+    /// oldest queued jobs into its batch (fewer when the queue is short, so that every
+    /// thread gets some, and with a small capacity, so that jobs waiting in batches never
+    /// hold up submitters for long: they count against it until they start), or else steals the oldest job of another thread's batch. They
+    /// count as `shard`'s jobs until they have ended (`shutdown` waits for them). Returns
+    /// whether it found any.
+    pub(crate) fn fill(&self, queue: &mut Queue<I, O>, shard: &Shard<I, O>, batch: usize) -> bool {
+        let len = queue.jobs.len();
+        if len > 0 {
+            let n = (len / self.workers)
+                .min(self.capacity / (4 * self.workers))
+                .clamp(1, batch.max(1));
+            let took = shard.take(queue.jobs.drain(..n));
+            queue.ahead += took;
+            self.len.store(queue.jobs.len(), Ordering::Relaxed);
+            self.made_room(queue);
+            return true;
+        }
+        for other in &*self.shards {
+            if std::ptr::eq(other, shard) {
+                continue;
+            }
+            if let Some(job) = other.steal() {
+                shard.take(std::iter::once(job));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Jobs in the threads' batches, not started yet: at least as many as there are (a
+    /// thread's count of jobs started may be read late), exactly as many at rest.
+    fn held(&self, queue: &mut Queue<I, O>) -> usize {
+        queue.started_seen = self.shards.iter().map(Shard::started_ahead).sum();
+        queue.ahead.saturating_sub(queue.started_seen)
+    }
+
+    /// Whether the queue and the batches hold `capacity` jobs (looking at the threads'
+    /// counts only when the queue alone is close to it).
+    pub(super) fn is_full(&self, queue: &mut Queue<I, O>) -> bool {
+        let at_most = queue.ahead.saturating_sub(queue.started_seen);
+        queue.jobs.len() + at_most >= self.capacity
+            && queue.jobs.len() + self.held(queue) >= self.capacity
     }
 
     /// Wakes the blocked submitters and waiting futures once the queue has drained to half
     /// its capacity (so that they wake once per burst of jobs, not once per job).
-    fn made_room(&self, queue: &mut Queue<I, O>) {
+    pub(super) fn made_room(&self, queue: &mut Queue<I, O>) {
         if queue.jobs.len() > self.capacity / 2 {
             return;
         }
@@ -172,7 +202,7 @@ impl<I, O> Core<I, O> {
     }
 
     /// Whether no job is queued and none runs (with the queue's lock held).
-    fn is_idle(&self, queue: &Queue<I, O>) -> bool {
+    pub(super) fn is_idle(&self, queue: &Queue<I, O>) -> bool {
         queue.jobs.is_empty() && self.shards.iter().all(Shard::is_idle)
     }
 
@@ -196,14 +226,20 @@ impl<I, O> Core<I, O> {
             Shutdown::Drain => Vec::new(),
             Shutdown::Cancel => {
                 self.len.store(0, Ordering::Relaxed);
-                queue.jobs.drain(..).collect()
+                let mut jobs: Vec<Job<I, O>> = queue.jobs.drain(..).collect();
+                for shard in &*self.shards {
+                    let taken = shard.remove_all();
+                    queue.ahead -= taken.len();
+                    jobs.extend(taken);
+                }
+                jobs
             }
         };
         self.wake_submitters(&mut queue);
         drop(queue);
         if mode == Shutdown::Cancel {
-            // A job taken from the queue before this sees the flag when it starts, or is in
-            // its shard's list by now.
+            // A job taken out of a batch before this sees the flag when it starts, or is in
+            // its shard's list of running jobs by now (both under the shard's lock).
             self.cancelling.store(true, Ordering::SeqCst);
             for shard in &*self.shards {
                 shard.cancel_running();
@@ -252,10 +288,12 @@ impl<I, O> Core<I, O> {
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
-        let queue = self.lock();
-        let (queued, submitted) = (queue.jobs.len(), queue.submitted);
+        let mut queue = self.lock();
+        let held = self.held(&mut queue);
+        let (queued, submitted) = (queue.jobs.len() + held, queue.submitted);
+        let busy: usize = self.shards.iter().map(Shard::busy).sum();
         drop(queue);
-        let running = self.shards.iter().map(Shard::running).sum();
+        let running = busy.saturating_sub(held);
         let mut counts = [
             submitted,
             0,
@@ -279,99 +317,8 @@ impl<I, O> Core<I, O> {
     }
 
     /// The calling pool thread's shard.
-    pub(crate) fn shard(&self) -> &Shard {
+    pub(crate) fn shard(&self) -> &Shard<I, O> {
         let index = self.pool.current_thread_index().unwrap_or(0);
         &self.shards[index % self.shards.len()]
-    }
-}
-
-impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
-    /// Queues a job, waiting for room as `wait` says.
-    pub(crate) fn push(
-        self: &Arc<Self>,
-        inputs: I,
-        wait: &Wait<'_>,
-    ) -> Result<JobHandle<O>, SubmitError<I>> {
-        // Made before taking the lock (the id is set under it, while the cell is ours).
-        let mut cell = Arc::new(JobCell::new(0));
-        let queued = Instant::now();
-        let mut queue = self.lock();
-        loop {
-            if !queue.accepting {
-                return Err(SubmitError::ShutDown(inputs));
-            }
-            if queue.jobs.len() < self.capacity {
-                break;
-            }
-            match wait {
-                Wait::No => return Err(SubmitError::Full(inputs)),
-                Wait::Wake(waker) => {
-                    if !queue.wakers.iter().any(|w| w.will_wake(waker)) {
-                        queue.wakers.push((*waker).clone());
-                    }
-                    return Err(SubmitError::Full(inputs));
-                }
-                Wait::Block if self.on_pool() => {
-                    // Waiting here could hold the last thread that drains the queue: make
-                    // room by running the oldest job on this thread instead.
-                    drop(queue);
-                    self.help_one();
-                    queue = self.lock();
-                }
-                Wait::Block => {
-                    // Woken at half capacity; but look again after a millisecond, in case the
-                    // queued jobs wait for this one.
-                    queue.blocked += 1;
-                    queue = self
-                        .room
-                        .wait_timeout(queue, ROOM_WAIT)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    queue.blocked -= 1;
-                }
-            }
-        }
-        let id = queue.next_id;
-        queue.next_id += 1;
-        queue.submitted += 1;
-        if let Some(cell) = Arc::get_mut(&mut cell) {
-            cell.id = id;
-        }
-        queue.jobs.push_back(Job {
-            inputs,
-            cell: Arc::clone(&cell),
-            queued,
-        });
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = queue.drainers < self.workers;
-        if spawn {
-            queue.drainers += 1;
-        }
-        drop(queue);
-        if spawn {
-            self.spawn_drainer();
-        }
-        let helper: Arc<dyn Helper> = Arc::clone(self) as Arc<dyn Helper>;
-        Ok(JobHandle::new(cell, helper))
-    }
-
-    /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.
-    pub(crate) fn remove(&self, id: u64) {
-        self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
-        let mut queue = self.lock();
-        let job = queue
-            .jobs
-            .iter()
-            .position(|job| job.cell.id == id)
-            .and_then(|at| queue.jobs.remove(at));
-        if job.is_some() {
-            self.len.store(queue.jobs.len(), Ordering::Relaxed);
-            self.made_room(&mut queue);
-            if self.draining.load(Ordering::SeqCst) > 0 && self.is_idle(&queue) {
-                self.idle.notify_all();
-            }
-        }
-        drop(queue);
-        drop(job);
     }
 }

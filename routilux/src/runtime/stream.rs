@@ -19,7 +19,8 @@ const BURST_WAIT: Duration = Duration::from_millis(1);
 
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
-    /// yields the results in input order. Inputs are taken from `inputs` as room appears.
+    /// yields the results in input order. Inputs are taken from `inputs` as room appears,
+    /// in runs of up to half the bound (each run queued at once).
     ///
     /// ```
     /// use routilux::{RunOptions, Runtime};
@@ -126,11 +127,11 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
     type Item = Result<O, JobError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.in_flight.len() < self.bound {
-            let Some(inputs) = self.inputs.next() else {
-                break;
-            };
-            self.in_flight.push_back(submit_one(self.runtime, inputs));
+        // Refill in runs of half the bound, each queued under one lock (fewer lock hand-overs
+        // between this thread and the pool's; still at most `bound` in flight).
+        if self.in_flight.len() <= self.bound / 2 {
+            let room = self.bound - self.in_flight.len();
+            (self.runtime.core).push_many(&mut self.inputs, room, &mut self.in_flight);
         }
         let front = self.in_flight.front()?;
         if let Ok(handle) = front

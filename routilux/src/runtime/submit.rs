@@ -1,0 +1,181 @@
+//! Submitting: queuing one job (waiting for room as the caller asks) or a run of jobs under
+//! one lock (for the runtime's streams), and taking a cancelled job out of the queue.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::cell::JobCell;
+use super::error::{JobError, SubmitError};
+use super::handle::{Helper, JobHandle};
+use super::queue::{Core, Job};
+
+/// How long a blocked submitter sleeps before it looks at the queue again.
+const ROOM_WAIT: Duration = Duration::from_millis(1);
+
+/// How `push` waits for room.
+pub(crate) enum Wait<'w> {
+    /// Not at all.
+    No,
+    /// Blocking the thread (or helping, on a pool thread).
+    Block,
+    /// Registering a future's waker.
+    Wake(&'w Waker),
+}
+
+impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
+    /// Queues a job, waiting for room as `wait` says.
+    pub(crate) fn push(
+        self: &Arc<Self>,
+        inputs: I,
+        wait: &Wait<'_>,
+    ) -> Result<JobHandle<O>, SubmitError<I>> {
+        // Made before taking the lock (the id is set under it, while the cell is ours).
+        let mut cell = Arc::new(JobCell::new(0));
+        let queued = Instant::now();
+        let mut queue = self.lock();
+        loop {
+            if !queue.accepting {
+                return Err(SubmitError::ShutDown(inputs));
+            }
+            if !self.is_full(&mut queue) {
+                break;
+            }
+            match wait {
+                Wait::No => return Err(SubmitError::Full(inputs)),
+                Wait::Wake(waker) => {
+                    if !queue.wakers.iter().any(|w| w.will_wake(waker)) {
+                        queue.wakers.push((*waker).clone());
+                    }
+                    return Err(SubmitError::Full(inputs));
+                }
+                Wait::Block if self.on_pool() => {
+                    // Waiting here could hold the last thread that drains the queue: make
+                    // room by running the oldest job on this thread instead.
+                    drop(queue);
+                    self.help_one();
+                    queue = self.lock();
+                }
+                Wait::Block => {
+                    // Woken at half capacity; but look again after a millisecond, in case the
+                    // queued jobs wait for this one.
+                    queue.blocked += 1;
+                    queue = self
+                        .room
+                        .wait_timeout(queue, ROOM_WAIT)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    queue.blocked -= 1;
+                }
+            }
+        }
+        let id = queue.next_id;
+        queue.next_id += 1;
+        queue.submitted += 1;
+        if let Some(cell) = Arc::get_mut(&mut cell) {
+            cell.id = id;
+        }
+        queue.jobs.push_back(Job {
+            inputs,
+            cell: Arc::clone(&cell),
+            queued,
+        });
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
+        let spawn = queue.drainers < self.workers;
+        if spawn {
+            queue.drainers += 1;
+        }
+        drop(queue);
+        if spawn {
+            self.spawn_drainer();
+        }
+        let helper: Arc<dyn Helper> = Arc::clone(self) as Arc<dyn Helper>;
+        Ok(JobHandle::new(cell, helper))
+    }
+
+    /// Queues up to `n` jobs from `inputs` under one lock, appending their handles to
+    /// `out`: as many as there is room for now; the rest one by one, waiting for room as
+    /// [`push`](Self::push) does with [`Wait::Block`]. An input the runtime refused (it was
+    /// shut down) is dropped and gets [`JobError::NotSubmitted`] in its place.
+    pub(crate) fn push_many(
+        self: &Arc<Self>,
+        inputs: &mut impl Iterator<Item = I>,
+        n: usize,
+        out: &mut VecDeque<Result<JobHandle<O>, JobError>>,
+    ) {
+        // The inputs and the cells are made before taking the lock (user code runs in
+        // `next`; the ids are set under it, while the cells are ours).
+        let mut jobs: Vec<(I, Arc<JobCell<O>>)> = inputs
+            .take(n)
+            .map(|inputs| (inputs, Arc::new(JobCell::new(0))))
+            .collect();
+        let queued = Instant::now();
+        let mut queue = self.lock();
+        let room = if queue.accepting && !self.is_full(&mut queue) {
+            let held = queue.ahead.saturating_sub(queue.started_seen);
+            self.capacity().saturating_sub(queue.jobs.len() + held)
+        } else {
+            0
+        };
+        let mut rest = jobs.split_off(room.min(jobs.len()));
+        let helper: Arc<dyn Helper> = Arc::clone(self) as Arc<dyn Helper>;
+        for (inputs, mut cell) in jobs {
+            if let Some(cell) = Arc::get_mut(&mut cell) {
+                cell.id = queue.next_id;
+            }
+            queue.next_id += 1;
+            queue.submitted += 1;
+            queue.jobs.push_back(Job {
+                inputs,
+                cell: Arc::clone(&cell),
+                queued,
+            });
+            out.push_back(Ok(JobHandle::new(cell, Arc::clone(&helper))));
+        }
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
+        let spawn = self
+            .workers
+            .saturating_sub(queue.drainers)
+            .min(queue.jobs.len());
+        queue.drainers += spawn;
+        drop(queue);
+        for _ in 0..spawn {
+            self.spawn_drainer();
+        }
+        for (inputs, cell) in rest.drain(..) {
+            drop(cell);
+            out.push_back(self.push(inputs, &Wait::Block).map_err(|e| match e {
+                SubmitError::Full(_) | SubmitError::ShutDown(_) => JobError::NotSubmitted,
+            }));
+        }
+    }
+
+    /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.
+    pub(crate) fn remove(&self, id: u64) {
+        self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
+        let mut queue = self.lock();
+        let mut job = queue
+            .jobs
+            .iter()
+            .position(|job| job.cell.id == id)
+            .and_then(|at| queue.jobs.remove(at));
+        if job.is_none() {
+            // Perhaps taken into a thread's batch (if it has not started meanwhile).
+            job = self.shards.iter().find_map(|shard| shard.remove(id));
+            if job.is_some() {
+                queue.ahead -= 1;
+            }
+        }
+        if job.is_some() {
+            self.len.store(queue.jobs.len(), Ordering::Relaxed);
+            self.made_room(&mut queue);
+            if self.draining.load(Ordering::SeqCst) > 0 && self.is_idle(&queue) {
+                self.idle.notify_all();
+            }
+        }
+        drop(queue);
+        drop(job);
+    }
+}
