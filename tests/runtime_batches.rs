@@ -143,7 +143,7 @@ fn a_full_queue_counts_the_batches() {
             .chain(more)
             .map(|h| h.wait().unwrap())
             .sum();
-        assert_eq!(sum, (2..18).sum());
+        assert_eq!(sum, (2..18).sum::<u64>());
         for hold in holds {
             assert_eq!(hold.wait().unwrap(), 0);
         }
