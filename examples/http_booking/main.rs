@@ -13,9 +13,10 @@
 //! - the first charge of every fifth trip fails with 500; the card of every seventh trip
 //!   is declined (402) every time, so that booking fails and its holds are released.
 //!
-//! The server also counts the hotel requests in flight at once and prints the most it saw.
-//! The hotel step takes a permit of a shared [`Limit`](routilux::Limit) of 4, so that count
-//! stays at 4 or below, all trips together.
+//! The server also counts the room holds (`PUT /hotels/..`) in flight at once and prints the
+//! most it saw. The hotel step takes a permit of a shared [`Limit`](routilux::Limit) of 4, so
+//! that count stays at 4 or below, all trips together. (A limit gates the step, not its undo:
+//! the `DELETE` that releases a room runs after the step gave its permit back.)
 //!
 //! Every request is idempotent (`PUT /flights/7` holds booking 7's seat, however often it is
 //! sent), so a retry after a timeout never books twice. At the end the example prints what
@@ -298,13 +299,13 @@ async fn book_all() -> Result<(), Box<dyn Error + Send + Sync>> {
         books.hotels.len(),
         books.charges.len()
     );
-    let peak = server.hotel_requests.peak();
+    let peak = server.hotel_holds.peak();
     println!(
-        "hotel requests in flight at once, at most: {peak} (limit: {})",
+        "room holds in flight at once, at most: {peak} (limit: {})",
         HOTEL_API.permits()
     );
     if peak > HOTEL_API.permits() {
-        return Err(format!("{peak} hotel requests were in flight at once, over the limit").into());
+        return Err(format!("{peak} room holds were in flight at once, over the limit").into());
     }
     let consistent = books.flights == confirmed
         && books.hotels == confirmed

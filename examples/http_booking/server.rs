@@ -61,7 +61,7 @@ pub struct Books {
 #[derive(Default)]
 pub struct Server {
     books: Mutex<Books>,
-    pub hotel_requests: Gauge,
+    pub hotel_holds: Gauge,
 }
 
 /// What the server decided to do with a request.
@@ -79,11 +79,11 @@ impl Server {
     }
 
     async fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let _in_flight = request
-            .uri()
-            .path()
-            .starts_with("/hotels/")
-            .then(|| self.hotel_requests.enter());
+        // Only the holds count: the limit gates the hotel step, not the undo that releases
+        // a room (`DELETE`), which runs after the step has given its permit back.
+        let _in_flight = (request.method() == Method::PUT
+            && request.uri().path().starts_with("/hotels/"))
+        .then(|| self.hotel_holds.enter());
         let (status, body) = match self.decide(request.method(), request.uri().path()) {
             Answer::Now(status, body) => (status, body),
             Answer::Slow(wait, status) => {
