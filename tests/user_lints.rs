@@ -98,8 +98,39 @@ flow! {
     }
 }
 
+/// Looks `x` up, later.
+///
+/// # Errors
+/// Never; a lookup could.
+#[routine(retries = 1, timeout = std::time::Duration::from_secs(5), undo = unlook)]
+pub async fn look_up(x: &u64, ctx: &routilux::Context) -> Result<u64, std::num::ParseIntError> {
+    std::future::ready(ctx.attempt()).await;
+    Ok(x + 1)
+}
+
+/// Undoes a lookup, later.
+pub async fn unlook(_: &u64) {
+    std::future::ready(()).await;
+}
+
+flow! {
+    /// Async routines mapped with `each`, plain and conditional, in a strict crate.
+    pub flow AsyncEach {
+        input xs: Vec<u64>;
+        input on: bool;
+        #[step(max_concurrency = 2)]
+        step looked = look_up(each xs);
+        step maybe = look_up(each looked) if on;
+        return (looked, maybe);
+    }
+}
+
 #[test]
 fn strict_flows_run() {
+    assert_eq!(
+        routilux::block_on(AsyncEach::run_async(vec![1, 2], true)).unwrap(),
+        (vec![2, 3], Some(vec![3, 4]))
+    );
     let (scaled, first, mapped) = Language::run(vec![1, 2], true).unwrap();
     assert_eq!(scaled, ["x3", "x6"]);
     assert_eq!(first, Some(42));

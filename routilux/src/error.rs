@@ -149,6 +149,11 @@ impl FlowError {
         self.inner.element
     }
 
+    /// Takes the undo errors out (to report them with another error).
+    pub(crate) fn take_undo_errors(&mut self) -> Vec<UndoError> {
+        std::mem::take(&mut self.inner.undo_errors)
+    }
+
     /// Adds the run's undo errors after those already reported (a map step's elements).
     pub(crate) fn set_undo_errors(&mut self, errors: Vec<UndoError>) {
         self.inner.undo_errors.extend(errors);

@@ -147,6 +147,7 @@ pub struct Policy {
     conditional: bool,
     subflow: bool,
     asynchronous: bool,
+    map: bool,
     timeout: Option<Duration>,
     limit: Option<LimitRef>,
 }
@@ -179,6 +180,7 @@ impl Policy {
         conditional: false,
         subflow: false,
         asynchronous: false,
+        map: false,
         timeout: None,
         limit: None,
     };
@@ -256,13 +258,15 @@ impl Policy {
     }
 
     /// The policy of a map step (`step ys = f(each xs);`) whose elements run under `self`:
-    /// retries and compensation apply per element inside the step, so the step itself is
-    /// run once, and it reads its context (to stop starting elements when the run stops).
-    /// Undo applies to the whole step, element by element, once each.
+    /// retries, timeouts and compensation apply per element inside the step, so the step
+    /// itself is run once, and it reads its context (to stop starting elements when the run
+    /// stops). Undo applies to the whole step, element by element, once each.
     #[doc(hidden)]
     #[must_use]
     pub const fn __map_step(mut self) -> Self {
+        self.map = true;
         self.retries = 0;
+        self.timeout = None;
         self.undo_retries = 0;
         self.compensates = false;
         self.context = true;
@@ -292,6 +296,13 @@ impl Policy {
     #[must_use]
     pub const fn is_async(&self) -> bool {
         self.asynchronous
+    }
+
+    /// Whether the step maps its routine over the elements of a value
+    /// (`step ys = f(each xs);`).
+    #[must_use]
+    pub const fn is_map(&self) -> bool {
+        self.map
     }
 
     /// Whether the step runs another flow (`step y = Inner(a, b);`).

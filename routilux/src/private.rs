@@ -9,7 +9,9 @@ pub use crate::engine::{
     Access, Brand, CLEARING, Decision, Exec, StepAccess, execute, execute_async, execute_nested,
 };
 pub use crate::error::BoxError;
-pub use crate::map::{Elements, MapOptions, map, undo_each};
+pub use crate::map::{
+    ElementFuture, Elements, MapOptions, map, map_later, undo_each, undo_each_later,
+};
 pub use crate::plan::{Plan, SlotPlan, StepPlan};
 pub use crate::policy::{Backoff, Policy};
 pub use crate::slot::Slot;
@@ -462,13 +464,6 @@ impl<'p, T: Send + 'p> Outcome<'p, T> {
 #[inline(always)]
 pub fn call<T>(f: impl FnOnce() -> T) -> T {
     f()
-}
-
-/// The start function of a step that is never async (a map step): an error if called.
-pub fn not_async<S>(_: &S) -> StepFuture<'_> {
-    Box::pin(std::future::ready(Err(Box::new(crate::error::Internal(
-        "a map step was started as an async step",
-    )) as BoxError)))
 }
 
 /// Fails to compile unless `T` can be shared between the threads of a run.

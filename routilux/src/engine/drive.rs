@@ -4,7 +4,9 @@
 //! run is async: steps start as soon as their dependencies are done (`Dataflow`).
 //!
 //! When the run stops (a failure, a cancellation, the deadline), the owner drops the futures
-//! of the async steps in flight at once: they never finish, and are not undone.
+//! of the async steps in flight at once: they never finish, and are not undone. Map steps
+//! are the exception: each is polled once more, drops its elements in flight and undoes
+//! its completed ones, so that their undo errors are reported with the run's.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -40,6 +42,10 @@ impl<E: Exec> Run<'_, E> {
             self.queued(queued, true, epoch);
         }
         let mut in_flight = FuturesUnordered::new();
+        // Map steps in flight: when the run stops they are polled once more, not dropped,
+        // so that they undo their completed elements and report it.
+        let mut maps = FuturesUnordered::new();
+        let mut winding = Vec::new();
         let mut starting: Vec<u32> = Vec::new();
         let mut deadline = self.deadline.map(Sleep::until);
         let cancel_key = self.id;
@@ -58,6 +64,7 @@ impl<E: Exec> Run<'_, E> {
                 if self.interrupted() {
                     // Dropped, not finished: the run is over for them.
                     in_flight.clear();
+                    winding.extend(std::mem::take(&mut maps));
                     self.deferred
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -87,6 +94,9 @@ impl<E: Exec> Run<'_, E> {
                                 progressed = true;
                                 self.started(step, outcome, epoch);
                             }
+                            Poll::Pending if self.plan.steps()[step as usize].policy().is_map() => {
+                                maps.push(attempt);
+                            }
                             Poll::Pending => in_flight.push(attempt),
                         }
                     }
@@ -95,12 +105,25 @@ impl<E: Exec> Run<'_, E> {
                     progressed = true;
                     self.started(step, outcome, epoch);
                 }
+                while let Poll::Ready(Some((step, outcome))) = maps.poll_next_unpin(cx) {
+                    progressed = true;
+                    self.started(step, outcome, epoch);
+                }
+                // Polled whether woken or not: each sees that the run stopped.
+                let before = winding.len();
+                winding.retain_mut(|attempt| attempt.as_mut().poll(cx).is_pending());
+                progressed |= winding.len() < before;
                 if progressed {
                     continue;
                 }
                 // Helpers first: one that defers a step does so before it stops counting
                 // itself active.
-                if self.settled() && self.deferred_is_empty() && in_flight.is_empty() {
+                if self.settled()
+                    && self.deferred_is_empty()
+                    && in_flight.is_empty()
+                    && maps.is_empty()
+                    && winding.is_empty()
+                {
                     return Poll::Ready(());
                 }
                 if !self.deferred_is_empty() && !self.stopped.load(Ordering::Relaxed) {
@@ -111,6 +134,8 @@ impl<E: Exec> Run<'_, E> {
         })
         .await;
         drop(in_flight);
+        drop(maps);
+        drop(winding);
         if let Some(token) = self.cancel {
             token.signal().unregister(cancel_key);
         }

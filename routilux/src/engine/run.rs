@@ -3,8 +3,8 @@
 //! failure, and finish: drop what is left and undo.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Exec;
@@ -13,7 +13,7 @@ use super::notify::Observers;
 use super::permits::Limits;
 use crate::cancel::{CancelToken, Signal};
 use crate::context::RunData;
-use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked};
+use crate::error::{BoxError, ErrorKind, FlowError, StepPanicked, UndoError};
 use crate::observe::RunInfo;
 use crate::options::RunOptions;
 use crate::plan::{Hot, Plan};
@@ -60,6 +60,9 @@ pub(crate) struct Run<'a, E> {
     pub(super) ready: &'a [AtomicU32],
     pub(super) stopped: AtomicBool,
     pub(super) failure: OnceLock<FlowError>,
+    /// Undo errors carried by failures that came after the first (a map step that undid its
+    /// elements as the run stopped): reported with the first.
+    late_undo_errors: Mutex<Vec<UndoError>>,
     /// The options the run was called with, for the sub-flows it runs.
     pub(super) options: &'a RunOptions<'a>,
     /// For the run of a sub-flow: what it inherits from the step that runs it.
@@ -143,6 +146,7 @@ impl<'a, E: Exec> Run<'a, E> {
             ready,
             stopped: AtomicBool::new(false),
             failure: OnceLock::new(),
+            late_undo_errors: Mutex::new(Vec::new()),
             options,
             parent,
             keep: Keepsakes::default(),
@@ -259,7 +263,19 @@ impl<'a, E: Exec> Run<'a, E> {
     #[cold]
     pub(super) fn stop(&self, error: FlowError) -> bool {
         self.stopped.store(true, Ordering::Relaxed);
-        let first = self.failure.set(error).is_ok();
+        let first = match self.failure.set(error) {
+            Ok(()) => true,
+            Err(mut late) => {
+                let undo_errors = late.take_undo_errors();
+                if !undo_errors.is_empty() {
+                    self.late_undo_errors
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend(undo_errors);
+                }
+                false
+            }
+        };
         // Wake steps sleeping before a retry: the run is over for them.
         self.wake.notify();
         if let Some(token) = self.cancel {
@@ -348,6 +364,14 @@ impl<'a, E: Exec> Run<'a, E> {
         }
         let result = match self.failure.take() {
             Some(mut error) => {
+                let late = std::mem::take(
+                    self.late_undo_errors
+                        .get_mut()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+                if !late.is_empty() {
+                    error.set_undo_errors(late);
+                }
                 if !undo_errors.is_empty() {
                     error.set_undo_errors(undo_errors);
                 }

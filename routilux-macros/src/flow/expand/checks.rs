@@ -1,12 +1,11 @@
 //! Compile-time checks emitted as items, each at the user's tokens: inputs must cross threads,
-//! a `timeout` needs an async routine, and an async routine cannot be mapped with `each`.
+//! a `timeout` needs an async routine, and `batch` needs a sync one.
 //! Items (not inline `const` blocks), so that `cargo check` evaluates them too.
 
 use proc_macro2::TokenStream;
 use quote::quote_spanned;
 
 use super::Gen;
-use super::shape::{routine_span, shape};
 
 impl Gen<'_> {
     /// Inputs must cross threads; say so at the input's type.
@@ -20,8 +19,8 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// The checks of steps' options and routines: timeouts first (declaration order), then
-    /// one per map kind.
+    /// The checks of steps' options and routines: timeouts first, then batches (declaration
+    /// order).
     pub(super) fn step_checks(&self) -> Vec<TokenStream> {
         let def = self.def;
         let private = &self.private;
@@ -42,18 +41,21 @@ impl Gen<'_> {
                 });
             }
         }
-        for kind in &self.layout.kinds {
-            if !shape(def, kind.first).map {
-                continue;
-            }
-            let routine = &def.steps[kind.first].routine;
-            // Evaluated by `cargo check` too (an item, not an inline `const` block).
-            checks.push(quote_spanned! {routine_span(def, kind.first)=>
-                const _: () = ::core::assert!(
-                    !<#routine as #private::Routine>::POLICY.is_async(),
-                    "an async routine cannot be mapped with `each` yet: map inside the routine, or make it a plain `fn`",
+        // An async routine's elements are futures started one by one: a batch means nothing.
+        for step in &def.steps {
+            if let Some((key, _)) = step.options.list.iter().find(|(k, _)| k == "batch") {
+                let routine = &step.routine;
+                let message = format!(
+                    "`batch` on step `{}` needs a plain `fn` routine: an async routine's elements are futures, started one by one; bound them with `max_concurrency`",
+                    step.name
                 );
-            });
+                checks.push(quote_spanned! {key.span()=>
+                    const _: () = ::core::assert!(
+                        !<#routine as #private::Routine>::POLICY.is_async(),
+                        #message,
+                    );
+                });
+            }
         }
         checks
     }

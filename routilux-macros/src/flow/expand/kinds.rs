@@ -171,8 +171,8 @@ impl Gen<'_> {
         Call { reads, args }
     }
 
-    /// `f{k}`: the same call in an async step's future, the routine's own future awaited; a
-    /// map step is never started this way.
+    /// `f{k}`: the same call in an async step's future, the routine's own future awaited (a
+    /// map step's elements awaited by `map_later`).
     fn start_fn(&self, k: usize, kind: &Kind, args: &[TokenStream]) -> TokenStream {
         let Gen {
             def,
@@ -189,16 +189,18 @@ impl Gen<'_> {
         let start_fn = format_ident!("f{}", k);
         let step_token = Ident::new("step", Span::mixed_site());
         let ctx = Ident::new("ctx", Span::mixed_site());
-        if map {
-            return quote! {
-                fn #start_fn<'s>(&'s self, _: u32, _: #private::StepAccess<'s>, _: &'s #private::Context) -> #private::StepFuture<'s> {
-                    #private::not_async(self)
-                }
-            };
-        }
-        let awaited = quote_spanned!(routine_span(def, kind.first)=>
-            #private::settle_later(<#routine as #private::Routine>::finish, <#routine as #private::Routine>::CALL(#(#args),*), #ctx).await?
-        );
+        let awaited = if map {
+            self.map_later_value(kind, args, &ctx)
+        } else {
+            quote_spanned!(routine_span(def, kind.first)=>
+                #private::settle_later(<#routine as #private::Routine>::finish, <#routine as #private::Routine>::CALL(#(#args),*), #ctx).await?
+            )
+        };
+        let reads = if map {
+            self.call_args(kind, map).reads
+        } else {
+            Vec::new()
+        };
         let awaited = if conditional {
             quote!(::core::option::Option::Some(#awaited))
         } else {
@@ -212,12 +214,59 @@ impl Gen<'_> {
                     let cells = &#table[#row as usize];
                     let value = {
                         let #access = #step_token.get();
+                        #(#reads)*
                         #awaited
                     };
                     self.#out_field[cells[#out_cell] as usize].set(#step_token.get_mut(), value);
                     ::core::result::Result::Ok(())
                 })
             }
+        }
+    }
+
+    /// The value of an async map step, awaited in its future: the routine's future once per
+    /// element, each attempt with a context of its own.
+    fn map_later_value(&self, kind: &Kind, args: &[TokenStream], ctx: &Ident) -> TokenStream {
+        let private = &self.private;
+        let def = self.def;
+        let step = &def.steps[kind.first];
+        let routine = &step.routine;
+        let kept_field = format_ident!("m{}", kind.group);
+        let out_cell = kind.rows[0].len() - 1;
+        let each = kind
+            .args
+            .iter()
+            .position(|p| matches!(p, ArgPlace::EachInput(_) | ArgPlace::EachGroup(_)));
+        let items = each.map(|a| format_ident!("a{}", a, span = Span::mixed_site()));
+        let item = Ident::new(
+            "__routilux_item",
+            each.map_or_else(Span::call_site, |a| step.args[a].span()),
+        );
+        let element = Ident::new("element", Span::mixed_site());
+        let policy = step_policy(def, kind.first);
+        let limit = step.options.get("max_concurrency").map_or_else(
+            || quote!(::core::option::Option::None),
+            |e| quote!(::core::option::Option::Some(#e)),
+        );
+        let call = quote_spanned!(routine_span(def, kind.first)=>
+            #private::settle_later(<#routine as #private::Routine>::finish, <#routine as #private::Routine>::CALL(#(#args),*), &#element).await
+        );
+        quote! {
+            #private::map_later(
+                #items,
+                #private::MapOptions::new(#policy, ::core::option::Option::None, #limit),
+                #ctx,
+                &move |#item, #element: #private::Context| -> #private::ElementFuture<'_, _> {
+                    ::std::boxed::Box::pin(async move {
+                        let #element = #element;
+                        #call
+                    })
+                },
+                <#routine as #private::Routine>::compensate,
+                <#routine as #private::Routine>::undo_later,
+                <#routine as #private::Routine>::undo,
+                &self.#kept_field[cells[#out_cell] as usize],
+            ).await?
         }
     }
 

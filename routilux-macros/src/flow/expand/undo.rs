@@ -33,8 +33,8 @@ impl Gen<'_> {
         let kept_field = format_ident!("m{}", kind.group);
         let out = quote!(&self.#out_field[#table[#row as usize][#out_cell] as usize]);
         let kept = quote!(&self.#kept_field[#table[#row as usize][#out_cell] as usize]);
-        // An async undo's future (for a run owned by a future); map steps undo their elements
-        // one by one, each driven on the undoing thread.
+        // An async undo's future (for a run owned by a future); map steps await their
+        // elements' undos one by one.
         let later = match (map, conditional) {
             (false, false) => {
                 quote!(<#routine as #private::Routine>::undo_slot_later(#out, #access))
@@ -45,7 +45,15 @@ impl Gen<'_> {
                     ::core::option::Option::None => ::core::option::Option::None,
                 }
             },
-            (true, _) => quote!({ let _ = (#row, #access); ::core::option::Option::None }),
+            (true, false) => quote! {
+                #private::undo_each_later((#out).get(#access), <#routine as #private::Routine>::undo_later, <#routine as #private::Routine>::undo, #kept)
+            },
+            (true, true) => quote! {
+                match (#out).get(#access) {
+                    ::core::option::Option::Some(values) => #private::undo_each_later(values, <#routine as #private::Routine>::undo_later, <#routine as #private::Routine>::undo, #kept),
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            },
         };
         let (undo, compensate) = match (map, conditional) {
             (false, false) => (

@@ -1,23 +1,6 @@
-//! Map steps: `step ys = f(each xs, rate);` calls `f` once per element of `xs` and stores the
-//! results in input order.
-//!
-//! The engine sees a map step as one step (run once, undone as a whole); inside it, elements
-//! run in parallel on the run's pool. Workers claim runs of consecutive elements from a shared
-//! counter: a fixed `batch` when the step sets one, otherwise a guided size (what is left
-//! divided by twice the workers, at least one), which starts with large claims and ends with
-//! single elements, so long and short elements balance without a claim per element. Each
-//! worker runs one element at a time, so `max_concurrency` workers bound the elements in
-//! flight. Results are written in place into the output vector.
-//!
-//! Retries, backoff and compensation apply per element, each element with its own
-//! [`Context`] (attempt numbers of its own; the run's data and cancellation). The first
-//! element that fails for good stops the step: elements in flight finish, no new one
-//! starts, completed elements are undone newest first when the routine can be undone, and
-//! the step fails with the element's error and index ([`FlowError::element`]).
-//!
-//! [`FlowError::element`]: crate::FlowError::element
+//! The workers of a sync map step: runs of consecutive elements claimed from a shared
+//! counter by rayon jobs, results written in place.
 
-use std::hash::BuildHasher;
 use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,46 +12,7 @@ use crate::error::{BoxError, ElementFailed, StepPanicked};
 use crate::policy::Policy;
 use crate::step::Compensation;
 
-/// How a map step runs its elements: the element policy (retries, backoff, undo), the batch
-/// size and the bound on elements in flight.
-#[derive(Clone, Copy, Debug)]
-pub struct MapOptions {
-    policy: Policy,
-    batch: Option<usize>,
-    limit: Option<usize>,
-}
-
-impl MapOptions {
-    /// Options from the step's policy and its `batch` and `max_concurrency` (zero is taken
-    /// as one).
-    #[must_use]
-    pub const fn new(policy: Policy, batch: Option<usize>, limit: Option<usize>) -> Self {
-        MapOptions {
-            policy,
-            batch,
-            limit,
-        }
-    }
-}
-
-/// What a map step can map over: anything that is `AsRef<[T]>` (`Vec<T>`, arrays, boxed
-/// slices).
-#[diagnostic::on_unimplemented(
-    message = "`each` cannot map over `{Self}`: it is not a `Vec`, an array or a slice",
-    label = "`each` takes a value that is `AsRef<[T]>`: `Vec<T>`, `[T; N]`, `Box<[T]>`",
-    note = "to call the routine once with the whole value, drop `each`"
-)]
-pub trait Elements<T> {
-    /// The elements, in order.
-    fn elements(&self) -> &[T];
-}
-
-impl<T, C: AsRef<[T]> + ?Sized> Elements<T> for C {
-    #[inline]
-    fn elements(&self) -> &[T] {
-        self.as_ref()
-    }
-}
+use super::{MapOptions, backoff, element_context};
 
 /// The output vector, written in place by the workers: each index is written at most once,
 /// by the worker that claimed it.
@@ -331,18 +275,7 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
         let stopped = || step.is_cancelled() || self.stop.load(Ordering::Relaxed);
         let mut attempt = 1;
         loop {
-            let ctx = Context::new(
-                step.run_id(),
-                (step.flow(), step.step()),
-                (attempt, attempts),
-                &stopped,
-                step.data(),
-            );
-            // Elements that run sub-flows pass on what the step would.
-            let ctx = match step.nest() {
-                Some(nest) => ctx.nested(nest),
-                None => ctx,
-            };
+            let ctx = element_context(step, (attempt, attempts), &stopped);
             let item = &self.items[i];
             let error = match catch_unwind(AssertUnwindSafe(|| ctx.enter(|| call(item)))) {
                 Ok(Ok(value)) => return Ok(value),
@@ -370,10 +303,7 @@ impl<T: Sync, O: Send> Shared<'_, T, O> {
             if attempt >= attempts || stopped() {
                 return Err((false, error));
             }
-            let unit = std::hash::RandomState::new().hash_one((step.run_id(), i, attempt));
-            #[allow(clippy::cast_precision_loss)]
-            let unit = (unit >> 11) as f64 / (1u64 << 53) as f64;
-            sleep(self.policy.get_backoff().jittered(attempt, unit), &stopped);
+            sleep(backoff(&self.policy, step, i, attempt), &stopped);
             attempt += 1;
         }
     }
@@ -397,35 +327,5 @@ fn sleep(delay: Duration, stopped: &dyn Fn() -> bool) {
             return;
         }
         std::thread::sleep((until - now).min(Duration::from_millis(1)));
-    }
-}
-
-/// Undoes every element of a completed map step, newest (highest index) first, skipping the
-/// elements in `continued` (their values came from compensation). Every element is tried;
-/// the first error is returned, with how many failed.
-///
-/// # Errors
-/// The first undo error, when any element's undo failed.
-pub fn undo_each<O>(
-    values: &[O],
-    undo: fn(&O) -> Result<(), BoxError>,
-    continued: &OnceLock<Box<[usize]>>,
-) -> Result<(), BoxError> {
-    let kept = continued.get().map_or(&[][..], |k| &k[..]);
-    let mut first: Option<BoxError> = None;
-    let mut failed = 0usize;
-    for (i, value) in values.iter().enumerate().rev() {
-        if kept.binary_search(&i).is_ok() {
-            continue;
-        }
-        if let Err(error) = undo(value) {
-            failed += 1;
-            first.get_or_insert(Box::new(ElementFailed::new(i, false, error)));
-        }
-    }
-    match first {
-        None => Ok(()),
-        Some(error) if failed == 1 => Err(error),
-        Some(error) => Err(format!("{error} (and {} other elements)", failed - 1).into()),
     }
 }

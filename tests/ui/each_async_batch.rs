@@ -8,6 +8,7 @@ async fn fetch(id: &u64) -> u64 {
 flow! {
     flow Many {
         input ids: Vec<u64>;
+        #[step(batch = 8)]
         step pages = fetch(each ids);
         return pages;
     }
