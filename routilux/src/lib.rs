@@ -78,6 +78,7 @@
 //!   `postgres` add the two stores (each implies `durable`).
 #![deny(missing_docs)]
 
+mod async_step;
 mod asynchronous;
 mod builder;
 mod cancel;
@@ -105,6 +106,7 @@ mod track;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use async_step::AsyncStep;
 pub use asynchronous::block_on;
 pub use builder::{
     BuildError, Builder, Condition, Deps, DynFlow, DynSubflow, FlowStep, Handle, Inputs, MapOutput,

@@ -1,18 +1,23 @@
-//! `#[routine]`: check the function ([`attr`]) and declare its companion type ([`expand`]).
+//! `#[routine]`: check the function ([`attr`]) and declare its companion type ([`expand`]);
+//! on an `impl AsyncStep` block, the companion impl ([`step_impl`]).
 
 mod attr;
 mod expand;
+mod step_impl;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
 pub(crate) fn routine(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Ok(step) = syn::parse2::<syn::ItemImpl>(item.clone()) {
+        return step_impl::step_impl(&args, &step);
+    }
     let function: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(error) => {
             let mut tokens = syn::Error::new(
                 error.span(),
-                "`#[routine]` goes on a free function: `fn name(arg: &T, ...) -> T`",
+                "`#[routine]` goes on a free function (`fn name(arg: &T, ...) -> T`) or on an `impl AsyncStep for T` block",
             )
             .into_compile_error();
             tokens.extend(item);
