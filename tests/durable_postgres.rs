@@ -52,9 +52,9 @@ conformance_suite!(postgres());
 #[test]
 fn schema_is_migrated_once() {
     let store = postgres();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     let again = PostgresStore::connect_in_schema(&url(), &store.schema).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 2);
 }
 
 #[test]

@@ -101,6 +101,7 @@ mod fingerprint;
 mod halt;
 mod id;
 mod key;
+mod lease;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -109,6 +110,7 @@ mod runner;
 mod sqlite;
 mod state;
 mod store;
+mod worker;
 
 pub use checkpointable::Checkpointable;
 pub use error::{DurableError, StoreError};
@@ -122,7 +124,10 @@ pub use postgres::PostgresStore;
 pub use runner::{Durable, DurableFlow};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Checkpoint, Completion, Failure, Halted, NewRun, RunStatus, Store, StoredRun};
+pub use store::{
+    Checkpoint, Completion, Failure, Halted, Lease, NewRun, RunStatus, Store, StoredRun,
+};
+pub use worker::{Worked, Worker, WorkerOptions, WorkerReport};
 
 /// What the code generated for `#[durable]` flows needs (re-exported by `__private`).
 #[doc(hidden)]
