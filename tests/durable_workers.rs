@@ -26,7 +26,9 @@ use routilux::durable::{PostgresStore, RunId, WorkerOptions};
 use workers_support::{Jobs, STEPS, expected, log_path, set_worker};
 
 /// How many jobs the 4 workers share (each job: 4 steps, 4 checkpoints, 1 completion).
-const JOBS: u64 = 2_000;
+const JOBS: u64 = 10_000;
+/// The two tests of [`JOBS`] jobs take turns (each loads both cores on its own).
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// How long a test may wait for anything (a guard against hangs, never a pass condition).
 const GUARD: Duration = Duration::from_secs(120);
 
@@ -227,6 +229,9 @@ fn a_killed_workers_runs_complete_once() {
 /// 4 workers share [`JOBS`] jobs; with `kill`, the first is killed once it has completed
 /// some and a quarter of the jobs are done.
 fn share(kill: bool) {
+    let _turn = HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let store = postgres();
     let tag = RunId::new().to_string();
     store

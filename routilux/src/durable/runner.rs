@@ -78,7 +78,7 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     }
 
     /// Records a new run with `inputs` without running it; [`resume`](Self::resume) runs it
-    /// (here or in another process).
+    /// (here or in another process), or a [`Worker`](super::Worker) claims it.
     ///
     /// # Errors
     /// [`DurableError::Store`], [`DurableError::Serde`], [`DurableError::Unsupported`].

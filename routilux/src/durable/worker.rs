@@ -140,6 +140,38 @@ impl WorkerReport {
 /// Runs run here with the [`Durable`]'s options (schedule, pool, data). A run resumed with
 /// [`Durable::resume`] or [`Durable::run`] takes no lease: while workers serve a flow,
 /// submit its runs with [`Durable::start`].
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use routilux::durable::{SqliteStore, WorkerOptions};
+/// use routilux::{flow, routine};
+///
+/// #[routine]
+/// fn double(x: &u32) -> u32 { x * 2 }
+///
+/// flow! {
+///     #[durable]
+///     flow Double {
+///         input x: u32;
+///         step y = double(x);
+///         return y;
+///     }
+/// }
+///
+/// # let path = std::env::temp_dir().join(format!("routilux-doc-{}.db", routilux::durable::RunId::new()));
+/// let store = SqliteStore::open(&path)?;
+/// let id = Double::durable(&store).start(&21)?; // in any process: waits for a worker
+///
+/// let worker = Double::durable(&store).worker(WorkerOptions::new().name("w1"));
+/// let report = worker.run_pending()?; // or serve_until(&cancel) in a worker process
+/// assert_eq!((report.claimed, report.completed), (1, 1));
+///
+/// assert_eq!(Double::durable(&store).output(&id)?, Some(42)); // read back by id
+/// # drop(store); let _ = std::fs::remove_file(&path);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "sqlite"))] fn main() {}
+/// ```
 pub struct Worker<'s, F> {
     runs: Durable<'s, F>,
     options: WorkerOptions,
