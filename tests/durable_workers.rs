@@ -287,34 +287,77 @@ fn share(kill: bool) {
     }
 }
 
-/// A worker whose renewals stop (parked at the `lease.renew` failpoint, and its run parked
-/// after the checkpoint of step `b`) loses the run once its lease expires; another worker
-/// claims it and finishes it from the checkpoints.
+/// A worker that stops renewing its lease loses its run once the lease expires; another
+/// worker claims it and finishes it from the checkpoints. Twice: a worker parked right after
+/// its claim (at the `worker.claimed` failpoint: no step ran), and one whose renewals stop
+/// (parked at `lease.renew`) while its run is parked after the checkpoint of step `b`.
 #[test]
 fn a_stalled_worker_loses_its_run() {
     let store = postgres();
     let tag = RunId::new().to_string();
-    let runs = Jobs::durable(&*store);
-    let id = runs.start(&workers_support::Job { n: 7 }).unwrap();
-    let stalled = spawn(
-        &store.schema,
-        &tag,
-        "stalled",
+    set_worker("heir", &log_path(&tag, "heir"));
+    let cases = [("worker.claimed", 0), ("lease.renew,checkpoint.after:b", 2)];
+    for (n, (stall, stalled_steps)) in (7..).zip(cases) {
+        let name = format!("stalled{n}");
+        let id = stalled_run(&store, &tag, &name, n, stall, stalled_steps);
+        let names = [name.clone(), "heir".to_owned()];
+        let executions = workers_support::executions(&tag, &names);
+        for (i, step) in STEPS.iter().enumerate() {
+            let worker = if i < stalled_steps { &name } else { "heir" };
+            let key = (id.to_string(), (*step).to_owned());
+            assert_eq!(
+                executions[&key],
+                [worker],
+                "{stall}: executions of `{step}`"
+            );
+        }
+    }
+    for name in ["stalled7", "stalled8", "heir"] {
+        let _ = std::fs::remove_file(log_path(&tag, name));
+    }
+}
+
+/// Job `n`, claimed by worker `name` that stalls at the failpoints `stall` after running
+/// `stalled_steps` steps, then taken over by worker `heir` in this process: its run id.
+fn stalled_run(
+    store: &PostgresStore,
+    tag: &str,
+    name: &str,
+    n: u64,
+    stall: &str,
+    stalled_steps: usize,
+) -> RunId {
+    let runs = Jobs::durable(store);
+    let id = runs.start(&workers_support::Job { n }).unwrap();
+    let schema = store
+        .with_client(|c| c.query_one("SELECT current_schema()", &[]))
+        .unwrap()
+        .get::<_, String>(0);
+    let child = spawn(
+        &schema,
+        tag,
+        name,
         &[
-            ("ROUTILUX_WORKER_STALL", "lease.renew,checkpoint.after:b"),
+            ("ROUTILUX_WORKER_STALL", stall),
             ("ROUTILUX_WORKER_LEASE_MS", "1000"),
         ],
     );
-    let _children = Children(vec![("stalled".to_owned(), stalled)]);
-    wait_for("the stalled worker to store `b`", || {
-        let run = routilux::durable::Store::load_run(&*store, &id)
-            .unwrap()
-            .unwrap();
-        run.checkpoint("b").is_some()
+    let _children = Children(vec![(name.to_owned(), child)]);
+    wait_for("the stalled worker to claim its run and stall", || {
+        let row = store.with_client(|c| {
+            c.query_one(
+                "SELECT r.claims, (SELECT count(*) FROM routilux_checkpoints k
+                                   WHERE k.run_id = r.id)
+                 FROM routilux_runs r WHERE r.id = $1",
+                &[&id.as_str()],
+            )
+        });
+        let row = row.unwrap();
+        let stored = usize::try_from(row.get::<_, i64>(1)).unwrap();
+        row.get::<_, i64>(0) == 1 && stored == stalled_steps
     });
 
-    set_worker("heir", &log_path(&tag, "heir"));
-    let heir = Jobs::durable(&*store).worker(WorkerOptions::new().name("heir"));
+    let heir = Jobs::durable(store).worker(WorkerOptions::new().name("heir"));
     let mut worked = None;
     wait_for("the lease to expire", || {
         worked = heir.work_once().unwrap();
@@ -324,15 +367,8 @@ fn a_stalled_worker_loses_its_run() {
     assert_eq!(worked.run, id);
     assert!(worked.completed);
     let stamp = worked.result.unwrap();
-    assert_eq!((stamp.value, stamp.worker.as_str()), (expected(7), "heir"));
+    assert_eq!((stamp.value, stamp.worker.as_str()), (expected(n), "heir"));
     assert_eq!(runs.output(&id).unwrap(), Some(stamp));
-
-    let names = ["stalled".to_owned(), "heir".to_owned()];
-    let executions = workers_support::executions(&tag, &names);
-    for (step, worker) in STEPS.iter().zip(["stalled", "stalled", "heir", "heir"]) {
-        let key = (id.to_string(), (*step).to_owned());
-        assert_eq!(executions[&key], [worker], "executions of `{step}`");
-    }
     let row = store.with_client(|c| {
         c.query_one(
             "SELECT r.claims, c.worker FROM routilux_runs r
@@ -345,7 +381,5 @@ fn a_stalled_worker_loses_its_run() {
         (row.get::<_, i64>(0), row.get::<_, String>(1)),
         (2, "heir".to_owned())
     );
-    for name in &names {
-        let _ = std::fs::remove_file(log_path(&tag, name));
-    }
+    id
 }

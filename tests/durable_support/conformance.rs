@@ -13,7 +13,8 @@ use super::flows::{
 };
 #[allow(unused_imports)]
 pub use super::leases::{
-    lease_contract, worker_runs_queued_runs, worker_takes_over_expired_leases,
+    lease_contract, worker_runs_queued_runs, worker_serves_until_cancelled,
+    worker_takes_over_expired_leases,
 };
 use super::{Faulty, count};
 
@@ -26,7 +27,8 @@ macro_rules! conformance_suite {
             failure_after_resume_undoes_earlier_steps_once, crash_mid_undo_finishes_the_undo,
             changed_flow_is_refused, serde_round_trip, unknown_and_foreign_runs,
             finished_runs_are_not_run_again, halt_and_resume, lease_contract,
-            worker_runs_queued_runs, worker_takes_over_expired_leases);
+            worker_runs_queued_runs, worker_takes_over_expired_leases,
+            worker_serves_until_cancelled);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

@@ -1,13 +1,17 @@
 //! Leases and workers, on every store (part of the conformance suite): the lease contract of
-//! `Store`, and a worker running queued runs and runs a dead worker left.
+//! `Store`, and a worker running queued runs, runs a dead worker left, and runs submitted
+//! while it serves.
 
 use std::time::Duration;
 
-use routilux::durable::{Completion, DurableError, NewRun, RunId, RunStatus, Store, WorkerOptions};
+use routilux::CancelToken;
+use routilux::durable::{
+    Completion, DurableError, NewRun, RunId, RunStatus, Store, StoreError, WorkerOptions,
+};
 
 use super::contract::checkpoint;
-use super::count;
 use super::flows::{Approval, Checkout, Hold, Order, Payment};
+use super::{Faulty, count};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -116,6 +120,48 @@ pub fn worker_runs_queued_runs(store: &dyn Store) {
     assert!(matches!(worked.result, Err(DurableError::Halted { .. })));
     assert_eq!(approvals.status(&halting).unwrap(), RunStatus::Halted);
     assert!(worker.work_once().unwrap().is_none());
+
+    // A store without leases cannot serve workers, and says so.
+    let without = Faulty {
+        inner: store,
+        fail_step: "",
+    };
+    let error = Checkout::durable(&without)
+        .worker(WorkerOptions::new())
+        .run_pending()
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unsupported("claim")), "{error}");
+}
+
+/// A serving worker runs runs submitted while it waits, until it is cancelled.
+pub fn worker_serves_until_cancelled(store: &dyn Store) {
+    let cancel = CancelToken::new();
+    let runs = Checkout::durable(store);
+    std::thread::scope(|scope| {
+        let serving = scope.spawn(|| {
+            let options = WorkerOptions::new().poll(Duration::from_millis(10));
+            Checkout::durable(store)
+                .worker(options)
+                .serve_until(&cancel)
+        });
+        let ids: Vec<RunId> = (41..44)
+            .map(|n| runs.start(&order(n, false)).unwrap())
+            .collect();
+        let start = std::time::Instant::now();
+        while ids
+            .iter()
+            .any(|id| runs.status(id).unwrap() != RunStatus::Succeeded)
+        {
+            assert!(start.elapsed() < Duration::from_secs(60), "not served");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cancel.cancel();
+        let report = serving.join().unwrap().unwrap();
+        assert_eq!(
+            (report.claimed, report.completed, report.succeeded),
+            (3, 3, 3)
+        );
+    });
 }
 
 /// A run whose worker died (its lease expired) is finished by another worker from its
