@@ -52,9 +52,43 @@ conformance_suite!(postgres());
 #[test]
 fn schema_is_migrated_once() {
     let store = postgres();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     let again = PostgresStore::connect_in_schema(&url(), &store.schema).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 2);
+}
+
+/// A database of schema version 1 (before leases), with a run in it, is brought to version 2
+/// on open; its run waits for a worker like any other.
+#[test]
+fn version_1_database_is_upgraded_and_its_runs_are_claimed() {
+    let store = postgres();
+    let old = format!("{}_v1", store.schema);
+    let v1 = include_str!("../routilux/src/durable/migrations/postgres/0001_init.sql");
+    store
+        .with_client(|c| {
+            c.batch_execute(&format!(
+                "CREATE SCHEMA \"{old}\"; SET search_path TO \"{old}\";
+                 CREATE TABLE routilux_schema_version (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 {v1}
+                 INSERT INTO routilux_schema_version (version) VALUES (1);
+                 INSERT INTO routilux_runs (id, flow, fingerprint, plan, inputs, status)
+                 VALUES ('old-run', 'Old', 'f', 'flow Old', '[]', 'running');
+                 SET search_path TO \"{}\"",
+                store.schema
+            ))
+        })
+        .unwrap();
+    let upgraded = PostgresStore::connect_in_schema(&url(), &old).unwrap();
+    assert_eq!(upgraded.schema_version().unwrap(), 2);
+    let lease =
+        routilux::durable::Store::claim(&upgraded, "Old", "w", std::time::Duration::from_secs(60));
+    let lease = lease.unwrap().expect("the old run is claimable");
+    assert_eq!((lease.run.as_str(), lease.token), ("old-run", 1));
+    drop(upgraded);
+    let drop_old = format!("DROP SCHEMA \"{old}\" CASCADE");
+    store.with_client(|c| c.batch_execute(&drop_old)).unwrap();
 }
 
 #[test]

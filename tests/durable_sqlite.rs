@@ -44,10 +44,10 @@ conformance_suite!(sqlite());
 #[test]
 fn schema_is_migrated_once() {
     let store = sqlite();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     // Opening again finds the schema up to date.
     let again = SqliteStore::open(&store.path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 2);
 }
 
 #[test]

@@ -11,6 +11,11 @@ pub use super::contract::store_contract;
 use super::flows::{
     Approval, Checkout, Hold, Order, Payment, Shape, Shapes, approval_path, v1, v2,
 };
+#[allow(unused_imports)]
+pub use super::leases::{
+    lease_contract, worker_runs_queued_runs, worker_serves_until_cancelled,
+    worker_takes_over_expired_leases,
+};
 use super::{Faulty, count};
 
 /// Declares the suite's tests in the calling test file.
@@ -21,7 +26,9 @@ macro_rules! conformance_suite {
             store_contract, resume_skips_stored_steps, resume_loads_stored_values,
             failure_after_resume_undoes_earlier_steps_once, crash_mid_undo_finishes_the_undo,
             changed_flow_is_refused, serde_round_trip, unknown_and_foreign_runs,
-            finished_runs_are_not_run_again, halt_and_resume);
+            finished_runs_are_not_run_again, halt_and_resume, lease_contract,
+            worker_runs_queued_runs, worker_takes_over_expired_leases,
+            worker_serves_until_cancelled);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

@@ -7,6 +7,7 @@
 pub mod conformance;
 pub mod contract;
 pub mod flows;
+pub mod leases;
 
 use std::fs::OpenOptions;
 use std::io::Write as _;

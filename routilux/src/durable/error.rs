@@ -35,6 +35,9 @@ pub enum StoreError {
     NoRun(RunId),
     /// Stored data that does not make sense (an unknown status, ...).
     Corrupt(String),
+    /// The store does not implement this operation (a [`Store`](super::Store) of your own
+    /// without leases, asked to serve [workers](super::Worker)): the operation's name.
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -58,6 +61,9 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Duplicate(id) => write!(f, "a durable run with id `{id}` already exists"),
             StoreError::NoRun(id) => write!(f, "no durable run with id `{id}`"),
+            StoreError::Unsupported(what) => {
+                write!(f, "the durable store does not support `{what}` (no leases)")
+            }
             StoreError::Corrupt(what) => write!(f, "the durable store holds invalid data: {what}"),
         }
     }
@@ -95,6 +101,10 @@ pub enum DurableError {
     },
     /// The store failed; the run is left as far as it was committed (resume it later).
     Store(StoreError),
+    /// A [worker](super::Worker) lost its lease on the run (it could not renew it in time
+    /// and another worker claimed the run): it stopped without undoing anything; the worker
+    /// that holds the lease now finishes the run.
+    LeaseLost(RunId),
     /// No run with this id.
     NotFound(RunId),
     /// The run belongs to another flow.
@@ -145,6 +155,10 @@ impl fmt::Display for DurableError {
                 write!(f, "durable run `{run}` halted at step `{step}`: {reason}")
             }
             DurableError::Store(e) => e.fmt(f),
+            DurableError::LeaseLost(run) => write!(
+                f,
+                "this worker lost its lease on durable run `{run}`; another worker finishes it"
+            ),
             DurableError::NotFound(id) => write!(f, "no durable run with id `{id}`"),
             DurableError::WrongFlow { run, stored, flow } => write!(
                 f,

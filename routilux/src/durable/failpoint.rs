@@ -12,7 +12,10 @@ static HOOK: OnceLock<fn(&str)> = OnceLock::new();
 ///
 /// The names: `run.created`, `checkpoint.before:STEP`, `checkpoint.after:STEP`,
 /// `failing.before`, `failing.after`, `undo.before:STEP`, `undo.after:STEP` (the undo ran,
-/// its record is not stored yet), `undo.recorded:STEP`, `halt.before:STEP`, `complete.before`, `complete.after`.
+/// its record is not stored yet), `undo.recorded:STEP`, `halt.before:STEP`, `complete.before`, `complete.after`;
+/// and for [workers](super::Worker): `worker.claimed` (a run's lease is committed, before it
+/// runs) and `lease.renew` (on the renewal thread, before each renewal; a hook that blocks
+/// there stops the renewals).
 #[doc(hidden)]
 pub fn install_failpoint_hook(hook: fn(&str)) -> bool {
     HOOK.set(hook).is_ok()

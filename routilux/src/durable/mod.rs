@@ -71,8 +71,23 @@
 //!   everything committed stays, and the run can be resumed once the store is back.
 //!
 //! Not yet: async steps and sub-flow steps in durable flows ([`DurableError::Unsupported`]);
-//! two processes resuming the same run at once (no leases yet: resume each run from one
-//! process at a time); a map step's elements are checkpointed together, as the step's result.
+//! a map step's elements are checkpointed together, as the step's result.
+//!
+//! # Workers
+//!
+//! Any number of processes share the runs of one store with [`Worker`]s
+//! (`Name::durable(&store).worker(WorkerOptions::new())`): a run recorded with
+//! [`Durable::start`] in any process waits until a worker claims it with a lease
+//! ([`Store::claim`]; `FOR UPDATE SKIP LOCKED` on PostgreSQL), renews the lease on a thread of
+//! its own while it runs, and writes its completion record. A worker that dies holds its run
+//! until the lease expires; then another worker claims it and resumes it from its
+//! checkpoints, as [`Durable::resume`] would. A worker that could not renew in time (stalled
+//! past its lease) stops the run without undoing anything ([`DurableError::LeaseLost`]) and
+//! leaves it to the new holder; it may at worst have run a step again whose checkpoint it had
+//! not stored (steps are at least once) — the completion record is still written once.
+//! Runs run with [`Durable::resume`] or [`Durable::run`] take no lease: while workers serve a
+//! flow, submit its runs with [`Durable::start`] and resume only halted ones by hand (or
+//! from a worker-free process).
 //!
 //! # Stores
 //!
@@ -92,6 +107,14 @@
 //! | `routilux_checkpoints` | completed step | `seq`, `run_id`, `step` (unique per run), `value` (JSON), `compensated`, `created_at` |
 //! | `routilux_undos` | finished undo | `seq`, `run_id`, `step` (unique per run), `created_at` |
 //! | `routilux_completions` | finished run | `run_id` (primary key: one per run), `succeeded`, `output` (JSON array), `failed_step`, `message`, `undo_errors` (JSON array), `created_at` |
+//!
+//! Version 2 (leases, for [workers](#workers)) adds to `routilux_runs` `lease_owner` (the
+//! worker holding the run), `lease_until` (when its lease expires: the server's
+//! `TIMESTAMPTZ` on PostgreSQL, milliseconds since the Unix epoch on SQLite) and `claims`
+//! (how many times it was claimed: the lease's token), with the partial index
+//! `routilux_runs_claimable (flow, seq)` over running and failing runs; and to
+//! `routilux_completions` `worker` (the worker that wrote the record; `NULL` outside
+//! workers).
 
 mod checkpointable;
 mod error;
@@ -101,6 +124,7 @@ mod fingerprint;
 mod halt;
 mod id;
 mod key;
+mod lease;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -109,6 +133,7 @@ mod runner;
 mod sqlite;
 mod state;
 mod store;
+mod worker;
 
 pub use checkpointable::Checkpointable;
 pub use error::{DurableError, StoreError};
@@ -122,7 +147,10 @@ pub use postgres::PostgresStore;
 pub use runner::{Durable, DurableFlow};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Checkpoint, Completion, Failure, Halted, NewRun, RunStatus, Store, StoredRun};
+pub use store::{
+    Checkpoint, Completion, Failure, Halted, Lease, NewRun, RunStatus, Store, StoredRun,
+};
+pub use worker::{Worked, Worker, WorkerOptions, WorkerReport};
 
 /// What the code generated for `#[durable]` flows needs (re-exported by `__private`).
 #[doc(hidden)]

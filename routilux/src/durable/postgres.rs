@@ -1,17 +1,23 @@
 //! [`PostgresStore`]: durable runs in a PostgreSQL database, shared by processes on any number
 //! of machines.
 
+mod lease;
+
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use postgres::{Client, NoTls, Transaction};
 
 use super::error::StoreError;
 use super::id::RunId;
 use super::rows::{completion_from, completion_row, halted};
-use super::store::{Checkpoint, Completion, NewRun, RunStatus, Store, StoredRun};
+use super::store::{Checkpoint, Completion, Lease, NewRun, RunStatus, Store, StoredRun};
 
 /// The schema's migrations, in order: `(version, SQL)`.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_init.sql")),
+    (2, include_str!("migrations/postgres/0002_leases.sql")),
+];
 
 /// Serializes migrations between processes opening the same database at once.
 const MIGRATION_LOCK: i64 = 0x726f_7574_696c_7578; // "routilux"
@@ -96,6 +102,47 @@ impl PostgresStore {
         let mut client = self.client();
         let mut tx = client.transaction().map_err(db)?;
         version(&mut tx).map_err(db)
+    }
+}
+
+impl PostgresStore {
+    /// Writes the completion record (naming the worker of `lease`, whose lease ends).
+    fn complete_as(
+        &self,
+        id: &RunId,
+        completion: &Completion,
+        lease: Option<&Lease>,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(db)?;
+        let (succeeded, output, step, message, undo, status) = completion_row(completion);
+        let worker = lease.map(|l| l.worker.as_str());
+        let inserted = tx
+            .execute(
+                "INSERT INTO routilux_completions
+                 (run_id, succeeded, output, failed_step, message, undo_errors, worker)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
+                &[
+                    &id.as_str(),
+                    &succeeded,
+                    &output,
+                    &step,
+                    &message,
+                    &undo,
+                    &worker,
+                ],
+            )
+            .map_err(db)?;
+        if inserted == 1 {
+            tx.execute(
+                "UPDATE routilux_runs SET status = $2, lease_owner = NULL, lease_until = NULL,
+                 updated_at = now() WHERE id = $1",
+                &[&id.as_str(), &status.as_str()],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(inserted == 1)
     }
 }
 
@@ -307,26 +354,7 @@ impl Store for PostgresStore {
     }
 
     fn complete(&self, id: &RunId, completion: &Completion) -> Result<bool, StoreError> {
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(db)?;
-        let (succeeded, output, step, message, undo, status) = completion_row(completion);
-        let inserted = tx
-            .execute(
-                "INSERT INTO routilux_completions
-                 (run_id, succeeded, output, failed_step, message, undo_errors)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
-                &[&id.as_str(), &succeeded, &output, &step, &message, &undo],
-            )
-            .map_err(db)?;
-        if inserted == 1 {
-            tx.execute(
-                "UPDATE routilux_runs SET status = $2, updated_at = now() WHERE id = $1",
-                &[&id.as_str(), &status.as_str()],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(inserted == 1)
+        self.complete_as(id, completion, None)
     }
 
     fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError> {
@@ -341,5 +369,26 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| RunId::from(r.get::<_, String>(0)))
             .collect())
+    }
+
+    fn claim(
+        &self,
+        flow: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        lease::claim(&mut self.client(), flow, worker, lease)
+    }
+
+    fn renew(&self, lease: &Lease, duration: Duration) -> Result<bool, StoreError> {
+        lease::renew(&mut self.client(), lease, duration)
+    }
+
+    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        lease::release(&mut self.client(), lease)
+    }
+
+    fn complete_leased(&self, lease: &Lease, completion: &Completion) -> Result<bool, StoreError> {
+        self.complete_as(&lease.run, completion, Some(lease))
     }
 }

@@ -8,6 +8,7 @@ use super::failpoint::failpoint;
 use super::fingerprint::Fingerprint;
 use super::id::RunId;
 use super::key::bind;
+use super::lease::Held;
 use super::state::RunState;
 use super::store::{Completion, Failure, NewRun, RunStatus, Store, StoredRun};
 use crate::context::RunData;
@@ -46,7 +47,7 @@ pub trait DurableFlow: 'static {
 /// The durable runs of flow `F` in a [`Store`]: start, run and resume them, read their status
 /// and output back by [`RunId`]. Made by `F::durable(&store)`.
 pub struct Durable<'s, F> {
-    store: &'s dyn Store,
+    pub(super) store: &'s dyn Store,
     options: RunOptions<'s>,
     flow: PhantomData<fn() -> F>,
 }
@@ -77,7 +78,7 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     }
 
     /// Records a new run with `inputs` without running it; [`resume`](Self::resume) runs it
-    /// (here or in another process).
+    /// (here or in another process), or a [`Worker`](super::Worker) claims it.
     ///
     /// # Errors
     /// [`DurableError::Store`], [`DurableError::Serde`], [`DurableError::Unsupported`].
@@ -130,6 +131,15 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     /// [`DurableError::NotFound`], [`DurableError::WrongFlow`], [`DurableError::FlowChanged`],
     /// [`DurableError::Store`], [`DurableError::Serde`], [`DurableError::Unsupported`].
     pub fn resume(&self, id: &RunId) -> Result<F::Output, DurableError> {
+        self.drive(id, None)
+    }
+
+    /// [`resume`](Self::resume), by a worker holding `held` (renewed while the run runs).
+    pub(super) fn drive(
+        &self,
+        id: &RunId,
+        held: Option<&Held<'_>>,
+    ) -> Result<F::Output, DurableError> {
         let run = self.load(id)?;
         if let Some(done) = Self::finished(&run) {
             return done;
@@ -154,7 +164,10 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
         if options.get_cancel().is_none() {
             options = options.cancel(&state.stop);
         }
-        let result = F::__run(&state, options, inputs);
+        let result = match held {
+            None => F::__run(&state, options, inputs),
+            Some(held) => held.keep_while(&state, || F::__run(&state, options, inputs)),
+        };
         if let Some(broken) = state.take_broken() {
             return Err(broken);
         }
@@ -175,7 +188,7 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
                         undo_errors: Vec::new(),
                     }),
                 };
-                self.complete(id, &completion)?;
+                self.complete(id, &completion, held)?;
                 match completion {
                     Completion::Succeeded(_) => Ok(output),
                     Completion::Failed(failure) => Err(DurableError::Failed(failure)),
@@ -193,7 +206,7 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
                         message: run.failure.unwrap_or_default(),
                         undo_errors,
                     };
-                    self.complete(id, &Completion::Failed(failure.clone()))?;
+                    self.complete(id, &Completion::Failed(failure.clone()), held)?;
                     return Err(DurableError::Failed(failure));
                 }
                 let failure = Failure {
@@ -201,7 +214,7 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
                     message: error.to_string(),
                     undo_errors,
                 };
-                self.complete(id, &Completion::Failed(failure))?;
+                self.complete(id, &Completion::Failed(failure), held)?;
                 Err(DurableError::Flow(error))
             }
         }
@@ -280,10 +293,22 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     }
 
     /// Writes the completion record, once; if another process wrote one first, its outcome
-    /// stands.
-    fn complete(&self, id: &RunId, completion: &Completion) -> Result<(), DurableError> {
+    /// stands. A worker's record names it (and notes that it wrote it).
+    fn complete(
+        &self,
+        id: &RunId,
+        completion: &Completion,
+        held: Option<&Held<'_>>,
+    ) -> Result<(), DurableError> {
         failpoint(|| "complete.before".to_owned());
-        let written = self.store.complete(id, completion)?;
+        let written = match held {
+            None => self.store.complete(id, completion)?,
+            Some(held) => {
+                let written = self.store.complete_leased(held.lease, completion)?;
+                held.completed.set(written);
+                written
+            }
+        };
         failpoint(|| "complete.after".to_owned());
         if written {
             Ok(())

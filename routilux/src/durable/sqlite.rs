@@ -1,6 +1,8 @@
 //! [`SqliteStore`]: durable runs in an SQLite file (embedded; one machine, any number of
 //! processes taking turns).
 
+mod lease;
+
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -10,10 +12,13 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::error::StoreError;
 use super::id::RunId;
 use super::rows::{completion_from, completion_row, halted};
-use super::store::{Checkpoint, Completion, NewRun, RunStatus, Store, StoredRun};
+use super::store::{Checkpoint, Completion, Lease, NewRun, RunStatus, Store, StoredRun};
 
 /// The schema's migrations, in order: `(version, SQL)`.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_leases.sql")),
+];
 
 /// Durable runs in an SQLite file (feature `sqlite`).
 ///
@@ -86,6 +91,41 @@ impl SqliteStore {
     /// [`StoreError::Database`].
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         version(&self.conn()).map_err(db)
+    }
+}
+
+impl SqliteStore {
+    /// Writes the completion record (naming the worker of `lease`, whose lease ends).
+    fn complete_as(
+        &self,
+        id: &RunId,
+        completion: &Completion,
+        lease: Option<&Lease>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let (succeeded, output, step, message, undo, status) = completion_row(completion);
+        let worker = lease.map(|l| l.worker.as_str());
+        let inserted = tx
+            .execute(
+                "INSERT INTO routilux_completions
+                 (run_id, succeeded, output, failed_step, message, undo_errors, worker)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id) DO NOTHING",
+                params![id.as_str(), succeeded, output, step, message, undo, worker],
+            )
+            .map_err(db)?;
+        if inserted == 1 {
+            tx.execute(
+                "UPDATE routilux_runs SET status = ?2, lease_owner = NULL, lease_until = NULL,
+                 updated_at = CURRENT_TIMESTAMP WHERE id = ?1",
+                params![id.as_str(), status.as_str()],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(inserted == 1)
     }
 }
 
@@ -312,29 +352,7 @@ impl Store for SqliteStore {
     }
 
     fn complete(&self, id: &RunId, completion: &Completion) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let (succeeded, output, step, message, undo, status) = completion_row(completion);
-        let inserted = tx
-            .execute(
-                "INSERT INTO routilux_completions
-                 (run_id, succeeded, output, failed_step, message, undo_errors)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (run_id) DO NOTHING",
-                params![id.as_str(), succeeded, output, step, message, undo],
-            )
-            .map_err(db)?;
-        if inserted == 1 {
-            tx.execute(
-                "UPDATE routilux_runs SET status = ?2, updated_at = CURRENT_TIMESTAMP
-                 WHERE id = ?1",
-                params![id.as_str(), status.as_str()],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(inserted == 1)
+        self.complete_as(id, completion, None)
     }
 
     fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError> {
@@ -349,5 +367,26 @@ impl Store for SqliteStore {
             .query_map([flow], |r| r.get::<_, String>(0).map(RunId::from))
             .and_then(Iterator::collect)
             .map_err(db)
+    }
+
+    fn claim(
+        &self,
+        flow: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        lease::claim(&self.conn(), flow, worker, lease)
+    }
+
+    fn renew(&self, lease: &Lease, duration: Duration) -> Result<bool, StoreError> {
+        lease::renew(&self.conn(), lease, duration)
+    }
+
+    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        lease::release(&self.conn(), lease)
+    }
+
+    fn complete_leased(&self, lease: &Lease, completion: &Completion) -> Result<bool, StoreError> {
+        self.complete_as(&lease.run, completion, Some(lease))
     }
 }

@@ -1,6 +1,8 @@
 //! The [`Store`] trait: where a durable run keeps its inputs, checkpoints, undo records and
 //! completion record, and the records it reads back.
 
+use std::time::Duration;
+
 use super::error::StoreError;
 use super::id::RunId;
 
@@ -72,6 +74,75 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError`]: the database failed.
     fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError>;
+
+    /// Claims a run of flow `flow` for worker `worker` (see [`Worker`](super::Worker)): the
+    /// oldest run that is running or failing and not leased, or whose lease expired, leased
+    /// to `worker` for `lease` from now (by the store's clock). `Ok(None)` when there is none.
+    /// While a lease lasts no other claim returns its run; each claim of a run gets a new,
+    /// larger [`Lease::token`].
+    ///
+    /// The default implementation returns [`StoreError::Unsupported`]: stores without leases
+    /// cannot serve workers.
+    ///
+    /// # Errors
+    /// [`StoreError`]: the database failed.
+    fn claim(
+        &self,
+        flow: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let _ = (flow, worker, lease);
+        Err(StoreError::Unsupported("claim"))
+    }
+
+    /// Extends `lease` to `duration` from now if the run is still leased by it (the same
+    /// token, not claimed by another worker since, not finished or halted): `Ok(false)` when
+    /// it is not (the lease is lost).
+    ///
+    /// The default implementation returns [`StoreError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`StoreError`]: the database failed.
+    fn renew(&self, lease: &Lease, duration: Duration) -> Result<bool, StoreError> {
+        let _ = (lease, duration);
+        Err(StoreError::Unsupported("renew"))
+    }
+
+    /// Gives `lease` up if it is still held, so that any worker may claim its run at once.
+    ///
+    /// The default implementation returns [`StoreError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`StoreError`]: the database failed.
+    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        let _ = lease;
+        Err(StoreError::Unsupported("release"))
+    }
+
+    /// [`complete`](Self::complete) by the worker holding `lease`: the completion record
+    /// names the worker, and the lease ends with it, in the same transaction.
+    ///
+    /// The default implementation calls [`complete`](Self::complete).
+    ///
+    /// # Errors
+    /// As [`complete`](Self::complete).
+    fn complete_leased(&self, lease: &Lease, completion: &Completion) -> Result<bool, StoreError> {
+        self.complete(&lease.run, completion)
+    }
+}
+
+/// A worker's claim on a run ([`Store::claim`]), until it expires, is released, or the run
+/// finishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The run.
+    pub run: RunId,
+    /// The worker that holds it.
+    pub worker: String,
+    /// How many times the run was claimed, this claim included: it tells this claim from
+    /// the run's earlier and later ones.
+    pub token: i64,
 }
 
 /// A run to record with [`Store::create_run`].

@@ -1,0 +1,13 @@
+-- routilux durable runs, schema version 2 (SQLite): leases, for workers sharing the runs.
+-- A run is claimed by one worker at a time: `lease_owner` until `lease_until` (milliseconds
+-- since the Unix epoch); `claims` counts its claims (the lease's token). A running or failing
+-- run without a lease, or whose lease expired, is waiting for a worker.
+ALTER TABLE routilux_runs ADD COLUMN lease_owner TEXT;
+ALTER TABLE routilux_runs ADD COLUMN lease_until INTEGER;
+ALTER TABLE routilux_runs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+-- The runs workers may claim, oldest first.
+CREATE INDEX routilux_runs_claimable ON routilux_runs (flow, seq)
+    WHERE status IN ('running', 'failing');
+
+-- The worker that wrote a completion record (NULL: the run finished outside workers).
+ALTER TABLE routilux_completions ADD COLUMN worker TEXT;
