@@ -24,7 +24,7 @@ use super::Shutdown;
 use super::cell::JobCell;
 use super::error::ShutdownError;
 use super::metrics::{Latencies, Metrics};
-use super::shard::Shard;
+use super::shard::{Next, Shard};
 use super::state::SharedState;
 use crate::error::FlowError;
 use crate::options::RunOptions;
@@ -91,6 +91,9 @@ pub(crate) struct Core<I, O> {
     pub(crate) draining: Padded<AtomicUsize>,
     /// Set by `shutdown(Cancel)`: a job that starts from now on has its token cancelled.
     pub(crate) cancelling: AtomicBool,
+    /// Set (before it looks at the batches) by a future that waits for room: a job that
+    /// starts from a thread's batch makes room without a visit to the queue, and wakes it.
+    pub(super) waiting_for_room: AtomicBool,
     /// Jobs cancelled while queued.
     pub(super) cancelled_queued: AtomicU64,
     /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
@@ -128,6 +131,7 @@ impl<I, O> Core<I, O> {
             idle: Condvar::new(),
             draining: Padded(AtomicUsize::new(0)),
             cancelling: AtomicBool::new(false),
+            waiting_for_room: AtomicBool::new(false),
             cancelled_queued: AtomicU64::new(0),
             latencies: Mutex::new(Latencies::new()),
         }
@@ -185,6 +189,22 @@ impl<I, O> Core<I, O> {
         let at_most = queue.ahead.saturating_sub(queue.started_seen);
         queue.jobs.len() + at_most >= self.capacity
             && queue.jobs.len() + self.held(queue) >= self.capacity
+    }
+
+    /// Takes the next job of this thread's batch. Starting it makes room (it no longer
+    /// counts against the capacity): futures waiting for room are woken.
+    pub(crate) fn next_job(&self, shard: &Shard<I, O>) -> Option<Next<I, O>> {
+        let next = shard.next()?;
+        // SeqCst, with the waiting future's store before its look at the batches: one of
+        // the two sees the other (no wake-up is lost).
+        if self.waiting_for_room.load(Ordering::SeqCst) {
+            let mut queue = self.lock();
+            self.waiting_for_room.store(false, Ordering::SeqCst);
+            for waker in queue.wakers.drain(..) {
+                waker.wake();
+            }
+        }
+        Some(next)
     }
 
     /// Wakes the blocked submitters and waiting futures once the queue has drained to half

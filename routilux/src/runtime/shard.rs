@@ -147,7 +147,7 @@ impl<I, O> Shard<I, O> {
     pub(crate) fn next(&self) -> Option<Next<I, O>> {
         let mut state = self.lock();
         let job = state.batch.pop_front()?;
-        bump(&self.started_ahead, 1, Ordering::Release);
+        bump(&self.started_ahead, 1, Ordering::SeqCst);
         if !job.cell.start() {
             return Some(Next::Skip(job));
         }
@@ -185,7 +185,7 @@ impl<I, O> Shard<I, O> {
 
     /// How many jobs this thread took out of its own batch so far.
     pub(crate) fn started_ahead(&self) -> usize {
-        self.started_ahead.load(Ordering::Acquire)
+        self.started_ahead.load(Ordering::SeqCst)
     }
 
     /// Whether no job taken for this thread is left (exact under the queue's lock).

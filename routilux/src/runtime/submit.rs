@@ -46,6 +46,12 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             match wait {
                 Wait::No => return Err(SubmitError::Full(inputs)),
                 Wait::Wake(waker) => {
+                    // Said before looking again: a job that starts from a batch after this
+                    // look wakes us (see `Core::next_job`).
+                    self.waiting_for_room.store(true, Ordering::SeqCst);
+                    if !self.is_full(&mut queue) {
+                        continue;
+                    }
                     if !queue.wakers.iter().any(|w| w.will_wake(waker)) {
                         queue.wakers.push((*waker).clone());
                     }

@@ -45,7 +45,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         let shard = self.shard();
         let until = Instant::now() + DRAIN_SLICE;
         loop {
-            if let Some(next) = shard.next() {
+            if let Some(next) = self.next_job(shard) {
                 // Hand over to a fresh task (the drainer count carries over) only with an
                 // empty batch: the jobs taken must not wait for a task that may run elsewhere.
                 if self.run_next(next, shard) >= until && shard.batch_is_empty() {
@@ -164,7 +164,7 @@ impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {
     fn help_one(&self) -> bool {
         let shard = self.shard();
         loop {
-            if let Some(next) = shard.next() {
+            if let Some(next) = self.next_job(shard) {
                 self.run_next(next, shard);
                 return true;
             }
