@@ -1,7 +1,8 @@
 //! Random DAGs mixing sync and async steps (with random failing and panicking steps) give the
 //! result of the sequential evaluation — the same value, or an error of the same kind — under
 //! every schedule of the blocking `run`, and under `run_async` on a minimal executor and on
-//! tokio's multi-thread runtime; every value made is dropped exactly once.
+//! tokio's multi-thread runtime; every value made is dropped exactly once. Under
+//! `max_concurrency(2)` the same, and never more than two steps in flight.
 
 mod common;
 
@@ -67,6 +68,18 @@ proptest! {
             "run_async on tokio".into(),
             outcome(tokio().block_on(run_async(RunOptions::new(), ctl()))),
         ));
+        // Under a run limit of two: never more than two steps in flight, blocking or async.
+        let _ = live.1.take_peak();
+        let limited = RunOptions::new().max_concurrency(2);
+        for (how, other) in [
+            ("Dataflow, max_concurrency(2)", outcome(run(limited.schedule(Schedule::Dataflow), ctl()))),
+            ("run_async on block_on, max_concurrency(2)", outcome(futures_executor::block_on(run_async(limited, ctl())))),
+            ("run_async on tokio, max_concurrency(2)", outcome(tokio().block_on(run_async(limited, ctl())))),
+        ] {
+            let peak = live.1.take_peak();
+            prop_assert!(peak <= 2, "{}: {}: {} steps at once", name, how, peak);
+            others.push((how.into(), other));
+        }
         for (how, other) in others {
             prop_assert_eq!(live.0.load(Ordering::SeqCst), 0, "{}: {} leaks", name, how);
             // Which of several failing steps is reported first may differ.

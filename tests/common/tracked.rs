@@ -2,13 +2,42 @@
 //! make them, fail or panic as a run's `Ctl` says: for the random-flow property tests.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use routilux::routine;
 
-/// Counts values alive: +1 when made, -1 when dropped.
+/// Counts values alive (+1 when made, -1 when dropped), and the steps in flight.
 #[derive(Debug, Default)]
-pub struct Live(pub AtomicI64);
+pub struct Live(pub AtomicI64, pub Steps);
+
+/// Steps in flight now, and the most at once.
+#[derive(Debug, Default)]
+pub struct Steps {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// One step in flight, until dropped.
+pub struct InFlight<'s>(&'s Steps);
+
+impl Steps {
+    pub fn enter(&self) -> InFlight<'_> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// The most steps in flight at once since the last call (which starts a new count).
+    pub fn take_peak(&self) -> usize {
+        self.peak.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// The run's control: which step values fail or panic, and the live-value counter.
 #[derive(Clone, Debug)]
@@ -62,21 +91,25 @@ pub fn make(ctl: &Ctl, x: u64) -> Result<Tracked, Fail> {
 
 #[routine]
 pub fn r0(ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     make(ctl, 1)
 }
 
 #[routine]
 pub fn r1(a: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     make(ctl, a.value)
 }
 
 #[routine]
 pub fn r2(a: &Tracked, b: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     make(ctl, a.value.wrapping_mul(31) ^ b.value)
 }
 
 #[routine]
 pub fn r3(a: &Tracked, b: &Tracked, c: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     make(
         ctl,
         a.value.wrapping_mul(31) ^ b.value.wrapping_mul(7) ^ c.value,

@@ -20,24 +20,28 @@ async fn suspend() {
 
 #[routine]
 pub async fn a0(ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     suspend().await;
     make(ctl, 1)
 }
 
 #[routine]
 pub async fn a1(a: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     suspend().await;
     make(ctl, a.value)
 }
 
 #[routine]
 pub async fn a2(a: &Tracked, b: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     suspend().await;
     make(ctl, a.value.wrapping_mul(31) ^ b.value)
 }
 
 #[routine]
 pub async fn a3(a: &Tracked, b: &Tracked, c: &Tracked, ctl: &Ctl) -> Result<Tracked, Fail> {
+    let _step = ctl.live.1.enter();
     suspend().await;
     make(
         ctl,
