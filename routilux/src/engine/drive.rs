@@ -118,7 +118,7 @@ impl<E: Exec> Run<'_, E> {
                 }
                 // Helpers first: one that defers a step does so before it stops counting
                 // itself active.
-                if self.settled()
+                if self.drained()
                     && self.deferred_is_empty()
                     && in_flight.is_empty()
                     && maps.is_empty()
@@ -140,6 +140,19 @@ impl<E: Exec> Run<'_, E> {
             token.signal().unregister(cancel_key);
         }
         lane.close();
+    }
+
+    /// Whether no helper of the run is out and nothing is queued (or the run stopped): no
+    /// step runs on the pool, and none will start there. Unlike `settled`, which reads the
+    /// helpers' `active` count, this holds for steps the owner queued itself: a helper counts
+    /// from its reservation (made when the step was queued) until it leaves, so a helper
+    /// between taking a step and counting itself active is still out. (The owner of a plain
+    /// run can use `settled`: helpers finish whatever they took before it closes the lane;
+    /// but steps they make ready here wait for this owner.) The last helper to leave wakes
+    /// the owner (`Lane::help`).
+    fn drained(&self) -> bool {
+        let lane = self.lane;
+        lane.helpers_out() == 0 && (lane.queued() == 0 || self.stopped.load(Ordering::Relaxed))
     }
 
     /// Async step `step` is ready: the owner will start it.

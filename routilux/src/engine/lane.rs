@@ -185,6 +185,12 @@ impl Lane {
     }
 
     /// A helper of the open run leaves it: gives its reservation back.
+    /// Helpers reserved for the open run that have not left it yet (spawned and not yet
+    /// started, running its steps, or looking for more).
+    pub(crate) fn helpers_out(&self) -> u64 {
+        self.helpers.load(Ordering::SeqCst) & 0xffff_ffff
+    }
+
     pub(crate) fn leave_helpers(&self) {
         self.helpers.fetch_sub(1, Ordering::SeqCst);
     }
