@@ -44,7 +44,8 @@ impl<E: Exec> Run<'_, E> {
         let mut in_flight = FuturesUnordered::new();
         // Map steps in flight: when the run stops they are polled once more, not dropped,
         // so that they undo their completed elements and report it.
-        let mut maps = FuturesUnordered::new();
+        // Made on the first map step: `FuturesUnordered::new` allocates, and most runs have none.
+        let mut maps = None;
         let mut winding = Vec::new();
         let mut starting: Vec<u32> = Vec::new();
         let mut deadline = self.deadline.map(Sleep::until);
@@ -64,7 +65,7 @@ impl<E: Exec> Run<'_, E> {
                 if self.interrupted() {
                     // Dropped, not finished: the run is over for them.
                     in_flight.clear();
-                    winding.extend(std::mem::take(&mut maps));
+                    winding.extend(maps.take().into_iter().flatten());
                     self.deferred
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -95,7 +96,7 @@ impl<E: Exec> Run<'_, E> {
                                 self.started(step, outcome, epoch);
                             }
                             Poll::Pending if self.plan.steps()[step as usize].policy().is_map() => {
-                                maps.push(attempt);
+                                maps.get_or_insert_with(FuturesUnordered::new).push(attempt);
                             }
                             Poll::Pending => in_flight.push(attempt),
                         }
@@ -105,7 +106,10 @@ impl<E: Exec> Run<'_, E> {
                     progressed = true;
                     self.started(step, outcome, epoch);
                 }
-                while let Poll::Ready(Some((step, outcome))) = maps.poll_next_unpin(cx) {
+                while let Some(Poll::Ready(Some((step, outcome)))) = maps
+                    .as_mut()
+                    .map(|maps: &mut FuturesUnordered<_>| maps.poll_next_unpin(cx))
+                {
                     progressed = true;
                     self.started(step, outcome, epoch);
                 }
@@ -121,7 +125,7 @@ impl<E: Exec> Run<'_, E> {
                 if self.drained()
                     && self.deferred_is_empty()
                     && in_flight.is_empty()
-                    && maps.is_empty()
+                    && maps.as_ref().is_none_or(FuturesUnordered::is_empty)
                     && winding.is_empty()
                 {
                     return Poll::Ready(());
