@@ -4,7 +4,11 @@
 //!    limit, against `max_concurrency(1000)` (every step takes a permit, none waits), a
 //!    shared static `Limit` of 1000 on every step, and `max_concurrency(1)` (each step waits
 //!    for the one before it to give its permit back).
-//! 2. An async map of 1,000 elements that each sleep 1 ms on tokio: all at once, and
+//! 2. Long steps among tiny ones: two 2 ms steps beside 14 trivial ones, with no limit and
+//!    under `max_concurrency(2)` (both long steps still run at once: about 2 ms) and
+//!    `max_concurrency(1)` (one after the other: about 4 ms), blocking and through
+//!    `run_async` on a minimal executor.
+//! 3. An async map of 1,000 elements that each sleep 1 ms on tokio: all at once, and
 //!    bounded by `#[step(max_concurrency = 100)]` (bound: 10 ms).
 //!
 //! Medians over many runs; nothing is asserted. `cargo bench --bench limits`.
@@ -33,6 +37,27 @@ flow! {
         step f8 = t1(s); step f9 = t1(s); step f10 = t1(s); step f11 = t1(s);
         step f12 = t1(s); step f13 = t1(s); step f14 = t1(s);
         return f14;
+    }
+}
+
+#[routine]
+fn spin2ms() -> u64 {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2) {
+        std::hint::spin_loop();
+    }
+    1
+}
+
+flow! {
+    flow LongAmongTiny {
+        step a = spin2ms();
+        step b = spin2ms();
+        step t0 = t0(); step t1 = t0(); step t2 = t0(); step t3 = t0(); step t4 = t0();
+        step t5 = t0(); step t6 = t0(); step t7 = t0(); step t8 = t0(); step t9 = t0();
+        step t10 = t0(); step t11 = t0(); step t12 = t0(); step t13 = t0();
+        step sum = t2(a, b);
+        return sum;
     }
 }
 
@@ -129,6 +154,47 @@ fn main() {
             black_box(Fan16::run_with(one).expect("run"));
         }),
     );
+
+    let long = |options: RunOptions<'_>| {
+        let blocking = median(
+            (0..30)
+                .map(|_| {
+                    let start = Instant::now();
+                    black_box(LongAmongTiny::run_with(options).expect("run"));
+                    start.elapsed()
+                })
+                .collect(),
+        );
+        let polled = median(
+            (0..30)
+                .map(|_| {
+                    let start = Instant::now();
+                    let run = LongAmongTiny::run_async_with(options);
+                    black_box(futures::executor::block_on(run).expect("run"));
+                    start.elapsed()
+                })
+                .collect(),
+        );
+        (blocking.as_secs_f64() * 1e3, polled.as_secs_f64() * 1e3)
+    };
+    println!("\n| 2 × 2 ms steps among 14 trivial ones | run | run_async (block_on) | bound |");
+    println!("|---|---:|---:|---:|");
+    for (name, options, bound) in [
+        ("no limit", RunOptions::new(), "2 ms"),
+        (
+            "max_concurrency(2)",
+            RunOptions::new().max_concurrency(2),
+            "2 ms",
+        ),
+        (
+            "max_concurrency(1)",
+            RunOptions::new().max_concurrency(1),
+            "4 ms",
+        ),
+    ] {
+        let (blocking, polled) = long(options);
+        println!("| {name} | {blocking:.2} ms | {polled:.2} ms | {bound} |");
+    }
 
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

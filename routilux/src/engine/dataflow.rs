@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::lane::{spawn_helper, spawn_helper_on};
+use super::parked::{OwnerWaker, unpark};
 use super::{Exec, Run, watcher};
 use crate::error::{ErrorKind, FlowError, Internal};
 
@@ -28,48 +29,78 @@ impl<'a, E: Exec> Run<'a, E> {
     /// Runs the flow with the current thread as owner: `in_pool` when it is a pool thread.
     pub(super) fn dataflow(&self, in_pool: bool) {
         let roots = &self.hot.roots;
-        let Some((&first, rest)) = roots.split_first() else {
+        if roots.is_empty() {
             return;
-        };
+        }
         let threads = rayon::current_num_threads();
         // A pool thread is one of the pool's threads; a plain thread comes on top of them.
         let max_helpers = if in_pool { threads - 1 } else { threads };
         let lane = self.lane;
+        if self.tracked {
+            self.work.store(roots.len(), Ordering::SeqCst);
+        }
         let epoch = lane.open(
             std::ptr::from_ref(self).cast(),
-            help::<E>,
+            (help::<E>, unpark::<E>),
             max_helpers,
             !in_pool,
         );
-        for &root in rest {
-            self.push(root);
+        let cancel_key = self.id;
+        if self.parks
+            && let Some(token) = self.cancel
+        {
+            // Every step may be parked: a cancellation must wake the owner.
+            let waker = std::task::Waker::from(std::sync::Arc::new(OwnerWaker(lane)));
+            token.signal().register(cancel_key, &waker);
         }
-        if !rest.is_empty() {
-            self.queued(rest.len(), in_pool, epoch);
+        let mut first = None;
+        let mut queued = 0;
+        for &root in roots {
+            if !self.ready_here(root) {
+                self.wait_elsewhere(root, epoch);
+            } else if first.is_none() {
+                first = Some(root);
+            } else {
+                self.push(root);
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            self.queued(queued, in_pool, epoch);
         }
         let mut beat = Heartbeat::default();
-        self.run_chain(first, in_pool, epoch, &mut beat);
+        if let Some(first) = first {
+            self.run_chain(first, in_pool, epoch, &mut beat);
+        }
         loop {
             // A plain thread whose run was promoted leaves the steps to the pool's threads
             // (the watcher keeps calling helpers while steps are queued).
             if !in_pool && self.hand_off(epoch, &mut beat) {
-                lane.wait_until(true, || self.settled());
+                lane.wait_until(true, || self.quiet());
                 break;
             }
             if let Some(step) = self.pop() {
                 self.run_chain(step, in_pool, epoch, &mut beat);
                 continue;
             }
-            if self.settled() {
+            if self.quiet() {
                 break;
             }
             lane.wait_until(false, || {
-                self.settled()
+                self.quiet()
                     || (lane.queued() > 0 && !self.stopped.load(Ordering::Relaxed))
                     || (!in_pool && lane.is_promoted(epoch) && self.pool_busy())
             });
         }
+        if self.parks
+            && let Some(token) = self.cancel
+        {
+            token.signal().unregister(cancel_key);
+        }
         lane.close();
+        if self.parks {
+            self.drop_parked();
+        }
     }
 
     /// Asked by the owner between its own steps: whether no helper runs a step and none can
@@ -139,18 +170,22 @@ impl<'a, E: Exec> Run<'a, E> {
     fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64, beat: &mut Heartbeat) {
         loop {
             if !self.run_step(i) {
+                self.retire();
                 return;
             }
             let mut next = None;
             let mut queued = 0;
             for &successor in self.hot.successors(i) {
                 if self.dependency_done(successor) {
-                    if self.owner_starts(successor) {
-                        // The run's owner, a future, polls it (or takes its permits).
-                        self.defer(successor);
+                    if !self.ready_here(successor) {
+                        // An async step, or one whose permits are taken.
+                        self.count_work(1);
+                        self.wait_elsewhere(successor, epoch);
                     } else if next.is_none() {
+                        // Takes over step `i`'s count of work.
                         next = Some(successor);
                     } else {
+                        self.count_work(1);
                         self.push(successor);
                         queued += 1;
                     }
@@ -160,6 +195,7 @@ impl<'a, E: Exec> Run<'a, E> {
                 if queued > 0 {
                     self.queued(queued, in_pool, epoch);
                 }
+                self.retire();
                 return;
             };
             // A plain thread whose run was promoted hands its next step to the pool.

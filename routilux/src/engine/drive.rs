@@ -17,6 +17,7 @@ use std::task::Poll;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::dataflow::help;
+use super::parked::unpark;
 use super::{Exec, Run};
 use crate::asynchronous::Sleep;
 
@@ -28,10 +29,15 @@ impl<E: Exec> Run<'_, E> {
             rayon::current_num_threads,
             rayon::ThreadPool::current_num_threads,
         );
-        let epoch = lane.open_async(std::ptr::from_ref(self).cast(), help::<E>, threads);
+        self.work.store(self.hot.roots.len(), Ordering::SeqCst);
+        let epoch = lane.open_async(
+            std::ptr::from_ref(self).cast(),
+            (help::<E>, unpark::<E>),
+            threads,
+        );
         let mut queued = 0;
         for &root in &self.hot.roots {
-            if self.owner_starts(root) {
+            if !self.ready_here(root) {
                 self.defer(root);
             } else {
                 self.push(root);
@@ -146,17 +152,13 @@ impl<E: Exec> Run<'_, E> {
         lane.close();
     }
 
-    /// Whether no helper of the run is out and nothing is queued (or the run stopped): no
-    /// step runs on the pool, and none will start there. Unlike `settled`, which reads the
-    /// helpers' `active` count, this holds for steps the owner queued itself: a helper counts
-    /// from its reservation (made when the step was queued) until it leaves, so a helper
-    /// between taking a step and counting itself active is still out. (The owner of a plain
-    /// run can use `settled`: helpers finish whatever they took before it closes the lane;
-    /// but steps they make ready here wait for this owner.) The last helper to leave wakes
-    /// the owner (`Lane::help`).
+    /// Whether no step of the run is outstanding (see `work`), or the run stopped and no
+    /// helper is out (reserved, running a step or looking for one): then no step runs on the
+    /// pool, and none will start there. The last helper to leave wakes the owner
+    /// (`Lane::help`); one that is still inside is waited for by `Lane::close`.
     fn drained(&self) -> bool {
-        let lane = self.lane;
-        lane.helpers_out() == 0 && (lane.queued() == 0 || self.stopped.load(Ordering::Relaxed))
+        self.work.load(Ordering::SeqCst) == 0
+            || (self.stopped.load(Ordering::Relaxed) && self.lane.helpers_out() == 0)
     }
 
     /// Async step `step` is ready: the owner will start it.
@@ -186,7 +188,7 @@ impl<E: Exec> Run<'_, E> {
     fn started(&self, step: u32, outcome: Option<bool>, epoch: u64) {
         match outcome {
             Some(true) => self.finished(step, epoch),
-            Some(false) => {}
+            Some(false) => self.retire(),
             None => {
                 self.push(step);
                 self.queued(1, true, epoch);
@@ -199,20 +201,22 @@ impl<E: Exec> Run<'_, E> {
         let mut queued = 0;
         for &successor in self.hot.successors(step) {
             if self.dependency_done(successor) {
-                if self.owner_starts(successor) {
+                self.count_work(1);
+                if self.ready_here(successor) {
+                    self.push(successor);
+                    queued += 1;
+                } else {
                     self.deferred
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(successor);
-                } else {
-                    self.push(successor);
-                    queued += 1;
                 }
             }
         }
         if queued > 0 {
             self.queued(queued, true, epoch);
         }
+        self.retire();
     }
 
     /// If the owner's future is dropped before the run settled: stops the run, waits for its

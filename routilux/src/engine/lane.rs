@@ -23,6 +23,10 @@ use std::task::Waker;
 /// Runs the helper side of a run: `data` is the run, type-erased.
 pub(crate) type HelpFn = unsafe fn(*const ());
 
+/// Goes on claiming the permits of a parked step of a run (see `parked`): `data` is the run,
+/// type-erased, then the step and the run's epoch.
+pub(crate) type UnparkFn = unsafe fn(*const (), u32, u64);
+
 /// One lane; see the module docs.
 pub(crate) struct Lane {
     /// The epoch of the run open on this lane; 0 when none is.
@@ -51,6 +55,7 @@ pub(crate) struct Lane {
     /// The run, type-erased, and the function helpers call on it.
     data: AtomicPtr<()>,
     help: AtomicPtr<()>,
+    unpark: AtomicPtr<()>,
     /// What the owner sleeps waiting for: [`AWAKE`], [`FOR_ANYTHING`] or [`FOR_THE_END`]
     /// (see [`Lane::wake_owner`]).
     sleeping: AtomicU8,
@@ -122,6 +127,7 @@ impl Lane {
             active: AtomicUsize::new(0),
             data: AtomicPtr::new(std::ptr::null_mut()),
             help: AtomicPtr::new(std::ptr::null_mut()),
+            unpark: AtomicPtr::new(std::ptr::null_mut()),
             sleeping: AtomicU8::new(AWAKE),
             lock: Mutex::new(()),
             wakeup: Condvar::new(),
@@ -224,6 +230,25 @@ impl Lane {
             unsafe {
                 let help: HelpFn = std::mem::transmute::<*mut (), HelpFn>(help);
                 help(data);
+            }
+        }
+        if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.wake_owner(true);
+        }
+    }
+
+    /// Called by the waker of a parked step of run `epoch`: goes on claiming its permits if
+    /// the run is still open (entering it as a helper does, so that the owner waits for us).
+    pub(crate) fn unpark(&'static self, epoch: u64, step: u32) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        if self.open.load(Ordering::SeqCst) == epoch {
+            let data = self.data.load(Ordering::Acquire).cast_const();
+            let unpark = self.unpark.load(Ordering::Acquire);
+            // SAFETY: as in `help`: `unpark` was stored from an `UnparkFn` by `open`, for
+            // `data`, valid while the run is open and we are counted in `entered`.
+            unsafe {
+                let unpark: UnparkFn = std::mem::transmute::<*mut (), UnparkFn>(unpark);
+                unpark(data, step, epoch);
             }
         }
         if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
@@ -361,7 +386,7 @@ impl Lane {
     pub(crate) fn open(
         &self,
         data: *const (),
-        help: HelpFn,
+        (help, unpark): (HelpFn, UnparkFn),
         max_helpers: usize,
         watched: bool,
     ) -> u64 {
@@ -371,6 +396,7 @@ impl Lane {
         lane.epoch.store(epoch, Ordering::Relaxed);
         lane.data.store(data.cast_mut(), Ordering::Relaxed);
         lane.help.store(help as *mut (), Ordering::Relaxed);
+        lane.unpark.store(unpark as *mut (), Ordering::Relaxed);
         lane.helpers
             .store((epoch & 0xffff_ffff) << 32, Ordering::Relaxed);
         lane.max_helpers.store(max_helpers, Ordering::Relaxed);
@@ -384,8 +410,13 @@ impl Lane {
 
     /// Opens a run whose owner is a future (see [`Lane::open`]): helpers wake it through
     /// the waker it sets.
-    pub(crate) fn open_async(&self, data: *const (), help: HelpFn, max_helpers: usize) -> u64 {
-        let epoch = self.open(data, help, max_helpers, false);
+    pub(crate) fn open_async(
+        &self,
+        data: *const (),
+        fns: (HelpFn, UnparkFn),
+        max_helpers: usize,
+    ) -> u64 {
+        let epoch = self.open(data, fns, max_helpers, false);
         self.async_owner.store(true, Ordering::SeqCst);
         epoch
     }

@@ -20,6 +20,7 @@ mod guarded;
 mod lane;
 mod layered;
 mod notify;
+mod parked;
 mod permits;
 mod run;
 
@@ -142,7 +143,7 @@ pub fn execute<E: Exec>(
     let run = brand.run();
     check(plan)?;
     let gated = gated(plan, options);
-    if (plan.hot().any_async || gated) && options.get_schedule() != Schedule::Sequential {
+    if plan.hot().any_async && options.get_schedule() != Schedule::Sequential {
         // The calling thread owns the run, as the future of `execute_async` would.
         return lent_here(gated, |lent| {
             crate::asynchronous::block_here(execute_owned(plan, exec, run, options, lent))
@@ -229,6 +230,8 @@ async fn execute_owned<E: Exec>(
         plan, exec, brand, observers, options, deadline, owned, scratch, None, limits,
     );
     run.spawn_on = options.get_pool();
+    // Its owner, a future, never runs a sync step: every step is work no thread holds.
+    run.tracked = true;
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     let undone = {
         let abandoned = Abandoned(Some(&run));
@@ -402,9 +405,15 @@ fn execute_here<E: Exec>(
     let in_pool = rayon::current_thread_index().is_some();
     match options.get_schedule() {
         // A sub-flow with async steps: this thread owns it as a future would.
-        _ if (hot.any_async || gated) && !one_thread => {
+        _ if hot.any_async && !one_thread => {
             run.spawn_on = options.get_pool();
             crate::asynchronous::block_here(run.drive());
+        }
+        // Steps that wait for permits park, whatever the schedule (see `parked`).
+        _ if gated && !one_thread => {
+            run.spawn_on = options.get_pool();
+            run.parks = true;
+            run.dataflow(in_pool);
         }
         Schedule::Layered if !one_thread && in_pool => run.layered(),
         Schedule::Layered if !one_thread => rayon::scope(|_| run.layered()),

@@ -2,12 +2,16 @@
 //! before a step starts (without holding a thread: see `drive`), and lending them to the runs
 //! started inside the step.
 
+use std::future::{Future, poll_fn};
 use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
 
 use super::notify::STEP_WAITING;
+use super::parked::Parked;
 use super::{Exec, Run};
+use crate::asynchronous::Sleep;
 use crate::error::ErrorKind;
-use crate::limit::{Acquire, Held, Lending, Limit, NoPermits};
+use crate::limit::{Claiming, Held, Lending, Limit, NoPermits};
 use crate::options::RunOptions;
 use crate::plan::Hot;
 use crate::subflow::Nest;
@@ -27,6 +31,8 @@ pub(crate) struct Limits<'a> {
     /// with their lifetime erased (a cell of `Held<'a>` would make `Run` invariant in `'a`):
     /// they point to limits that outlive the run, and the table is dropped with the run.
     held: Box<[Mutex<Option<Held<'static>>>]>,
+    /// Per step (when gated, in a run whose steps park): its claim while it waits.
+    pub(super) parked: Box<[Mutex<Option<Parked>>]>,
 }
 
 /// Where a run's own limit lives: in the frame that calls the run.
@@ -54,6 +60,11 @@ impl<'a> Limits<'a> {
             lent,
             gated,
             held: if gated {
+                hot.steps.iter().map(|_| Mutex::new(None)).collect()
+            } else {
+                Box::new([])
+            },
+            parked: if gated {
                 hot.steps.iter().map(|_| Mutex::new(None)).collect()
             } else {
                 Box::new([])
@@ -96,44 +107,62 @@ impl<'a, E: Exec> Run<'a, E> {
                 || self.plan.steps()[i as usize].policy().get_limit().is_some())
     }
 
-    /// Whether the run's owner starts step `i` (an async step, or one that must wait for a
-    /// permit without holding a pool thread) rather than whoever made it ready.
+    /// Whether ready step `i` can start where it became ready: always in a run with neither
+    /// async steps nor limits; otherwise when it is sync and needs no permits, or takes them
+    /// now (they are free and nobody waits for them). Otherwise it must wait elsewhere
+    /// (`wait_elsewhere`).
     #[inline]
-    pub(super) fn owner_starts(&self, i: u32) -> bool {
-        (self.hot.any_async || self.limits.gated)
-            && (self.hot.steps[i as usize].asynchronous || self.needs_permits(i))
+    pub(super) fn ready_here(&self, i: u32) -> bool {
+        if !self.tracked {
+            return true;
+        }
+        if self.hot.steps[i as usize].asynchronous {
+            return false;
+        }
+        !self.needs_permits(i) || self.take_free_permits(i)
+    }
+
+    /// Takes the permits of step `i` if they are free now, and keeps them for it.
+    fn take_free_permits(&self, i: u32) -> bool {
+        match self.claiming(i).now() {
+            Some(held) => {
+                self.hold(i, held);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The claim of the permits step `i` needs.
+    pub(super) fn claiming(&self, i: u32) -> Claiming<'a> {
+        let policy_limit = self.plan.steps()[i as usize].policy().get_limit();
+        let (limits, _) = self.limits.of(policy_limit);
+        Claiming::new(limits.map(|limit| {
+            limit.map(|limit| {
+                let lent = self.limits.lent.and_then(|lending| lending.slot(limit));
+                (limit, lent)
+            })
+        }))
     }
 
     /// Takes the permits step `i` needs, waiting for them; `None` when a limit has no
     /// permits at all (the step can never run).
     pub(super) async fn claim(&self, i: u32) -> Option<Held<'a>> {
-        let mut held = Held::default();
         if !self.needs_permits(i) {
-            return Some(held);
+            return Some(Held::default());
         }
-        let policy_limit = self.plan.steps()[i as usize].policy().get_limit();
-        let (limits, _) = self.limits.of(policy_limit);
+        let mut claiming = self.claiming(i);
         let mut told = false;
-        for limit in limits.into_iter().flatten() {
-            if limit.permits() == 0 {
-                return None;
+        poll_fn(|cx| {
+            let poll = claiming.poll(cx);
+            if poll.is_pending() && !told && self.observed() {
+                told = true;
+                let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
+                self.emit(STEP_WAITING, Some(i), |o| o.step_waiting(&info, step));
             }
-            let lent = self.limits.lent.and_then(|lending| lending.slot(limit));
-            let mut acquire = Acquire::new(limit, lent);
-            let claim = match acquire.now() {
-                Some(claim) => claim,
-                None => {
-                    if !told && self.observed() {
-                        told = true;
-                        let (info, step) = (self.info(), &self.plan.steps()[i as usize]);
-                        self.emit(STEP_WAITING, Some(i), |o| o.step_waiting(&info, step));
-                    }
-                    acquire.await
-                }
-            };
-            held.claims.push(claim);
-        }
-        Some(held)
+            poll
+        })
+        .await
     }
 
     /// Keeps the permits the owner took for sync step `i` until the step runs.
@@ -160,13 +189,34 @@ impl<'a, E: Exec> Run<'a, E> {
     }
 
     /// The permits of step `i` on a run that has one thread (`Sequential`, a chain): the
-    /// thread waits for them (on a pool thread, running the pool's other jobs meanwhile).
+    /// thread waits for them (on a pool thread, running the pool's other jobs meanwhile), or
+    /// until the run is cancelled or times out: then it returns no permits, and the step's
+    /// first attempt sees that the run stopped.
     pub(super) fn wait_permits(&self, i: u32) -> Option<Held<'a>> {
-        if self.needs_permits(i) {
-            crate::asynchronous::block_here(self.claim(i))
-        } else {
-            Some(Held::default())
+        if !self.needs_permits(i) {
+            return Some(Held::default());
         }
+        let mut claim = std::pin::pin!(self.claim(i));
+        let mut deadline = self.deadline.map(Sleep::until);
+        let held = crate::asynchronous::block_here(poll_fn(|cx| {
+            if let Some(token) = self.cancel {
+                token.signal().register(self.id, cx.waker());
+            }
+            if let Poll::Ready(held) = claim.as_mut().poll(cx) {
+                return Poll::Ready(held);
+            }
+            let late = deadline
+                .as_mut()
+                .is_some_and(|sleep| std::pin::Pin::new(sleep).poll(cx).is_ready());
+            if late || self.is_stopping() {
+                return Poll::Ready(Some(Held::default()));
+            }
+            Poll::Pending
+        }));
+        if let Some(token) = self.cancel {
+            token.signal().unregister(self.id);
+        }
+        held
     }
 
     /// Step `i` needs a permit of a limit that has none: it fails, as it never could run.

@@ -75,6 +75,14 @@ pub(crate) struct Run<'a, E> {
     pub(super) spawn_on: Option<&'a rayon::ThreadPool>,
     /// The limits its steps take permits of.
     pub(super) limits: Limits<'a>,
+    /// Whether steps can be ready without a thread to run them (async steps, steps that wait
+    /// for permits): then the run counts its outstanding steps in `work`.
+    pub(super) tracked: bool,
+    /// Steps ready, queued, waiting or running (only when `tracked`).
+    pub(super) work: AtomicUsize,
+    /// Whether steps that wait for permits park (a blocking run: see `parked`) rather than
+    /// being deferred to the run's owner (a future: see `drive`).
+    pub(super) parks: bool,
 }
 
 impl<'a, E: Exec> Run<'a, E> {
@@ -152,7 +160,10 @@ impl<'a, E: Exec> Run<'a, E> {
             keep: Keepsakes::default(),
             deferred: std::sync::Mutex::new(Vec::new()),
             spawn_on: None,
+            tracked: limits.gated || hot.any_async,
             limits,
+            work: AtomicUsize::new(0),
+            parks: false,
         };
         // Inputs nobody reads are dropped up front.
         for input in 0..hot.inputs {

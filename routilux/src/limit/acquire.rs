@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 
-use super::lend::{Claim, LentSlot};
+use super::lend::{Claim, Held, LentSlot};
 use super::{Limit, Permit, Waiter};
 
 /// Waits for a permit of `limit`: with a slot lent by the enclosing step, takes that slot or
@@ -84,5 +84,66 @@ impl Drop for Acquire<'_> {
         if let Some(waiter) = self.waiter.take() {
             self.limit.cancel_wait(&waiter);
         }
+    }
+}
+
+/// Takes a permit of each of up to three limits in turn, waiting for each (see
+/// [`Acquire`]): the permits a step needs. Ready with `None` when a limit has no permits at
+/// all (the step can never run).
+pub(crate) struct Claiming<'l> {
+    limits: [Option<(&'l Limit, Option<&'l LentSlot<'l>>)>; 3],
+    next: usize,
+    held: Held<'l>,
+    acquire: Option<Acquire<'l>>,
+}
+
+impl<'l> Claiming<'l> {
+    /// Claims a permit of each of `limits`, in order.
+    pub(crate) fn new(limits: [Option<(&'l Limit, Option<&'l LentSlot<'l>>)>; 3]) -> Self {
+        Claiming {
+            limits,
+            next: 0,
+            held: Held::default(),
+            acquire: None,
+        }
+    }
+
+    /// Takes every permit now if all are free (and nobody waits for them); gives back the
+    /// ones it took otherwise.
+    pub(crate) fn now(mut self) -> Option<Held<'l>> {
+        for (limit, lent) in self.limits.into_iter().flatten() {
+            if limit.permits() == 0 {
+                return None;
+            }
+            let claim = Acquire::new(limit, lent).now()?;
+            self.held.claims.push(claim);
+        }
+        Some(self.held)
+    }
+
+    /// Goes on claiming: ready once every permit is held.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Held<'l>>> {
+        while let Some(&entry) = self.limits.get(self.next) {
+            self.next += 1;
+            let Some((limit, lent)) = entry else {
+                continue;
+            };
+            if limit.permits() == 0 {
+                return Poll::Ready(None);
+            }
+            let mut acquire = self
+                .acquire
+                .take()
+                .unwrap_or_else(|| Acquire::new(limit, lent));
+            match Pin::new(&mut acquire).poll(cx) {
+                Poll::Ready(claim) => self.held.claims.push(claim),
+                Poll::Pending => {
+                    self.next -= 1;
+                    self.acquire = Some(acquire);
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Some(std::mem::take(&mut self.held)))
     }
 }

@@ -23,7 +23,9 @@
 mod acquire;
 mod lend;
 
-pub(crate) use acquire::Acquire;
+#[cfg(test)]
+use acquire::Acquire;
+pub(crate) use acquire::Claiming;
 pub(crate) use lend::{Held, Lending};
 
 use std::collections::VecDeque;
