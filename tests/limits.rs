@@ -279,8 +279,14 @@ flow! {
     }
 }
 
+/// The tests that run `Outer` share [`NESTED`] and read it at their end: one at a time.
+static OUTER: Mutex<()> = Mutex::new(());
+
 #[test]
 fn flows_nested_in_steps_that_share_a_limit_never_deadlock() {
+    let _outer = OUTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pool = pool(2);
     let done = within_a_minute(move || {
         std::thread::scope(|scope| {
@@ -309,6 +315,9 @@ static RUN_LIMIT: Limit = Limit::new(3);
 
 #[test]
 fn a_shared_run_limit_covers_sub_flows_and_is_given_back() {
+    let _outer = OUTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pool = pool(4);
     let done = within_a_minute(move || {
         let options = RunOptions::new().pool(&pool).limit(&RUN_LIMIT);

@@ -143,7 +143,14 @@ pub fn execute<E: Exec>(
     let run = brand.run();
     check(plan)?;
     let gated = gated(plan, options);
-    if plan.hot().any_async && options.get_schedule() != Schedule::Sequential {
+    // A gated run that would move onto a pool (a pool in its options, or `run_on_caller`
+    // off) stays with the calling thread as the owner of its future: as a job on that pool,
+    // it could be taken by a pool thread that waits for a nested run further down its stack
+    // (`Lane::wait_until` runs other jobs), and wait there for a permit that the step below
+    // it holds.
+    if (plan.hot().any_async || (gated && moves_to_a_pool(options)))
+        && options.get_schedule() != Schedule::Sequential
+    {
         // The calling thread owns the run, as the future of `execute_async` would.
         return lent_here(gated, |lent| {
             crate::asynchronous::block_here(execute_owned(plan, exec, run, options, lent))
@@ -153,6 +160,15 @@ pub fn execute<E: Exec>(
         execute_placed(plan, exec, run, options, None, lent)
     })
     .map(drop)
+}
+
+/// Whether a run under `options` called from this thread moves to a pool (see
+/// `execute_placed`).
+fn moves_to_a_pool(options: &RunOptions<'_>) -> bool {
+    match options.get_pool() {
+        Some(pool) => pool.current_thread_index().is_none(),
+        None => !options.get_run_on_caller() && rayon::current_thread_index().is_none(),
+    }
 }
 
 /// Whether some step of a run of `plan` under `options` takes permits of a [`Limit`](crate::Limit).
