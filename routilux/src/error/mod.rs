@@ -1,8 +1,19 @@
 //! [`FlowError`]: why a run of a flow did not produce its result.
 
+mod causes;
+mod internal;
+mod report;
+mod undo;
+
 use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
+
+pub use causes::{StepPanicked, StepTimedOut};
+pub(crate) use internal::{ElementFailed, Internal};
+use report::DynError;
+pub(crate) use report::box_dyn;
+pub use undo::UndoError;
 
 /// A boxed error as returned by fallible routines.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -254,234 +265,5 @@ impl Error for FlowError {
             },
             None => None,
         }
-    }
-}
-
-/// The error of a routine that failed with an error report (`anyhow::Error` and the like:
-/// not an `Error` itself, but it lends one). [`FlowError::source`] lends what the report
-/// lends, so that it can be downcast to the routine's original error; display and debug
-/// output are the report's own.
-struct DynError(Box<dyn Report>);
-
-trait Report: fmt::Display + fmt::Debug + Send + Sync {
-    fn error(&self) -> &(dyn Error + Send + Sync + 'static);
-}
-
-impl<E> Report for E
-where
-    E: AsRef<dyn Error + Send + Sync + 'static> + fmt::Display + fmt::Debug + Send + Sync,
-{
-    fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
-        self.as_ref()
-    }
-}
-
-impl fmt::Display for DynError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Debug for DynError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Error for DynError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.0.error().source()
-    }
-}
-
-/// Boxes an error that lends a `dyn Error` (a boxed error stays as it is; an error report
-/// such as `anyhow::Error` is wrapped, see [`DynError`]).
-pub(crate) fn box_dyn<E>(error: E) -> BoxError
-where
-    E: AsRef<dyn Error + Send + Sync + 'static> + fmt::Display + fmt::Debug + Send + Sync + 'static,
-{
-    let mut error = Some(error);
-    let as_any: &mut dyn std::any::Any = &mut error;
-    if let Some(boxed) = as_any
-        .downcast_mut::<Option<BoxError>>()
-        .and_then(Option::take)
-    {
-        return boxed;
-    }
-    match error {
-        Some(error) => Box::new(DynError(Box::new(error))),
-        None => unreachable!("taken only when it is a `BoxError`"),
-    }
-}
-
-/// The error of an attempt of an async step that ran past its timeout
-/// (`#[step(timeout = ...)]` or `#[routine(timeout = ...)]`): its future was dropped. Retries
-/// and compensation apply to it as to the step's own errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StepTimedOut {
-    after: std::time::Duration,
-}
-
-impl StepTimedOut {
-    pub(crate) fn new(after: std::time::Duration) -> Self {
-        StepTimedOut { after }
-    }
-
-    /// The step's timeout.
-    #[must_use]
-    pub fn after(&self) -> std::time::Duration {
-        self.after
-    }
-}
-
-impl fmt::Display for StepTimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the step did not finish within its timeout of {:?}",
-            self.after
-        )
-    }
-}
-
-impl std::error::Error for StepTimedOut {}
-
-/// The cause of a [`FlowError`] whose step panicked: the panic's message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepPanicked {
-    message: String,
-}
-
-impl StepPanicked {
-    pub(crate) fn new(message: String) -> Self {
-        StepPanicked { message }
-    }
-
-    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "panic with a non-string payload".to_owned()
-        };
-        StepPanicked { message }
-    }
-
-    /// The panic message (`"panic with a non-string payload"` when it was not a string).
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for StepPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "panicked: {}", self.message)
-    }
-}
-
-impl Error for StepPanicked {}
-
-/// An undo that failed (after its retries) while a failed run was being put back in order.
-#[derive(Debug)]
-pub struct UndoError {
-    step: Cow<'static, str>,
-    attempts: u32,
-    error: BoxError,
-}
-
-impl UndoError {
-    pub(crate) fn new(step: Cow<'static, str>, attempts: u32, error: BoxError) -> Self {
-        UndoError {
-            step,
-            attempts,
-            error,
-        }
-    }
-
-    /// The step whose undo failed.
-    #[must_use]
-    pub fn step(&self) -> &str {
-        &self.step
-    }
-
-    /// How many times the undo was attempted.
-    #[must_use]
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// The last attempt's error (a [`StepPanicked`] if it panicked).
-    #[must_use]
-    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
-        &*self.error
-    }
-}
-
-impl fmt::Display for UndoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "undo of step `{}` failed", self.step)?;
-        if self.attempts > 1 {
-            write!(f, " {} times", self.attempts)?;
-        }
-        write!(f, ": {}", self.error)
-    }
-}
-
-impl Error for UndoError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.error)
-    }
-}
-
-/// An engine invariant that did not hold.
-#[derive(Debug)]
-pub(crate) struct Internal(pub(crate) &'static str);
-
-impl fmt::Display for Internal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl Error for Internal {}
-
-/// An element of a map step failed: its index and its error. The engine unwraps it into
-/// [`FlowError::element`] and the error itself; it shows only in an undo error.
-#[derive(Debug)]
-pub(crate) struct ElementFailed {
-    index: usize,
-    panicked: bool,
-    source: BoxError,
-    /// Completed elements whose undo failed after this failure: index and error.
-    undo_failures: Vec<(usize, BoxError)>,
-}
-
-impl ElementFailed {
-    pub(crate) fn new(index: usize, panicked: bool, source: BoxError) -> Self {
-        ElementFailed {
-            index,
-            panicked,
-            source,
-            undo_failures: Vec::new(),
-        }
-    }
-
-    pub(crate) fn with_undo_failures(mut self, failures: Vec<(usize, BoxError)>) -> Self {
-        self.undo_failures = failures;
-        self
-    }
-}
-
-impl fmt::Display for ElementFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "element {}: {}", self.index, self.source)
-    }
-}
-
-impl Error for ElementFailed {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.source)
     }
 }
