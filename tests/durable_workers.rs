@@ -13,6 +13,8 @@
 //! Needs a server, as `durable_postgres`:
 //! `cargo test -p routilux-suite --features postgres --test durable_workers`
 
+#[path = "durable_support/mod.rs"]
+mod durable_support;
 #[path = "workers_support/mod.rs"]
 mod workers_support;
 
@@ -22,6 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use durable_support::pg::{postgres, url};
 use routilux::durable::{PostgresStore, RunId, WorkerOptions};
 use workers_support::{Jobs, STEPS, expected, log_path, set_worker};
 
@@ -31,44 +34,6 @@ const JOBS: u64 = 10_000;
 static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// How long a test may wait for anything (a guard against hangs, never a pass condition).
 const GUARD: Duration = Duration::from_secs(120);
-
-fn url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
-
-/// A store in a new schema, dropped with it.
-struct SchemaStore {
-    store: PostgresStore,
-    schema: String,
-}
-
-impl std::ops::Deref for SchemaStore {
-    type Target = PostgresStore;
-    fn deref(&self) -> &PostgresStore {
-        &self.store
-    }
-}
-
-impl Drop for SchemaStore {
-    fn drop(&mut self) {
-        let drop_schema = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-        let _ = self
-            .store
-            .with_client(|client| client.batch_execute(&drop_schema));
-    }
-}
-
-fn postgres() -> SchemaStore {
-    let schema = format!("routilux_test_{}", RunId::new());
-    let url = url();
-    match PostgresStore::connect_in_schema(&url, &schema) {
-        Ok(store) => SchemaStore { store, schema },
-        Err(error) => panic!(
-            "the PostgreSQL suite needs a server and could not use `{url}` (set DATABASE_URL): {error}"
-        ),
-    }
-}
 
 /// The failpoints at which a child parks its thread for good (`ROUTILUX_WORKER_STALL`).
 static STALL: OnceLock<Vec<String>> = OnceLock::new();

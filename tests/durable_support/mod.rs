@@ -1,6 +1,7 @@
 //! What the durable suites share: flows whose steps log every effect to a file per run (which
 //! survives a crash of the process), a store that fails on demand, and the conformance suite
-//! every store passes (`conformance`).
+//! every store passes (`conformance`); with feature `postgres`, what the PostgreSQL suites
+//! share (`pg`).
 
 #![allow(dead_code)]
 
@@ -8,6 +9,8 @@ pub mod conformance;
 pub mod contract;
 pub mod flows;
 pub mod leases;
+#[cfg(feature = "postgres")]
+pub mod pg;
 
 use std::fs::OpenOptions;
 use std::io::Write as _;

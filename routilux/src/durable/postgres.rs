@@ -1,26 +1,22 @@
 //! [`PostgresStore`]: durable runs in a PostgreSQL database, shared by processes on any number
 //! of machines.
 
+mod conn;
 mod lease;
+mod migrate;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls};
+
+use conn::Conn;
+use migrate::{migrate, version};
 
 use super::error::StoreError;
 use super::id::RunId;
 use super::rows::{completion_from, completion_row, halted};
 use super::store::{Checkpoint, Completion, Lease, NewRun, RunStatus, Store, StoredRun};
-
-/// The schema's migrations, in order: `(version, SQL)`.
-const MIGRATIONS: &[(u32, &str)] = &[
-    (1, include_str!("migrations/postgres/0001_init.sql")),
-    (2, include_str!("migrations/postgres/0002_leases.sql")),
-];
-
-/// Serializes migrations between processes opening the same database at once.
-const MIGRATION_LOCK: i64 = 0x726f_7574_696c_7578; // "routilux"
 
 /// Durable runs in PostgreSQL (feature `postgres`), through the synchronous `postgres` client
 /// (one connection, shared by the run's threads).
@@ -39,12 +35,42 @@ const MIGRATION_LOCK: i64 = 0x726f_7574_696c_7578; // "routilux"
 /// # }
 /// ```
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
 }
 
 fn db(error: postgres::Error) -> StoreError {
     StoreError::database(error)
 }
+
+const CREATE_RUN: &str = "INSERT INTO routilux_runs (id, flow, fingerprint, plan, inputs, status)
+     VALUES ($1, $2, $3, $4, $5, 'running') ON CONFLICT (id) DO NOTHING";
+const LOAD_RUN: &str =
+    "SELECT flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason
+     FROM routilux_runs WHERE id = $1";
+const LOAD_CHECKPOINTS: &str = "SELECT step, value, compensated FROM routilux_checkpoints
+     WHERE run_id = $1 ORDER BY seq";
+const LOAD_UNDOS: &str = "SELECT step FROM routilux_undos WHERE run_id = $1 ORDER BY seq";
+const LOAD_COMPLETION: &str = "SELECT succeeded, output, failed_step, message, undo_errors
+     FROM routilux_completions WHERE run_id = $1";
+const SAVE_CHECKPOINT: &str = "INSERT INTO routilux_checkpoints (run_id, step, value, compensated)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING";
+const MARK_FAILING: &str =
+    "UPDATE routilux_runs SET status = 'failing', failure = $2, updated_at = now()
+     WHERE id = $1 AND status = 'running'";
+const HALT: &str = "UPDATE routilux_runs SET status = 'halted', halted_step = $2, halt_reason = $3,
+     updated_at = now() WHERE id = $1 AND status = 'running'";
+const UNHALT: &str = "UPDATE routilux_runs SET status = 'running', halted_step = NULL,
+     halt_reason = NULL, updated_at = now() WHERE id = $1 AND status = 'halted'";
+const RECORD_UNDO: &str = "INSERT INTO routilux_undos (run_id, step) VALUES ($1, $2)
+     ON CONFLICT (run_id, step) DO NOTHING";
+const INSERT_COMPLETION: &str = "INSERT INTO routilux_completions
+     (run_id, succeeded, output, failed_step, message, undo_errors, worker)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING";
+const FINISH_RUN: &str =
+    "UPDATE routilux_runs SET status = $2, lease_owner = NULL, lease_until = NULL,
+     updated_at = now() WHERE id = $1";
+const UNFINISHED: &str = "SELECT id FROM routilux_runs
+     WHERE flow = $1 AND status IN ('running', 'failing') ORDER BY seq";
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/database` or `host=... user=...`),
@@ -78,20 +104,24 @@ impl PostgresStore {
         }
         migrate(&mut client)?;
         Ok(PostgresStore {
-            client: Mutex::new(client),
+            conn: Mutex::new(Conn::new(client)),
         })
     }
 
-    fn client(&self) -> MutexGuard<'_, Client> {
+    fn conn(&self) -> MutexGuard<'_, Conn> {
         // A panic while the lock was held left no transaction open (a dropped transaction
         // rolls back), so the connection is still usable.
-        self.client.lock().unwrap_or_else(PoisonError::into_inner)
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Calls `f` with the store's connection (between the store's own transactions), for
     /// queries of your own: reports over `routilux_runs`, or dropping a test's schema.
+    ///
+    /// The store keeps its statements prepared on this connection: leave them be
+    /// (`DEALLOCATE` or `DISCARD` would make the store's next queries fail). They resolve
+    /// table names by the `search_path` in effect when they were first prepared.
     pub fn with_client<R>(&self, f: impl FnOnce(&mut Client) -> R) -> R {
-        f(&mut self.client())
+        f(&mut self.conn().client)
     }
 
     /// The schema version of the database.
@@ -99,8 +129,8 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Database`].
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(db)?;
+        let mut conn = self.conn();
+        let mut tx = conn.client.transaction().map_err(db)?;
         version(&mut tx).map_err(db)
     }
 }
@@ -113,15 +143,15 @@ impl PostgresStore {
         completion: &Completion,
         lease: Option<&Lease>,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client();
-        let mut tx = client.transaction().map_err(db)?;
+        let mut conn = self.conn();
+        let insert = conn.prepare(INSERT_COMPLETION).map_err(db)?;
+        let finish = conn.prepare(FINISH_RUN).map_err(db)?;
+        let mut tx = conn.client.transaction().map_err(db)?;
         let (succeeded, output, step, message, undo, status) = completion_row(completion);
         let worker = lease.map(|l| l.worker.as_str());
         let inserted = tx
             .execute(
-                "INSERT INTO routilux_completions
-                 (run_id, succeeded, output, failed_step, message, undo_errors, worker)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
+                &insert,
                 &[
                     &id.as_str(),
                     &succeeded,
@@ -134,70 +164,31 @@ impl PostgresStore {
             )
             .map_err(db)?;
         if inserted == 1 {
-            tx.execute(
-                "UPDATE routilux_runs SET status = $2, lease_owner = NULL, lease_until = NULL,
-                 updated_at = now() WHERE id = $1",
-                &[&id.as_str(), &status.as_str()],
-            )
-            .map_err(db)?;
+            tx.execute(&finish, &[&id.as_str(), &status.as_str()])
+                .map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(inserted == 1)
     }
-}
 
-fn version(tx: &mut Transaction<'_>) -> Result<u32, postgres::Error> {
-    let row = tx.query_one(
-        "SELECT COALESCE(MAX(version), 0) FROM routilux_schema_version",
-        &[],
-    )?;
-    Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
-}
-
-/// Applies the migrations the database lacks, in one transaction, under an advisory lock.
-fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    let failed = |version: u32| {
-        move |e: postgres::Error| StoreError::Migration {
-            version,
-            source: e.into(),
-        }
-    };
-    let mut tx = client
-        .transaction()
-        .map_err(|e| StoreError::Connect(e.into()))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .map_err(failed(0))?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS routilux_schema_version (
-             version    INTEGER PRIMARY KEY,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-         )",
-    )
-    .map_err(failed(0))?;
-    let found = version(&mut tx).map_err(db)?;
-    if found > known {
-        return Err(StoreError::SchemaTooNew { found, known });
+    /// Runs statement `sql` (prepared once on the connection) with `params`, outside an
+    /// explicit transaction: the rows it changed.
+    fn execute(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let mut conn = self.conn();
+        let statement = conn.prepare(sql)?;
+        conn.client.execute(&statement, params)
     }
-    for &(number, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
-        tx.batch_execute(sql).map_err(failed(number))?;
-        let number_i32 = i32::try_from(number).unwrap_or(i32::MAX);
-        tx.execute(
-            "INSERT INTO routilux_schema_version (version) VALUES ($1)",
-            &[&number_i32],
-        )
-        .map_err(failed(number))?;
-    }
-    tx.commit().map_err(db)
 }
 
 impl Store for PostgresStore {
     fn create_run(&self, run: &NewRun<'_>) -> Result<(), StoreError> {
         let inserted = self
-            .client()
             .execute(
-                "INSERT INTO routilux_runs (id, flow, fingerprint, plan, inputs, status)
-                 VALUES ($1, $2, $3, $4, $5, 'running') ON CONFLICT (id) DO NOTHING",
+                CREATE_RUN,
                 &[
                     &run.id.as_str(),
                     &run.flow,
@@ -214,30 +205,28 @@ impl Store for PostgresStore {
     }
 
     fn load_run(&self, id: &RunId) -> Result<Option<StoredRun>, StoreError> {
-        let mut client = self.client();
-        let mut tx = client
+        let mut conn = self.conn();
+        let [load_run, load_checkpoints, load_undos, load_completion] =
+            [LOAD_RUN, LOAD_CHECKPOINTS, LOAD_UNDOS, LOAD_COMPLETION].map(|sql| conn.prepare(sql));
+        let (load_run, load_checkpoints, load_undos, load_completion) = (
+            load_run.map_err(db)?,
+            load_checkpoints.map_err(db)?,
+            load_undos.map_err(db)?,
+            load_completion.map_err(db)?,
+        );
+        let mut tx = conn
+            .client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .map_err(db)?;
         let key = id.as_str();
-        let Some(run) = tx
-            .query_opt(
-                "SELECT flow, fingerprint, plan, inputs, status, failure, halted_step, halt_reason
-                 FROM routilux_runs WHERE id = $1",
-                &[&key],
-            )
-            .map_err(db)?
-        else {
+        let Some(run) = tx.query_opt(&load_run, &[&key]).map_err(db)? else {
             return Ok(None);
         };
         let checkpoints = tx
-            .query(
-                "SELECT step, value, compensated FROM routilux_checkpoints
-                 WHERE run_id = $1 ORDER BY seq",
-                &[&key],
-            )
+            .query(&load_checkpoints, &[&key])
             .map_err(db)?
             .iter()
             .map(|r| Checkpoint {
@@ -247,21 +236,12 @@ impl Store for PostgresStore {
             })
             .collect();
         let undone = tx
-            .query(
-                "SELECT step FROM routilux_undos WHERE run_id = $1 ORDER BY seq",
-                &[&key],
-            )
+            .query(&load_undos, &[&key])
             .map_err(db)?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let completion = tx
-            .query_opt(
-                "SELECT succeeded, output, failed_step, message, undo_errors
-                 FROM routilux_completions WHERE run_id = $1",
-                &[&key],
-            )
-            .map_err(db)?;
+        let completion = tx.query_opt(&load_completion, &[&key]).map_err(db)?;
         tx.commit().map_err(db)?;
         let completion = completion
             .map(|r| {
@@ -287,10 +267,8 @@ impl Store for PostgresStore {
 
     fn save_checkpoint(&self, id: &RunId, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
         let inserted = self
-            .client()
             .execute(
-                "INSERT INTO routilux_checkpoints (run_id, step, value, compensated)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING",
+                SAVE_CHECKPOINT,
                 &[
                     &id.as_str(),
                     &checkpoint.step,
@@ -309,46 +287,24 @@ impl Store for PostgresStore {
     }
 
     fn mark_failing(&self, id: &RunId, failure: &str) -> Result<(), StoreError> {
-        self.client()
-            .execute(
-                "UPDATE routilux_runs SET status = 'failing', failure = $2, updated_at = now()
-                 WHERE id = $1 AND status = 'running'",
-                &[&id.as_str(), &failure],
-            )
+        self.execute(MARK_FAILING, &[&id.as_str(), &failure])
             .map_err(db)?;
         Ok(())
     }
 
     fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
-        self.client()
-            .execute(
-                "UPDATE routilux_runs SET status = 'halted', halted_step = $2, halt_reason = $3,
-                 updated_at = now() WHERE id = $1 AND status = 'running'",
-                &[&id.as_str(), &step, &reason],
-            )
+        self.execute(HALT, &[&id.as_str(), &step, &reason])
             .map_err(db)?;
         Ok(())
     }
 
     fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
-        let changed = self
-            .client()
-            .execute(
-                "UPDATE routilux_runs SET status = 'running', halted_step = NULL,
-                 halt_reason = NULL, updated_at = now() WHERE id = $1 AND status = 'halted'",
-                &[&id.as_str()],
-            )
-            .map_err(db)?;
+        let changed = self.execute(UNHALT, &[&id.as_str()]).map_err(db)?;
         Ok(changed == 1)
     }
 
     fn record_undo(&self, id: &RunId, step: &str) -> Result<(), StoreError> {
-        self.client()
-            .execute(
-                "INSERT INTO routilux_undos (run_id, step) VALUES ($1, $2)
-                 ON CONFLICT (run_id, step) DO NOTHING",
-                &[&id.as_str(), &step],
-            )
+        self.execute(RECORD_UNDO, &[&id.as_str(), &step])
             .map_err(db)?;
         Ok(())
     }
@@ -358,13 +314,11 @@ impl Store for PostgresStore {
     }
 
     fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError> {
-        Ok(self
-            .client()
-            .query(
-                "SELECT id FROM routilux_runs
-                 WHERE flow = $1 AND status IN ('running', 'failing') ORDER BY seq",
-                &[&flow],
-            )
+        let mut conn = self.conn();
+        let statement = conn.prepare(UNFINISHED).map_err(db)?;
+        Ok(conn
+            .client
+            .query(&statement, &[&flow])
             .map_err(db)?
             .iter()
             .map(|r| RunId::from(r.get::<_, String>(0)))
@@ -377,15 +331,15 @@ impl Store for PostgresStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<Lease>, StoreError> {
-        lease::claim(&mut self.client(), flow, worker, lease)
+        lease::claim(&mut self.conn(), flow, worker, lease)
     }
 
     fn renew(&self, lease: &Lease, duration: Duration) -> Result<bool, StoreError> {
-        lease::renew(&mut self.client(), lease, duration)
+        lease::renew(&mut self.conn(), lease, duration)
     }
 
     fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        lease::release(&mut self.client(), lease)
+        lease::release(&mut self.conn(), lease)
     }
 
     fn complete_leased(&self, lease: &Lease, completion: &Completion) -> Result<bool, StoreError> {
