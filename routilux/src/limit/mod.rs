@@ -9,9 +9,12 @@
 //! - A step takes one permit of each limit that applies to it before it starts, and gives them
 //!   back when its last attempt ends: on success, failure, panic or cancellation. A map step's
 //!   extra workers take a permit each, without waiting (see [`RunOptions::max_concurrency`]).
-//! - Waiting for a permit never holds a thread: the step is parked in the limit's queue (first
-//!   come, first served) and started when a permit comes back. A blocking `run` called from a
-//!   pool thread helps with the pool's other jobs while it waits.
+//! - A step whose permits are free takes them where it becomes ready and starts there, as any
+//!   step does. Waiting for a permit never holds a thread: the step is parked in the limit's
+//!   queue (first come, first served) and started, on the pool, by whoever gives the permit
+//!   back. A blocking `run` called from a pool thread helps with the pool's other jobs while
+//!   it waits; a run that has one thread anyway (`Schedule::Sequential`, a chain of steps)
+//!   waits on it, and a cancellation or its deadline ends the wait.
 //! - A flow run inside a step that holds permits runs *within* them: its steps that need the
 //!   same limit take turns on the step's permit (and take free ones without waiting), so flows
 //!   nested in steps that share a limit never deadlock. Count the work of such a step in the
