@@ -18,7 +18,7 @@ use crate::observe::RunInfo;
 use crate::options::RunOptions;
 use crate::plan::{Hot, Plan};
 use crate::slot::Access;
-use crate::subflow::{Keepsakes, KeptLog, Nest};
+use crate::subflow::{Keepsakes, Nest};
 
 /// Run ids: unique within the process.
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
@@ -62,7 +62,7 @@ pub(crate) struct Run<'a, E> {
     pub(super) failure: OnceLock<FlowError>,
     /// Undo errors carried by failures that came after the first (a map step that undid its
     /// elements as the run stopped): reported with the first.
-    late_undo_errors: Mutex<Vec<UndoError>>,
+    pub(super) late_undo_errors: Mutex<Vec<UndoError>>,
     /// The options the run was called with, for the sub-flows it runs.
     pub(super) options: &'a RunOptions<'a>,
     /// For the run of a sub-flow: what it inherits from the step that runs it.
@@ -313,84 +313,6 @@ impl<'a, E: Exec> Run<'a, E> {
             Some(data) => data,
             None => self.own_data.get_or_init(RunData::new),
         }
-    }
-
-    /// After the schedule: drops what is left, undoes completed steps if the run failed, and
-    /// hands back the result. Afterwards only the returned values of a successful run remain.
-    pub(super) fn finish(&mut self) -> (Result<Option<KeptLog>, FlowError>, RunInfo<'a>) {
-        self.finish_undone(None)
-    }
-
-    /// [`finish`](Self::finish) of a run whose undo already ran (`undone`: its failures).
-    pub(super) fn finish_undone(
-        &mut self,
-        undone: Option<Vec<crate::error::UndoError>>,
-    ) -> (Result<Option<KeptLog>, FlowError>, RunInfo<'a>) {
-        let info = self.info();
-        let slots = self.hot.slots.len() as u32;
-        let leftover = |slot: u32| {
-            let plan = self.hot.slots[slot as usize];
-            plan.needs_drop() && !plan.kept()
-        };
-        // Values of a stopped run that their consumers never released.
-        if self.failure.get().is_some() {
-            (0..slots)
-                .filter(|&s| leftover(s))
-                .for_each(|s| self.clear(s));
-        }
-        let undo_errors = match undone {
-            Some(errors) => errors,
-            None if self.failure.get().is_some() => self.undo_completed(),
-            None => Vec::new(),
-        };
-        // A successful run of a sub-flow whose undoable steps completed keeps their values
-        // (and the inner runs of its own sub-flow steps) for the outer run's undo.
-        // Only a sub-flow's run keeps anything: a run called directly skips this.
-        if self.parent.is_some() && self.failure.get().is_none() {
-            let completed = self.completed.load(Ordering::Acquire).min(self.done.len());
-            if completed > 0 || !self.keep.is_empty() {
-                let log = KeptLog {
-                    brand: self.brand,
-                    completed: self.done[..completed]
-                        .iter()
-                        .map(|d| d.load(Ordering::Relaxed))
-                        .collect(),
-                    children: std::mem::take(&mut self.keep),
-                };
-                return (Ok(Some(log)), info);
-            }
-        }
-        // Values kept for undo; then, if the run failed (a drop just now included), the
-        // values that were to be returned.
-        for returned in [false, true] {
-            if returned && self.failure.get().is_none() {
-                break;
-            }
-            for slot in 0..slots {
-                let plan = self.hot.slots[slot as usize];
-                if plan.needs_drop() && plan.kept() && plan.returned() == returned {
-                    self.clear(slot);
-                }
-            }
-        }
-        let result = match self.failure.take() {
-            Some(mut error) => {
-                let late = std::mem::take(
-                    self.late_undo_errors
-                        .get_mut()
-                        .unwrap_or_else(PoisonError::into_inner),
-                );
-                if !late.is_empty() {
-                    error.set_undo_errors(late);
-                }
-                if !undo_errors.is_empty() {
-                    error.set_undo_errors(undo_errors);
-                }
-                Err(error)
-            }
-            None => Ok(None),
-        };
-        (result, info)
     }
 }
 
