@@ -25,7 +25,7 @@ pub(super) fn moves_to_a_pool(options: &RunOptions<'_>) -> bool {
 
 /// Runs `plan` as a sub-flow: as a step of the run whose context is current, with what that
 /// run passes on (see `routilux/src/subflow.rs`); returns what a successful run keeps for undo.
-/// Called outside any run, it runs as [`execute`] with the default options.
+/// Called outside any run, it runs as [`execute`](super::execute) with the default options.
 ///
 /// # Errors
 /// The [`FlowError`] of the inner run.
