@@ -167,6 +167,19 @@ flow! {
     }
 }
 
+/// A token cancelled, by the returned thread, once `steps` wait for [`TAKEN`].
+fn cancel_once_waiting(steps: usize) -> (Arc<CancelToken>, std::thread::JoinHandle<()>) {
+    let token = Arc::new(CancelToken::new());
+    let canceller = Arc::clone(&token);
+    let cancelling = std::thread::spawn(move || {
+        while TAKEN.waiting() < steps {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        canceller.cancel();
+    });
+    (token, cancelling)
+}
+
 /// Runs `Hold` on its own thread until [`TAKEN_RELEASE`]; returns its thread.
 fn hold_the_permit() -> std::thread::JoinHandle<u32> {
     TAKEN_RELEASE.store(false, Ordering::SeqCst);
@@ -184,14 +197,7 @@ fn a_run_whose_steps_all_wait_can_be_cancelled_or_time_out_and_leaves_no_claim()
     TAKEN_RAN.store(false, Ordering::SeqCst);
     let holder = hold_the_permit();
     // Cancelled once both of its steps wait in the limit's queue.
-    let token = Arc::new(CancelToken::new());
-    let canceller = Arc::clone(&token);
-    let cancelling = std::thread::spawn(move || {
-        while TAKEN.waiting() < 2 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        canceller.cancel();
-    });
+    let (token, cancelling) = cancel_once_waiting(2);
     let error = within_a_minute(move || {
         AllWaiting::run_with(RunOptions::new().cancel(&token)).unwrap_err()
     });
@@ -267,14 +273,7 @@ fn a_one_thread_run_waiting_for_a_permit_can_be_cancelled_or_time_out() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     TAKEN_RAN.store(false, Ordering::SeqCst);
     let holder = hold_the_permit();
-    let token = Arc::new(CancelToken::new());
-    let canceller = Arc::clone(&token);
-    let cancelling = std::thread::spawn(move || {
-        while TAKEN.waiting() < 1 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        canceller.cancel();
-    });
+    let (token, cancelling) = cancel_once_waiting(1);
     let error = within_a_minute(move || WaitingChain::run_with(RunOptions::new().cancel(&token)))
         .unwrap_err();
     cancelling.join().unwrap();
