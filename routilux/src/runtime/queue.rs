@@ -81,6 +81,9 @@ pub(crate) struct Core<I, O> {
     /// The queue's length, as of its lock's last holder: for lingering drain tasks to
     /// watch without taking the lock.
     pub(crate) len: Padded<AtomicUsize>,
+    /// Drain tasks watching the queue for a job (at most `Core::max_lingering`): a job
+    /// pushed while one watches needs no new drain task.
+    pub(crate) lingering: Padded<AtomicUsize>,
     /// One per pool thread: the jobs it runs and what they counted.
     pub(crate) shards: Box<[Shard<I, O>]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
@@ -126,6 +129,7 @@ impl<I, O> Core<I, O> {
                 started_seen: 0,
             })),
             len: Padded(AtomicUsize::new(0)),
+            lingering: Padded(AtomicUsize::new(0)),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             room: Condvar::new(),
             idle: Condvar::new(),
@@ -174,6 +178,27 @@ impl<I, O> Core<I, O> {
             }
         }
         false
+    }
+
+    /// Whether a drain task should spawn another for a job just queued: one is missing
+    /// (fewer than the pool's threads are alive) and the queue holds more jobs than drain
+    /// tasks are watching it (they take the job without a wake-up). With the queue's lock
+    /// held (a watching task stops counting before it takes the lock for its last look).
+    pub(super) fn drainers_to_spawn(&self, queue: &Queue<I, O>) -> usize {
+        let watching = self.lingering.load(Ordering::SeqCst);
+        self.workers
+            .saturating_sub(queue.drainers)
+            .min(queue.jobs.len().saturating_sub(watching))
+    }
+
+    /// Whether there may be work for an idle thread: queued jobs, or jobs in another
+    /// thread's batch (hints, read without a lock).
+    pub(crate) fn may_have_work(&self, shard: &Shard<I, O>) -> bool {
+        self.len.load(Ordering::Relaxed) > 0
+            || self
+                .shards
+                .iter()
+                .any(|other| !std::ptr::eq(other, shard) && other.has_batch())
     }
 
     /// Jobs in the threads' batches, not started yet: at least as many as there are (a

@@ -37,6 +37,9 @@ pub(crate) struct Shard<I, O> {
     released: AtomicUsize,
     /// Jobs this thread took out of its own batch to start them (see `Core::held`).
     started_ahead: AtomicUsize,
+    /// The batch's length as of its lock's last holder: for idle threads to skip empty
+    /// batches without taking their locks.
+    batched: AtomicUsize,
     pub(crate) completed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) cancelled: AtomicU64,
@@ -78,6 +81,7 @@ impl<I, O> Default for Shard<I, O> {
             claimed: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
             started_ahead: AtomicUsize::new(0),
+            batched: AtomicUsize::new(0),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -108,6 +112,7 @@ impl<I, O> Shard<I, O> {
         let before = state.batch.len();
         state.batch.extend(jobs);
         let n = state.batch.len() - before;
+        self.batched.store(state.batch.len(), Ordering::Relaxed);
         drop(state);
         bump(&self.claimed, n, Ordering::SeqCst);
         n
@@ -116,7 +121,14 @@ impl<I, O> Shard<I, O> {
     /// Takes the oldest job out of this shard's batch for another thread (under the
     /// queue's lock).
     pub(crate) fn steal(&self) -> Option<Job<I, O>> {
-        let job = self.lock().batch.pop_front()?;
+        if self.batched.load(Ordering::Relaxed) == 0 {
+            // Seen empty (a batch that fills meanwhile has its own thread to run it).
+            return None;
+        }
+        let mut state = self.lock();
+        let job = state.batch.pop_front()?;
+        self.batched.store(state.batch.len(), Ordering::Relaxed);
+        drop(state);
         self.claimed
             .store(self.claimed.load(Ordering::Relaxed) - 1, Ordering::SeqCst);
         Some(job)
@@ -128,6 +140,7 @@ impl<I, O> Shard<I, O> {
         let mut state = self.lock();
         let at = state.batch.iter().position(|job| job.cell.id == id)?;
         let job = state.batch.remove(at);
+        self.batched.store(state.batch.len(), Ordering::Relaxed);
         drop(state);
         self.claimed
             .store(self.claimed.load(Ordering::Relaxed) - 1, Ordering::SeqCst);
@@ -136,7 +149,10 @@ impl<I, O> Shard<I, O> {
 
     /// Empties this shard's batch (under the queue's lock).
     pub(crate) fn remove_all(&self) -> Vec<Job<I, O>> {
-        let jobs: Vec<Job<I, O>> = self.lock().batch.drain(..).collect();
+        let mut state = self.lock();
+        let jobs: Vec<Job<I, O>> = state.batch.drain(..).collect();
+        self.batched.store(0, Ordering::Relaxed);
+        drop(state);
         let claimed = self.claimed.load(Ordering::Relaxed);
         self.claimed.store(claimed - jobs.len(), Ordering::SeqCst);
         jobs
@@ -147,6 +163,7 @@ impl<I, O> Shard<I, O> {
     pub(crate) fn next(&self) -> Option<Next<I, O>> {
         let mut state = self.lock();
         let job = state.batch.pop_front()?;
+        self.batched.store(state.batch.len(), Ordering::Relaxed);
         bump(&self.started_ahead, 1, Ordering::SeqCst);
         if !job.cell.start() {
             return Some(Next::Skip(job));
@@ -160,6 +177,12 @@ impl<I, O> Shard<I, O> {
     /// Whether this thread's batch is empty.
     pub(crate) fn batch_is_empty(&self) -> bool {
         self.lock().batch.is_empty()
+    }
+
+    /// Whether this thread's batch held jobs when last changed (a hint: read without the
+    /// shard's lock).
+    pub(crate) fn has_batch(&self) -> bool {
+        self.batched.load(Ordering::Relaxed) > 0
     }
 
     /// The job `id` ended (called on this shard's thread, before its cell may be freed):

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::{JobError, JobHandle, Runtime, SubmitError};
+use super::{JobError, JobHandle, Runtime};
 
 /// How long a stream's consumer sleeps for a burst of results before it settles for one.
 const BURST_WAIT: Duration = Duration::from_millis(1);
@@ -43,7 +43,8 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     }
 
     /// As [`map`](Self::map), but yields each result as its job ends, with the input's
-    /// position in the stream.
+    /// position in the stream. Inputs are taken once half the bound is free, each run
+    /// queued at once; results are taken a burst at a time.
     ///
     /// ```
     /// use routilux::{RunOptions, Runtime};
@@ -82,6 +83,8 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
                 .collect(),
             free: (0..bound).rev().collect(),
             ready,
+            ended: VecDeque::new(),
+            queued: VecDeque::new(),
         }
     }
 }
@@ -102,17 +105,6 @@ impl<T: Send + 'static, O: Send + 'static> Runtime<Vec<T>, O> {
     {
         self.map(batches(inputs, size), bound)
     }
-}
-
-/// Submits one input; an input the runtime refused (it was shut down) is dropped and its
-/// place in the stream gets [`JobError::NotSubmitted`].
-fn submit_one<I: Send + 'static, O: Send + 'static>(
-    runtime: &Runtime<I, O>,
-    inputs: I,
-) -> Result<JobHandle<O>, JobError> {
-    runtime.submit(inputs).map_err(|e| match e {
-        SubmitError::Full(_) | SubmitError::ShutDown(_) => JobError::NotSubmitted,
-    })
 }
 
 /// The iterator of [`Runtime::map`] and [`Runtime::map_batched`]: results in input order.
@@ -185,13 +177,15 @@ impl Ready {
         }
     }
 
-    /// The next ended slot; when there is none, sleeps until `batch` jobs (of those in
-    /// flight) have ended, so as to wake once per burst rather than once per job.
-    fn pop(&self, mut batch: usize) -> usize {
+    /// Moves the ended slots into `out` (one lock for the whole burst); when there are
+    /// none, sleeps until `batch` jobs (of those in flight) have ended, so as to wake once
+    /// per burst rather than once per job.
+    fn take(&self, mut batch: usize, out: &mut VecDeque<usize>) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(slot) = slots.ended.pop_front() {
-                return slot;
+            if !slots.ended.is_empty() {
+                out.append(&mut slots.ended);
+                return;
             }
             // A job may wait for something the consumer does after an earlier result: after
             // a millisecond, settle for one ended job.
@@ -238,6 +232,10 @@ pub struct MapUnordered<'r, I, O, It> {
     wakers: Vec<Waker>,
     free: Vec<usize>,
     ready: Arc<Ready>,
+    /// Ended slots taken from `ready`, not yielded yet.
+    ended: VecDeque<usize>,
+    /// Handles of the last run of jobs queued (kept for its allocation).
+    queued: VecDeque<Result<JobHandle<O>, JobError>>,
 }
 
 impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
@@ -246,37 +244,46 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
     type Item = (usize, Result<O, JobError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        while let Some(&slot) = self.free.last() {
-            let Some(inputs) = self.inputs.next() else {
-                break;
-            };
-            self.free.pop();
-            let index = self.next_index;
-            self.next_index += 1;
-            self.slots[slot] = match submit_one(self.runtime, inputs) {
-                Err(e) => Slot::Ended(index, Err(e)),
-                Ok(mut handle) => {
-                    let mut cx = TaskContext::from_waker(&self.wakers[slot]);
-                    match Pin::new(&mut handle).poll(&mut cx) {
-                        Poll::Pending => Slot::Waiting(index, handle),
-                        Poll::Ready(result) => Slot::Ended(index, result),
+        // Refill in runs of at least half the bound, each queued under one lock (fewer lock
+        // hand-overs between this thread and the pool's; still at most `bound` in flight).
+        if self.free.len() * 2 >= self.slots.len() {
+            let room = self.free.len();
+            (self.runtime.core).push_many(&mut self.inputs, room, &mut self.queued);
+            while let Some(submitted) = self.queued.pop_front() {
+                let slot = self.free.pop().expect("a free slot for each input taken");
+                let index = self.next_index;
+                self.next_index += 1;
+                self.slots[slot] = match submitted {
+                    Err(e) => Slot::Ended(index, Err(e)),
+                    Ok(mut handle) => {
+                        let mut cx = TaskContext::from_waker(&self.wakers[slot]);
+                        match Pin::new(&mut handle).poll(&mut cx) {
+                            Poll::Pending => Slot::Waiting(index, handle),
+                            Poll::Ready(result) => Slot::Ended(index, result),
+                        }
                     }
+                };
+                if matches!(self.slots[slot], Slot::Ended(..)) {
+                    self.ended.push_back(slot);
                 }
-            };
-            if matches!(self.slots[slot], Slot::Ended(..)) {
-                self.ready.push(slot);
             }
         }
         if self.free.len() == self.slots.len() {
             return None;
         }
-        let in_flight = self.slots.len() - self.free.len();
-        let batch = if self.runtime.core.on_pool() {
-            1
-        } else {
-            in_flight / 2
-        };
-        let slot = self.ready.pop(batch);
+        if self.ended.is_empty() {
+            let in_flight = self.slots.len() - self.free.len();
+            let batch = if self.runtime.core.on_pool() {
+                1
+            } else {
+                in_flight / 2
+            };
+            self.ready.take(batch, &mut self.ended);
+        }
+        let slot = self
+            .ended
+            .pop_front()
+            .expect("a burst holds one ended slot at least");
         let item = match std::mem::replace(&mut self.slots[slot], Slot::Free) {
             Slot::Ended(index, result) => (index, result),
             Slot::Waiting(index, mut handle) => {

@@ -89,7 +89,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             queued,
         });
         self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = queue.drainers < self.workers;
+        let spawn = self.drainers_to_spawn(&queue) > 0;
         if spawn {
             queue.drainers += 1;
         }
@@ -141,10 +141,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             out.push_back(Ok(JobHandle::new(cell, Arc::clone(&helper))));
         }
         self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = self
-            .workers
-            .saturating_sub(queue.drainers)
-            .min(queue.jobs.len());
+        let spawn = self.drainers_to_spawn(&queue);
         queue.drainers += spawn;
         drop(queue);
         for _ in 0..spawn {

@@ -3,10 +3,12 @@
 //! running jobs, its counts and latencies) is its [`Shard`].
 //!
 //! A drain task takes up to [`BATCH`] jobs per visit to the queue into its thread's batch
-//! and runs them one after the other (an idle one steals from other threads' batches). When the queue is empty it lingers
-//! for [`LINGER`], watching the queue's length without its lock, before it ends: a job
-//! submitted meanwhile then costs no task spawn and no wake-up of a sleeping thread. After
-//! [`DRAIN_SLICE`] of work it spawns its successor and ends, so that a drain task stolen by
+//! and runs them one after the other (an idle one steals from other threads' batches). When
+//! the queue is empty it lingers for [`LINGER`], watching the queue's length without its
+//! lock, before it ends: a job submitted meanwhile then costs no task spawn and no wake-up of
+//! a sleeping thread. Only a few linger at once (the others end): with many threads, every
+//! idle drain task jumping at the queue's lock for each job slowed the submitter down
+//! (BENCHMARKS.md, "Scaling to 16 cores"). After [`DRAIN_SLICE`] of work it spawns its successor and ends, so that a drain task stolen by
 //! a thread waiting inside a job does not hold that job up for long.
 
 use std::any::Any;
@@ -54,7 +56,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 }
                 continue;
             }
-            if self.fill(&mut self.lock(), shard, BATCH) {
+            if self.may_have_work(shard) && self.fill(&mut self.lock(), shard, BATCH) {
                 continue;
             }
             if self.linger() {
@@ -69,22 +71,37 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         }
     }
 
-    /// Watches the queue's length for [`LINGER`]; whether a job came.
+    /// Watches the queue's length for [`LINGER`]; whether a job came. At most
+    /// [`max_lingering`](Self::max_lingering) tasks watch at once (the others end at once):
+    /// more would only contend for the queue's lock when a job comes.
     fn linger(&self) -> bool {
+        if self.lingering.fetch_add(1, Ordering::SeqCst) >= self.max_lingering() {
+            self.lingering.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
         let since = Instant::now();
-        loop {
+        let came = 'watch: loop {
             for _ in 0..64 {
                 if self.len.load(Ordering::Relaxed) > 0 {
-                    return true;
+                    break 'watch true;
                 }
                 std::hint::spin_loop();
             }
             if since.elapsed() >= LINGER {
-                return false;
+                break false;
             }
             // Let a submitter that shares this core run.
             std::thread::yield_now();
-        }
+        };
+        // Before the caller's last look under the queue's lock (see `drainers_to_spawn`).
+        self.lingering.fetch_sub(1, Ordering::SeqCst);
+        came
+    }
+
+    /// How many drain tasks may watch the queue at once: a quarter of the pool's threads,
+    /// from 2 to 4.
+    fn max_lingering(&self) -> usize {
+        (self.workers / 4).clamp(2, 4)
     }
 
     /// Runs (or skips) the next job of `shard`'s batch on this thread; returns when it ended.
