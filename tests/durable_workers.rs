@@ -19,21 +19,18 @@ mod durable_support;
 mod workers_support;
 
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use durable_support::pg::{postgres, url};
 use routilux::durable::{PostgresStore, RunId, WorkerOptions};
+use workers_support::process::{self, Children, finish, wait_for};
 use workers_support::{Jobs, STEPS, expected, log_path, set_worker};
 
 /// How many jobs the 4 workers share (each job: 4 steps, 4 checkpoints, 1 completion).
 const JOBS: u64 = 10_000;
 /// The two tests of [`JOBS`] jobs take turns (each loads both cores on its own).
 static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-/// How long a test may wait for anything (a guard against hangs, never a pass condition).
-const GUARD: Duration = Duration::from_secs(120);
 
 /// The failpoints at which a child parks its thread for good (`ROUTILUX_WORKER_STALL`).
 static STALL: OnceLock<Vec<String>> = OnceLock::new();
@@ -102,69 +99,8 @@ fn worker_child() {
     println!("worker {name} completed {completed}");
 }
 
-/// Waits until `done()` (checked every 20 ms), at most [`GUARD`].
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < GUARD, "waited {GUARD:?} for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Child processes, killed if the test ends without waiting for them.
-struct Children(Vec<(String, Child)>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn spawn(schema: &str, tag: &str, name: &str, extra: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", "worker_child", "--ignored", "--nocapture"])
-        .args(["--test-threads=1"])
-        .env("ROUTILUX_WORKER_SCHEMA", schema)
-        .env("ROUTILUX_WORKER_TAG", tag)
-        .env("ROUTILUX_WORKER_NAME", name)
-        .env("ROUTILUX_WORKER_LEASE_MS", "2000")
-        .env_remove("ROUTILUX_WORKER_COUNT")
-        .env_remove("ROUTILUX_WORKER_STALL")
-        .stdout(Stdio::piped());
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-/// Waits for a child to exit on its own; its report (completion records written).
-fn finish(name: &str, child: &mut Child) -> u64 {
-    wait_for(&format!("worker {name} to finish"), || {
-        child.try_wait().unwrap().is_some()
-    });
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(status.success(), "worker {name} failed: {status:?}\n{out}");
-    let prefix = format!("worker {name} completed ");
-    // The harness prints `test worker_child ... ` before it, on the same line.
-    let report = out
-        .split(&prefix)
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next());
-    report
-        .unwrap_or_else(|| panic!("no report from {name}: {out}"))
-        .parse()
-        .unwrap()
+fn spawn(schema: &str, tag: &str, name: &str, extra: &[(&str, &str)]) -> std::process::Child {
+    process::spawn("worker_child", schema, tag, name, extra)
 }
 
 /// Completion records by worker.

@@ -1,6 +1,9 @@
 //! What the worker tests' processes share: a 4-step durable flow whose steps log every
 //! execution (run, step, worker) to a file per worker process, and return the worker's name
-//! with their value (so that a stored checkpoint tells which worker computed it).
+//! with their value (so that a stored checkpoint tells which worker computed it). Shared by
+//! `durable_workers` and `durable_kills` (each uses part of it).
+
+#![allow(dead_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -34,12 +37,18 @@ pub fn log_path(tag: &str, name: &str) -> PathBuf {
 /// Logs this execution (one `write` of a whole line in append mode: a process killed right
 /// after keeps it), and returns the worker's name.
 fn did(ctx: &Context) -> String {
+    log_execution(ctx, "")
+}
+
+/// Logs an execution of this step's work, its name followed by `suffix` (`.undo` for its
+/// undo), and returns the worker's name.
+pub fn log_execution(ctx: &Context, suffix: &str) -> String {
     let (name, file) = WORKER.get().expect("set_worker first");
     let key = ctx
         .idempotency_key()
         .expect("a durable run gives steps a key");
     let (run, step) = key.split_once('/').expect("key is RUN/STEP");
-    let line = format!("{run} {step} {name}\n");
+    let line = format!("{run} {step}{suffix} {name}\n");
     file.lock()
         .unwrap()
         .write_all(line.as_bytes())
@@ -137,3 +146,5 @@ pub fn executions(
 }
 
 pub mod checks;
+pub mod process;
+pub mod sagas;
