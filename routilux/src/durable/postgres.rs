@@ -63,12 +63,16 @@ const UNHALT: &str = "UPDATE routilux_runs SET status = 'running', halted_step =
      halt_reason = NULL, updated_at = now() WHERE id = $1 AND status = 'halted'";
 const RECORD_UNDO: &str = "INSERT INTO routilux_undos (run_id, step) VALUES ($1, $2)
      ON CONFLICT (run_id, step) DO NOTHING";
-const INSERT_COMPLETION: &str = "INSERT INTO routilux_completions
-     (run_id, succeeded, output, failed_step, message, undo_errors, worker)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING";
-const FINISH_RUN: &str =
-    "UPDATE routilux_runs SET status = $2, lease_owner = NULL, lease_until = NULL,
-     updated_at = now() WHERE id = $1";
+/// The completion record and the run's final status in one statement (one round trip, atomic
+/// on its own): the run is updated only if the record was inserted, so the statement changes
+/// one row exactly when this call wrote the record.
+const COMPLETE: &str = "WITH done AS (
+         INSERT INTO routilux_completions
+         (run_id, succeeded, output, failed_step, message, undo_errors, worker)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING
+         RETURNING run_id)
+     UPDATE routilux_runs SET status = $8, lease_owner = NULL, lease_until = NULL,
+         updated_at = now() WHERE id = (SELECT run_id FROM done)";
 const UNFINISHED: &str = "SELECT id FROM routilux_runs
      WHERE flow = $1 AND status IN ('running', 'failing') ORDER BY seq";
 
@@ -143,15 +147,11 @@ impl PostgresStore {
         completion: &Completion,
         lease: Option<&Lease>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let insert = conn.prepare(INSERT_COMPLETION).map_err(db)?;
-        let finish = conn.prepare(FINISH_RUN).map_err(db)?;
-        let mut tx = conn.client.transaction().map_err(db)?;
         let (succeeded, output, step, message, undo, status) = completion_row(completion);
         let worker = lease.map(|l| l.worker.as_str());
-        let inserted = tx
+        let written = self
             .execute(
-                &insert,
+                COMPLETE,
                 &[
                     &id.as_str(),
                     &succeeded,
@@ -160,15 +160,11 @@ impl PostgresStore {
                     &message,
                     &undo,
                     &worker,
+                    &status.as_str(),
                 ],
             )
             .map_err(db)?;
-        if inserted == 1 {
-            tx.execute(&finish, &[&id.as_str(), &status.as_str()])
-                .map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(inserted == 1)
+        Ok(written == 1)
     }
 
     /// Runs statement `sql` (prepared once on the connection) with `params`, outside an

@@ -93,31 +93,49 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
     /// # Errors
     /// As [`start`](Self::start).
     pub fn start_with_id(&self, id: RunId, inputs: &F::Inputs) -> Result<RunId, DurableError> {
+        Ok(self.create(id, inputs)?.id)
+    }
+
+    /// Records a new run: what a load of it would read back right after.
+    fn create(&self, id: RunId, inputs: &F::Inputs) -> Result<StoredRun, DurableError> {
         supported::<F>()?;
         let json = F::__encode_inputs(inputs).map_err(|source| DurableError::Serde {
             what: "inputs".to_owned(),
             source,
         })?;
         let fingerprint = Self::fingerprint();
+        let flow = F::__plan().flow();
         self.store.create_run(&NewRun {
             id: &id,
-            flow: F::__plan().flow(),
+            flow,
             fingerprint: fingerprint.hash(),
             plan: fingerprint.description(),
             inputs: &json,
         })?;
         failpoint(|| "run.created".to_owned());
-        Ok(id)
+        Ok(StoredRun {
+            id,
+            flow: flow.to_owned(),
+            fingerprint: fingerprint.hash().to_owned(),
+            plan: fingerprint.description().to_owned(),
+            inputs: json,
+            status: RunStatus::Running,
+            failure: None,
+            halted: None,
+            checkpoints: Vec::new(),
+            undone: Vec::new(),
+            completion: None,
+        })
     }
 
     /// Starts a run and runs it to its end: [`start`](Self::start), then
-    /// [`resume`](Self::resume).
+    /// [`resume`](Self::resume) (without reading back the run it just recorded).
     ///
     /// # Errors
     /// As [`start`](Self::start) and [`resume`](Self::resume).
     pub fn run(&self, inputs: F::Inputs) -> Result<F::Output, DurableError> {
-        let id = self.start(&inputs)?;
-        self.resume(&id)
+        let run = self.create(RunId::new(), &inputs)?;
+        self.drive_loaded(run, Some(inputs), None)
     }
 
     /// Runs run `id` to its end: the steps with a stored checkpoint are not run again (their
@@ -141,6 +159,17 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
         held: Option<&Held<'_>>,
     ) -> Result<F::Output, DurableError> {
         let run = self.load(id)?;
+        self.drive_loaded(run, None, held)
+    }
+
+    /// [`drive`](Self::drive) of run `run`, as loaded (or just created, with its `inputs`).
+    fn drive_loaded(
+        &self,
+        run: StoredRun,
+        inputs: Option<F::Inputs>,
+        held: Option<&Held<'_>>,
+    ) -> Result<F::Output, DurableError> {
+        let id = &run.id;
         if let Some(done) = Self::finished(&run) {
             return done;
         }
@@ -148,10 +177,13 @@ impl<'s, F: DurableFlow> Durable<'s, F> {
         if run.status == RunStatus::Halted {
             self.store.unhalt(id)?;
         }
-        let inputs = F::__decode_inputs(&run.inputs).map_err(|source| DurableError::Serde {
-            what: "inputs".to_owned(),
-            source,
-        })?;
+        let inputs = match inputs {
+            Some(inputs) => inputs,
+            None => F::__decode_inputs(&run.inputs).map_err(|source| DurableError::Serde {
+                what: "inputs".to_owned(),
+                source,
+            })?,
+        };
         let state = RunState::new(self.store, &run);
         let own_data = RunData::new();
         let mut options = self.options;
