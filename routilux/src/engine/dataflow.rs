@@ -161,7 +161,7 @@ impl<'a, E: Exec> Run<'a, E> {
                 spawn_helper_on(self.spawn_on, lane, epoch);
             }
         } else {
-            watcher::poke();
+            watcher::queued(lane);
         }
     }
 

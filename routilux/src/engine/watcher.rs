@@ -4,24 +4,27 @@
 //! A run called from a plain thread (no pool given) starts on that thread, so a small flow
 //! never pays for waking the pool. While that thread runs a step, other ready steps wait in the
 //! run's queue where any pool thread could take them, but no pool thread knows. The watcher
-//! looks at every such run once per tick; when a run that it already saw at the previous tick
-//! still has queued steps, it spawns helpers on the pool to take them, and the run's thread
-//! leaves the rest of the run to them.
+//! looks at every such run once per tick; when a run has steps queued since before this tick
+//! (the run stamps its lane with the tick count when it queues steps while none wait), or it
+//! had queued steps at the previous tick too, the watcher spawns helpers on the pool to take
+//! them, and the run's thread leaves the rest of the run to them.
 //!
 //! Ticks are [`FAST`] while some run the pool does not help yet lasts from one tick to the
 //! next, [`SLOW`] otherwise: runs shorter than a tick need no help, and a watcher waking every
 //! 50 µs beside a stream of short runs costs several percent of a core (measured on the 2-core
 //! development VM while one thread calls a 4-step flow back to back: 8% of one core at a
-//! 200 µs tick, 4.5% at 500 µs, 2.7% at 1 ms; nothing once idle). So a queued step waits at
-//! most about `SLOW + 2 × FAST` (600 µs) plus the pool's wake-up while a pool thread is idle,
-//! however long the step on the calling thread runs or blocks. Between steps the
-//! owner checks its own clock and calls helpers itself much sooner (see `dataflow`).
+//! 200 µs tick, 4.5% at 500 µs, 2.7% at 1 ms; nothing once idle). So a queued step waits
+//! until the next tick, at most [`SLOW`] (500 µs), plus the pool's wake-up while a pool
+//! thread is idle, however long the step on the calling thread runs or blocks (at worst a
+//! tick more, when the watcher cleared the stamp of an empty queue as the step was queued).
+//! Between steps the owner checks its own clock and calls helpers itself much sooner (see
+//! `dataflow`).
 //!
 //! The watcher sleeps for good (no wake-ups) once no run has needed it for [`PARK_AFTER`]
 //! ticks; the next run that queues work wakes it.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -38,12 +41,26 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 
 static STATE: AtomicU8 = AtomicU8::new(PARKED);
+/// The watcher's ticks so far (from 1): the clock of [`stamp`].
+static TICKS: AtomicU64 = AtomicU64::new(1);
 static THREAD: OnceLock<Option<Thread>> = OnceLock::new();
+
+/// Called by a watched run that has just queued steps: stamps the lane with the current tick
+/// if no steps were waiting (as far as the watcher knows), and makes sure the watcher is
+/// awake.
+#[inline]
+pub(crate) fn queued(lane: &Lane) {
+    if lane.queued_at.load(Ordering::Relaxed) == 0 {
+        lane.queued_at
+            .store(TICKS.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    poke();
+}
 
 /// Makes sure the watcher is awake: called by a watched run once it has queued steps (after
 /// marking its lane watched and open).
 #[inline]
-pub(crate) fn poke() {
+fn poke() {
     if STATE.load(Ordering::SeqCst) == PARKED && STATE.swap(RUNNING, Ordering::SeqCst) == PARKED {
         wake();
     }
@@ -76,13 +93,14 @@ fn watch() {
     let mut tick = SLOW;
     loop {
         std::thread::sleep(tick);
+        let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
         all_lanes(&mut lanes);
         seen.resize(lanes.len(), Seen::default());
         let mut busy = false;
         let mut lasting = false;
         for (lane, seen) in lanes.iter().zip(seen.iter_mut()) {
             let before = seen.epoch;
-            busy |= look(lane, seen);
+            busy |= look(lane, seen, now);
             // A run seen twice that the pool does not help yet: look again soon.
             lasting |= seen.epoch != 0 && seen.epoch == before && !lane.is_promoted(before);
         }
@@ -99,7 +117,7 @@ fn watch() {
         STATE.store(PARKED, Ordering::SeqCst);
         let mut any = false;
         for (lane, seen) in lanes.iter().zip(seen.iter_mut()) {
-            any |= look(lane, seen);
+            any |= look(lane, seen, now);
         }
         if any {
             STATE.store(RUNNING, Ordering::SeqCst);
@@ -110,16 +128,22 @@ fn watch() {
     }
 }
 
-/// Promotes the queued steps of `lane`'s run if they have waited since the last tick. Returns
+/// Promotes the queued steps of `lane`'s run if they have waited since before this tick
+/// (`now`): they were stamped with an earlier tick, or seen queued at the last one. Returns
 /// whether the lane holds a watched run.
-fn look(lane: &'static Lane, seen: &mut Seen) -> bool {
+fn look(lane: &'static Lane, seen: &mut Seen, now: u64) -> bool {
     let epoch = lane.open_epoch();
     if epoch == 0 || !lane.watched.load(Ordering::SeqCst) {
         seen.epoch = 0;
         return false;
     }
     let queued = lane.queued() as usize;
-    if queued > 0 && seen.epoch == epoch {
+    let stamped = lane.queued_at.load(Ordering::Relaxed);
+    if queued == 0 {
+        // Steps queued from now on are stamped afresh (one queued meanwhile may keep this
+        // tick's reset: it is then promoted a tick later, by the rule below).
+        lane.queued_at.store(0, Ordering::Relaxed);
+    } else if seen.epoch == epoch || (stamped != 0 && stamped < now) {
         // The run may close meanwhile: late helpers find it closed and leave.
         let more = lane.reserve_helpers(epoch, queued);
         if more > 0 {

@@ -51,6 +51,9 @@ pub(crate) struct Lane {
     promoted: AtomicU64,
     /// Whether the heartbeat watcher looks after this run (its owner is not a pool thread).
     pub(crate) watched: AtomicBool,
+    /// The watcher's tick when steps were queued with none waiting before (0: none waiting
+    /// as far as the watcher knows): steps queued before a tick are promoted at that tick.
+    pub(crate) queued_at: AtomicU64,
     /// The queue of ready steps: `head..tail` of `scratch`'s queue part are waiting.
     pub(crate) head: AtomicU32,
     pub(crate) tail: AtomicU32,
@@ -119,6 +122,7 @@ impl Lane {
             max_helpers: AtomicUsize::new(0),
             promoted: AtomicU64::new(0),
             watched: AtomicBool::new(false),
+            queued_at: AtomicU64::new(0),
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
             active: AtomicUsize::new(0),
@@ -307,6 +311,7 @@ impl Lane {
         lane.tail.store(0, Ordering::Relaxed);
         lane.active.store(0, Ordering::Relaxed);
         lane.watched.store(watched, Ordering::Relaxed);
+        lane.queued_at.store(0, Ordering::Relaxed);
         lane.open.store(epoch, Ordering::SeqCst);
         epoch
     }
