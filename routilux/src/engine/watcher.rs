@@ -41,7 +41,8 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 
 static STATE: AtomicU8 = AtomicU8::new(PARKED);
-/// The watcher's ticks so far (from 1): the clock of [`stamp`].
+/// The watcher's ticks so far (from 1): the clock of the lanes' `queued_at` stamps (see
+/// [`queued`]).
 static TICKS: AtomicU64 = AtomicU64::new(1);
 static THREAD: OnceLock<Option<Thread>> = OnceLock::new();
 

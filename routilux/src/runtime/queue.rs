@@ -180,10 +180,10 @@ impl<I, O> Core<I, O> {
         false
     }
 
-    /// Whether a drain task should spawn another for a job just queued: one is missing
-    /// (fewer than the pool's threads are alive) and the queue holds more jobs than drain
-    /// tasks are watching it (they take the job without a wake-up). With the queue's lock
-    /// held (a watching task stops counting before it takes the lock for its last look).
+    /// How many drain tasks to spawn for jobs just queued: as many as are missing (fewer
+    /// than the pool's threads are alive), but none for the jobs that the tasks watching the
+    /// queue will take without a wake-up. With the queue's lock held (a watching task stops
+    /// counting before it takes the lock for its last look).
     pub(super) fn drainers_to_spawn(&self, queue: &Queue<I, O>) -> usize {
         let watching = self.lingering.load(Ordering::SeqCst);
         self.workers
