@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use durable_support::pg::{postgres, url};
 use routilux::durable::{PostgresStore, RunId, WorkerOptions};
-use workers_support::process::{self, Children, finish, wait_for};
+use workers_support::process::{self, Children, env, finish, wait_for};
 use workers_support::sagas::{self, Sagas};
 use workers_support::{Job, log_path, set_worker};
 
@@ -28,10 +28,6 @@ const JOBS: u64 = 300;
 const KILLS: usize = 16;
 /// The workers' lease: a killed worker's run waits this long for the next worker.
 const LEASE_MS: &str = "300";
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
-}
 
 /// The child process: worker `ROUTILUX_WORKER_NAME` on schema `ROUTILUX_WORKER_SCHEMA` runs
 /// waiting runs until every run is finished, and prints how many it ended. Does nothing when

@@ -4,10 +4,9 @@
 #[path = "durable_support/mod.rs"]
 mod durable_support;
 
+use durable_support::Faulty;
 use durable_support::flows::{Checkout, Order};
-use routilux::durable::{
-    Checkpoint, Completion, RunId, RunStatus, SqliteStore, StoreError, StoredRun,
-};
+use routilux::durable::{RunId, RunStatus, SqliteStore};
 
 /// A store in a new SQLite file, removed when dropped.
 struct TempStore {
@@ -71,50 +70,10 @@ fn open_fails_with_a_typed_error() {
     );
 }
 
-/// Passes everything to a store and counts the loads of a run.
-struct CountingLoads<'s> {
-    inner: &'s dyn routilux::durable::Store,
-    loads: std::sync::atomic::AtomicUsize,
-}
-
-impl routilux::durable::Store for CountingLoads<'_> {
-    fn create_run(&self, run: &routilux::durable::NewRun<'_>) -> Result<(), StoreError> {
-        self.inner.create_run(run)
-    }
-    fn load_run(&self, id: &RunId) -> Result<Option<StoredRun>, StoreError> {
-        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.load_run(id)
-    }
-    fn save_checkpoint(&self, id: &RunId, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
-        self.inner.save_checkpoint(id, checkpoint)
-    }
-    fn halt(&self, id: &RunId, step: &str, reason: &str) -> Result<(), StoreError> {
-        self.inner.halt(id, step, reason)
-    }
-    fn unhalt(&self, id: &RunId) -> Result<bool, StoreError> {
-        self.inner.unhalt(id)
-    }
-    fn mark_failing(&self, id: &RunId, failure: &str) -> Result<(), StoreError> {
-        self.inner.mark_failing(id, failure)
-    }
-    fn record_undo(&self, id: &RunId, step: &str) -> Result<(), StoreError> {
-        self.inner.record_undo(id, step)
-    }
-    fn complete(&self, id: &RunId, completion: &Completion) -> Result<bool, StoreError> {
-        self.inner.complete(id, completion)
-    }
-    fn unfinished(&self, flow: &str) -> Result<Vec<RunId>, StoreError> {
-        self.inner.unfinished(flow)
-    }
-}
-
 #[test]
 fn run_does_not_read_back_the_run_it_just_recorded() {
     let store = sqlite();
-    let counting = CountingLoads {
-        inner: &*store,
-        loads: std::sync::atomic::AtomicUsize::new(0),
-    };
+    let counting = Faulty::new(&*store, "");
     let order = Order {
         id: 3,
         amount: 30,
@@ -123,7 +82,7 @@ fn run_does_not_read_back_the_run_it_just_recorded() {
     let runs = Checkout::durable(&counting);
     let (payment, label) = runs.run(order.clone()).unwrap();
     assert_eq!((payment.amount, label.as_str()), (30, "label 3 (30)"));
-    assert_eq!(counting.loads.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(counting.loads(), 0);
     // What it stored is what `start` + `resume` store: the run reads back as finished.
     let id = RunId::from(payment.key.split_once('/').unwrap().0.to_owned());
     assert_eq!(runs.status(&id).unwrap(), RunStatus::Succeeded);
@@ -133,10 +92,7 @@ fn run_does_not_read_back_the_run_it_just_recorded() {
         fail_at: Some("ship".to_owned()),
         ..order
     };
-    let before = counting.loads.load(std::sync::atomic::Ordering::SeqCst);
+    let before = counting.loads();
     assert!(runs.run(failing).is_err());
-    assert_eq!(
-        counting.loads.load(std::sync::atomic::Ordering::SeqCst),
-        before
-    );
+    assert_eq!(counting.loads(), before);
 }

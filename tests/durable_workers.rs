@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use durable_support::pg::{postgres, url};
 use routilux::durable::{PostgresStore, RunId, WorkerOptions};
-use workers_support::process::{self, Children, finish, wait_for};
+use workers_support::process::{self, Children, env, finish, wait_for};
 use workers_support::{Jobs, STEPS, expected, log_path, set_worker};
 
 /// How many jobs the 4 workers share (each job: 4 steps, 4 checkpoints, 1 completion).
@@ -44,10 +44,6 @@ fn stall_point(name: &str) {
             std::thread::park();
         }
     }
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
 /// The child process: worker `ROUTILUX_WORKER_NAME` on schema `ROUTILUX_WORKER_SCHEMA`. It

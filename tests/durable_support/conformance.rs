@@ -52,10 +52,7 @@ fn order(id: u32, fail: bool) -> Order {
 /// A run whose store failed at `label`'s checkpoint (as a crash there would leave it) is
 /// resumed: the stored steps do not run again, the last one does.
 pub fn resume_skips_stored_steps(store: &dyn Store) {
-    let faulty = Faulty {
-        inner: store,
-        fail_step: "label",
-    };
+    let faulty = Faulty::new(store, "label");
     let first = Checkout::durable(&faulty);
     let id = first.start(&order(1, false)).unwrap();
     let error = first.resume(&id).unwrap_err();
@@ -258,10 +255,7 @@ pub fn changed_flow_is_refused(store: &dyn Store) {
 
 /// Values of every serde shape come back from the store as they went in.
 pub fn serde_round_trip(store: &dyn Store) {
-    let faulty = Faulty {
-        inner: store,
-        fail_step: "text",
-    };
+    let faulty = Faulty::new(store, "text");
     let id = Shapes::durable(&faulty)
         .start(&(9, "ünï".to_owned()))
         .unwrap();

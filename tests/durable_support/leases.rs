@@ -122,10 +122,7 @@ pub fn worker_runs_queued_runs(store: &dyn Store) {
     assert!(worker.work_once().unwrap().is_none());
 
     // A store without leases cannot serve workers, and says so.
-    let without = Faulty {
-        inner: store,
-        fail_step: "",
-    };
+    let without = Faulty::new(store, "");
     let error = Checkout::durable(&without)
         .worker(WorkerOptions::new())
         .run_pending()

@@ -60,10 +60,27 @@ pub fn crash_point(name: &str) {
 }
 
 /// A store that passes everything to `inner` but fails to store the checkpoint of step
-/// `fail_step` (an injected fault: as if the database went away there).
+/// `fail_step` (an injected fault: as if the database went away there; `""` fails none), and
+/// counts the loads of a run.
 pub struct Faulty<'s> {
     pub inner: &'s dyn Store,
     pub fail_step: &'static str,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+impl<'s> Faulty<'s> {
+    pub fn new(inner: &'s dyn Store, fail_step: &'static str) -> Self {
+        Faulty {
+            inner,
+            fail_step,
+            loads: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many times a run was loaded through this store.
+    pub fn loads(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Store for Faulty<'_> {
@@ -71,6 +88,7 @@ impl Store for Faulty<'_> {
         self.inner.create_run(run)
     }
     fn load_run(&self, id: &RunId) -> Result<Option<StoredRun>, StoreError> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.load_run(id)
     }
     fn save_checkpoint(&self, id: &RunId, checkpoint: &Checkpoint) -> Result<bool, StoreError> {

@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 /// How long a test may wait for anything (a guard against hangs, never a pass condition).
 pub const GUARD: Duration = Duration::from_secs(120);
 
+/// The child's setting `name` (set by [`spawn`]).
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
+
 /// Waits until `done()` (checked every 20 ms), at most [`GUARD`].
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -8,18 +8,7 @@ use routilux::durable::{PostgresStore, RunId};
 use routilux::{Context, flow, routine};
 
 use super::{Job, Stamp, executions, log_execution};
-
-/// A step's failure.
-#[derive(Debug)]
-pub struct Refused(pub u64);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "job {} is refused", self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
+use crate::durable_support::flows::Declined;
 
 fn stamp(ctx: &Context, value: u64) -> Stamp {
     Stamp {
@@ -29,31 +18,31 @@ fn stamp(ctx: &Context, value: u64) -> Stamp {
 }
 
 #[routine(undo = give_back)]
-pub fn reserve(job: &Job, ctx: &Context) -> Result<Stamp, Refused> {
+pub fn reserve(job: &Job, ctx: &Context) -> Result<Stamp, Declined> {
     Ok(stamp(ctx, job.n + 1))
 }
 
 #[routine(undo = give_back)]
-pub fn charge(prev: &Stamp, ctx: &Context) -> Result<Stamp, Refused> {
+pub fn charge(prev: &Stamp, ctx: &Context) -> Result<Stamp, Declined> {
     Ok(stamp(ctx, prev.value * 2))
 }
 
 #[routine(undo = give_back)]
-pub fn pack(prev: &Stamp, ctx: &Context) -> Result<Stamp, Refused> {
+pub fn pack(prev: &Stamp, ctx: &Context) -> Result<Stamp, Declined> {
     Ok(stamp(ctx, prev.value + 3))
 }
 
 /// The undo of every undoable step: logs itself.
-pub fn give_back(_: &Stamp, ctx: &Context) -> Result<(), Refused> {
+pub fn give_back(_: &Stamp, ctx: &Context) -> Result<(), Declined> {
     log_execution(ctx, ".undo");
     Ok(())
 }
 
 #[routine]
-pub fn ship(job: &Job, prev: &Stamp, ctx: &Context) -> Result<Stamp, Refused> {
+pub fn ship(job: &Job, prev: &Stamp, ctx: &Context) -> Result<Stamp, Declined> {
     let stamped = stamp(ctx, prev.value * 5);
     if fails(job.n) {
-        return Err(Refused(job.n));
+        return Err(Declined(format!("job {} is refused", job.n)));
     }
     Ok(stamped)
 }

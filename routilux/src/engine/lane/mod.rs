@@ -221,29 +221,22 @@ impl Lane {
 
     /// Called by a helper of run `epoch`: runs the helper side of the run if it is still open.
     pub(crate) fn help(&'static self, epoch: u64) {
-        self.entered.fetch_add(1, Ordering::SeqCst);
-        if self.open.load(Ordering::SeqCst) == epoch {
-            let data = self.data.load(Ordering::Acquire).cast_const();
+        self.enter(epoch, |data| {
             let help = self.help.load(Ordering::Acquire);
-            // SAFETY: `help` was stored from a `HelpFn` by `open`, for `data`, which stays valid
-            // while the run is open and we are counted in `entered` (the owner waits for us).
-            // The helper side gives its reservation back itself (see `leave_helpers`).
+            // SAFETY: `help` was stored from a `HelpFn` by `open`, for `data`, which stays
+            // valid while the run is open and we are counted in `entered` (see `enter`). The
+            // helper side gives its reservation back itself (see `leave_helpers`).
             unsafe {
                 let help: HelpFn = std::mem::transmute::<*mut (), HelpFn>(help);
                 help(data);
             }
-        }
-        if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.wake_owner(true);
-        }
+        });
     }
 
     /// Called by the waker of a parked step of run `epoch`: goes on claiming its permits if
     /// the run is still open (entering it as a helper does, so that the owner waits for us).
     pub(crate) fn unpark(&'static self, epoch: u64, step: u32) {
-        self.entered.fetch_add(1, Ordering::SeqCst);
-        if self.open.load(Ordering::SeqCst) == epoch {
-            let data = self.data.load(Ordering::Acquire).cast_const();
+        self.enter(epoch, |data| {
             let unpark = self.unpark.load(Ordering::Acquire);
             // SAFETY: as in `help`: `unpark` was stored from an `UnparkFn` by `open`, for
             // `data`, valid while the run is open and we are counted in `entered`.
@@ -251,6 +244,17 @@ impl Lane {
                 let unpark: UnparkFn = std::mem::transmute::<*mut (), UnparkFn>(unpark);
                 unpark(data, step, epoch);
             }
+        });
+    }
+
+    /// Calls `inside` with the run's data if run `epoch` is still open, counted in `entered`
+    /// meanwhile (the owner's `close` waits until no one is), and wakes an owner waiting for
+    /// the last one to leave.
+    #[inline]
+    fn enter(&self, epoch: u64, inside: impl FnOnce(*const ())) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        if self.open.load(Ordering::SeqCst) == epoch {
+            inside(self.data.load(Ordering::Acquire).cast_const());
         }
         if self.entered.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.wake_owner(true);
