@@ -4,6 +4,8 @@
 // `lib.rs` loads this file with `#[path]`, so its submodules are named with `#[path]` too
 // (they live in `private/`). The file itself stays `private.rs`: the UI tests' expected
 // compiler messages point at it.
+#[path = "private/held.rs"]
+mod held;
 #[path = "private/run.rs"]
 mod run;
 #[path = "private/undo_fn.rs"]
@@ -36,6 +38,7 @@ pub use std::borrow::Cow;
 pub use crate::durable::generated as durable;
 pub use std::sync::OnceLock;
 
+pub use held::Held;
 pub use run::{Mode, Outcome};
 pub use undo_fn::{AsyncUndo, Awaited, UndoCall, UndoFn, UndoReturn, WithContext, WithoutContext};
 

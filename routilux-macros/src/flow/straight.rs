@@ -2,7 +2,9 @@
 //! after its last reader, generated from the same checked plan as the engine's tables. The
 //! engine uses it for runs that one thread carries out anyway (`Schedule::Sequential`, chains)
 //! when no step needs the engine's guarded path; it has the engine's semantics by
-//! construction, and the property tests compare the two on random flows.
+//! construction, and the property tests compare the two on random flows. This is the form
+//! with values in slots; a flow of plain calls keeps them in locals instead
+//! (`expand/locals.rs`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};

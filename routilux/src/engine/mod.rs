@@ -111,7 +111,8 @@ pub trait Exec: Sync {
 
     /// The straight-line form of the flow, if it has one: runs every step in plan order and
     /// clears each value after its last reader (as the engine's `Sequential` schedule does),
-    /// moving `access` along with [`Access::enter_step`] and [`Access::enter_clear`]. Only
+    /// keeping `access`'s position (the step to blame for a failure, a panic or a panicking
+    /// `Drop`) with [`Access::enter_step`] and [`Access::enter_clear`]. Only
     /// called when every step is plain (no retries, undo, compensation or context) and nothing
     /// observes the run.
     fn run_straight(&self, access: &mut Access<'_>) -> Option<Result<(), BoxError>> {

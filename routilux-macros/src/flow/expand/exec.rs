@@ -147,8 +147,12 @@ impl Gen<'_> {
         }
     }
 
-    /// The body of `Slots::straight`: every step called in plan order (see [`Straight`]).
+    /// The body of `Slots::straight`: every step called in plan order, with values in locals
+    /// where every step is a plain call (see `locals`), in slots otherwise (see [`Straight`]).
     fn straight(&self) -> TokenStream {
+        if self.locals_fit() {
+            return self.straight_locals();
+        }
         let Gen {
             def,
             checked,

@@ -14,6 +14,7 @@ mod durable;
 mod exec;
 mod kinds;
 mod layout;
+mod locals;
 mod plan;
 mod run;
 mod shape;
