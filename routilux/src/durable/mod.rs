@@ -127,6 +127,8 @@ mod key;
 mod lease;
 #[cfg(feature = "postgres")]
 mod postgres;
+// Shared by the SQL stores: unused (and so not built) without one.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod rows;
 mod runner;
 #[cfg(feature = "sqlite")]
