@@ -118,6 +118,27 @@ fn cancel_a_queued_and_a_running_job() {
     assert_eq!((m.cancelled, m.completed, m.queued), (2, 0, 0), "{id}");
 }
 
+/// `cancel` of a running job that only ends when cancelled says it had not ended, however
+/// fast the job then ends (it used to read the status after cancelling, and could see the
+/// job already cancelled: `false`, once in ~400 runs of the test above under load).
+#[test]
+fn cancelling_a_running_job_says_it_had_not_ended_however_fast_it_ends() {
+    let runtime = Runtime::builder()
+        .threads(1)
+        .build(|started: Sender<()>, options: RunOptions<'_>| {
+            let _ = started.send(());
+            Endless::run_with(options)
+        })
+        .unwrap();
+    for _ in 0..2_000 {
+        let (started_tx, started) = mpsc::channel();
+        let running = runtime.submit(started_tx).unwrap();
+        started.recv().unwrap();
+        assert!(running.cancel());
+        assert!(running.wait().unwrap_err().is_cancelled());
+    }
+}
+
 #[test]
 fn failing_and_panicking_jobs_leave_the_runtime_running() {
     let runtime = commands(2, 8);

@@ -143,8 +143,11 @@ impl<O> JobHandle<O> {
             self.helper.unqueue(self.cell.id);
             return true;
         }
+        // Read before cancelling: a running job may end because of the cancellation before
+        // a later read, and that job had not ended when it was cancelled.
+        let unfinished = !self.status().is_finished();
         self.cell.cancel.cancel();
-        !self.status().is_finished()
+        unfinished
     }
 
     /// Makes dropping this handle cancel the job (as [`cancel`](Self::cancel) does).
