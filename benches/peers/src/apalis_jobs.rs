@@ -62,6 +62,22 @@ fn queue_name(kind: &str, k: usize) -> String {
     format!("peers-{kind}-{k}-{}", std::process::id())
 }
 
+/// Runs a worker to its stop (the last job): what it took, as [`Queued`].
+async fn timed<E: std::fmt::Debug>(
+    run: impl Future<Output = Result<(), E>>,
+    finished: &Finished,
+    submit: Duration,
+) -> Queued {
+    let start = Instant::now();
+    run.await.expect("the worker runs");
+    let elapsed = start.elapsed();
+    assert_eq!(finished.count.load(Ordering::Acquire), finished.target);
+    Queued {
+        submit,
+        jobs_per_s: finished.target as f64 / elapsed.as_secs_f64(),
+    }
+}
+
 /// `n` plain jobs, then one worker with concurrency `k`.
 pub async fn jobs(pool: &PgPool, k: usize, n: usize) -> Queued {
     let queue = queue_name("jobs", k);
@@ -79,14 +95,7 @@ pub async fn jobs(pool: &PgPool, k: usize, n: usize) -> Queued {
         .data(finished.clone())
         .concurrency(k)
         .build(chain4);
-    let start = Instant::now();
-    worker.run().await.expect("the worker runs");
-    let elapsed = start.elapsed();
-    assert_eq!(finished.count.load(Ordering::Acquire), n);
-    Queued {
-        submit,
-        jobs_per_s: n as f64 / elapsed.as_secs_f64(),
-    }
+    timed(worker.run(), &finished, submit).await
 }
 
 /// `n` stepped flows of four steps, then one worker with concurrency `k`.
@@ -114,12 +123,5 @@ pub async fn stepped(pool: &PgPool, k: usize, n: usize) -> Queued {
         .data(finished.clone())
         .concurrency(k)
         .build(flow);
-    let start = Instant::now();
-    worker.run().await.expect("the worker runs");
-    let elapsed = start.elapsed();
-    assert_eq!(finished.count.load(Ordering::Acquire), n);
-    Queued {
-        submit,
-        jobs_per_s: n as f64 / elapsed.as_secs_f64(),
-    }
+    timed(worker.run(), &finished, submit).await
 }

@@ -111,4 +111,10 @@ fn main() {
         "DROP SCHEMA IF EXISTS {} CASCADE",
         durare.schema()
     ));
+    // apalis keeps every queue in its own schema: this run's jobs and workers go.
+    let mine = format!("peers-%-{}", std::process::id());
+    schema.exec(&format!(
+        "DELETE FROM apalis.jobs WHERE job_type LIKE '{mine}'; \
+         DELETE FROM apalis.workers WHERE worker_type LIKE '{mine}'"
+    ));
 }
