@@ -20,49 +20,14 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use routilux::durable::{
     Checkpoint, Completion, Lease, NewRun, PostgresStore, RunId, SqliteStore, Store, StoreError,
     StoredRun, WorkerOptions,
 };
-use routilux::{flow, routine};
-
-// ---------------------------------------------------------------------------------------------
-// The flow: four trivial steps in a chain. Step `c` parks its thread for good in a process
-// that is to be killed while it holds a lease (`STALL`).
-
-/// Set in the process that is killed mid-run.
-static STALL: AtomicBool = AtomicBool::new(false);
-
-#[routine]
-fn add1(x: &u64) -> u64 {
-    black_box(*x + 1)
-}
-
-#[routine]
-fn add1_or_stall(x: &u64) -> u64 {
-    if STALL.load(Ordering::Relaxed) {
-        loop {
-            std::thread::park();
-        }
-    }
-    black_box(*x + 1)
-}
-
-flow! {
-    /// Four trivial steps in a chain: four checkpoints.
-    #[durable]
-    flow Chain4 {
-        input x: u64;
-        step a = add1(x);
-        step b = add1(a);
-        step c = add1_or_stall(b);
-        step d = add1(c);
-        return d;
-    }
-}
+use routilux_benches::durable_jobs::{Chain4, STALL};
 
 // ---------------------------------------------------------------------------------------------
 // Counting what a job asks of its store: each `Store` method is one transaction (the trait's

@@ -11,30 +11,11 @@
 //! `cargo bench -p routilux-benches --features durable --bench durable_idle` (needs a server:
 //! `DATABASE_URL`, or `postgres` on 127.0.0.1:5432, database `test`).
 
-use std::hint::black_box;
 use std::time::Duration;
 
 use routilux::CancelToken;
 use routilux::durable::{PostgresStore, RunId, WorkerOptions};
-use routilux::{flow, routine};
-
-#[routine]
-fn add1(x: &u64) -> u64 {
-    black_box(*x + 1)
-}
-
-flow! {
-    /// Four trivial steps in a chain.
-    #[durable]
-    flow Chain4 {
-        input x: u64;
-        step a = add1(x);
-        step b = add1(a);
-        step c = add1(b);
-        step d = add1(c);
-        return d;
-    }
-}
+use routilux_benches::durable_jobs::Chain4;
 
 /// Runs submitted per poll interval.
 const RUNS: u64 = 40;

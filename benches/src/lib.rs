@@ -4,6 +4,8 @@
 
 pub mod builder;
 pub mod contenders;
+#[cfg(feature = "durable")]
+pub mod durable_jobs;
 pub mod shapes;
 pub mod work;
 

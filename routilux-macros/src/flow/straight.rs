@@ -11,6 +11,17 @@ use quote::{format_ident, quote};
 
 use super::validate::Checked;
 
+/// Per slot: the plan position of the last step that reads it, if any.
+pub(super) fn last_readers(checked: &Checked) -> Vec<Option<usize>> {
+    let mut last = vec![None; checked.slots.len()];
+    for (pos, reads) in checked.reads.iter().enumerate() {
+        for &slot in reads {
+            last[slot as usize] = Some(pos);
+        }
+    }
+    last
+}
+
 /// What the straight-line body needs from the expansion.
 pub(super) struct Straight<'a> {
     /// Per plan position: the step's kind function and its row.
@@ -29,13 +40,7 @@ impl Straight<'_> {
     /// The body of `Exec::run_straight` for the generated `Slots`.
     pub(super) fn body(&self, access: &syn::Ident) -> TokenStream {
         let checked = self.checked;
-        let slots = self.clears.len();
-        let mut last_reader = vec![None; slots];
-        for (pos, reads) in checked.reads.iter().enumerate() {
-            for &slot in reads {
-                last_reader[slot as usize] = Some(pos);
-            }
-        }
+        let last_reader = last_readers(checked);
         let clear = |slot: usize| {
             let (function, row) = self.clears[slot];
             let function = format_ident!("c{}", function);

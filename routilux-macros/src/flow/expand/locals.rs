@@ -14,6 +14,7 @@ use quote::{format_ident, quote, quote_spanned};
 use super::Gen;
 use super::shape::{routine_span, shape};
 use crate::flow::ast::Arg;
+use crate::flow::straight::last_readers;
 use crate::flow::validate::{ArgRef, Source};
 
 impl Gen<'_> {
@@ -34,26 +35,21 @@ impl Gen<'_> {
             return false;
         }
         let inputs = self.def.inputs.len();
-        // The last step that reads each step's value (itself if nobody does; the end if kept).
         let steps = checked.order.len();
-        let mut until: Vec<usize> = (0..steps).collect();
-        for (pos, reads) in checked.reads.iter().enumerate() {
-            for &slot in reads {
-                if let Some(producer) = (slot as usize).checked_sub(inputs) {
-                    until[producer] = until[producer].max(pos);
-                }
-            }
-        }
-        for (producer, last) in until.iter_mut().enumerate() {
+        let last_reader = last_readers(checked);
+        // Per step: the last step whose exit holds its value (its last reader, itself if
+        // nobody reads it, the end if it is returned).
+        let until = (0..steps).map(|producer| {
             if checked.slots[inputs + producer].1 {
-                *last = steps;
+                steps
+            } else {
+                last_reader[inputs + producer].unwrap_or(producer)
             }
-        }
+        });
         // A value is held at the exits of the steps after its own, up to its last reader.
         let held: usize = until
-            .iter()
             .enumerate()
-            .map(|(producer, &last)| last.min(steps - 1).saturating_sub(producer))
+            .map(|(producer, last)| last.min(steps - 1).saturating_sub(producer))
             .sum();
         held <= BUDGET
     }
@@ -71,12 +67,7 @@ impl Gen<'_> {
             ..
         } = self;
         let inputs = def.inputs.len();
-        let mut last_reader = vec![None; checked.slots.len()];
-        for (pos, reads) in checked.reads.iter().enumerate() {
-            for &slot in reads {
-                last_reader[slot as usize] = Some(pos);
-            }
-        }
+        let last_reader = last_readers(checked);
         let unread = |slot: usize| checked.slots[slot].0 == 0 && !checked.slots[slot].1;
         // Named at the call site, not `mixed_site`: an argument's use of a local carries the
         // user's span (and so context) for its diagnostics, and must resolve to the same name.
