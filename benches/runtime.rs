@@ -158,6 +158,53 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// Busy for `d` (a step that computes, not one that sleeps).
+fn spin(d: Duration) {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// The shape that would break a chunked `map` run by one thread: 20,000 inputs of which
+/// every 2,000th computes for 1 ms, among trivial ones. The bound is 10 ms of long work
+/// over the threads plus the trivial work.
+fn long_among_tiny(c: &mut Criterion) {
+    const INPUTS: u64 = 20_000;
+    fn job(x: u64, options: RunOptions<'_>) -> Result<u64, routilux::FlowError> {
+        if x.is_multiple_of(2_000) {
+            spin(Duration::from_millis(1));
+        }
+        Diamond::run_with(options, x)
+    }
+    let pool = pool();
+    let rt = Runtime::builder()
+        .pool(Arc::clone(&pool))
+        .capacity(1024)
+        .build(job)
+        .expect("a runtime");
+    let mut group = c.benchmark_group(format!("jobs_long_among_tiny_t{}", threads()));
+    group.throughput(Throughput::Elements(INPUTS));
+    group.bench_function("rayon-par_iter-run", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                (0..INPUTS)
+                    .into_par_iter()
+                    .map(|x| job(x, RunOptions::new()).expect("runs"))
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
+    });
+    group.bench_function("runtime-map", |b| {
+        b.iter(|| {
+            rt.map(0..INPUTS, 1024)
+                .map(|r| r.expect("runs"))
+                .fold(0, u64::wrapping_add)
+        });
+    });
+    group.finish();
+}
+
 fn latency(c: &mut Criterion) {
     let pool = pool();
     let rt = runtime(&pool);
@@ -224,6 +271,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(10);
-    targets = throughput, latency
+    targets = throughput, long_among_tiny, latency
 }
 criterion_main!(benches);

@@ -186,3 +186,45 @@ fn a_token_and_deadline_that_never_fire_change_nothing() {
         );
     }
 }
+
+static LATER_RAN: AtomicBool = AtomicBool::new(false);
+
+/// A plain step (no context, no policy) that cancels the run's token.
+#[routine]
+fn cancels(token: &CancelToken) -> u32 {
+    token.cancel();
+    1
+}
+
+#[routine]
+fn later(x: &u32) -> u32 {
+    LATER_RAN.store(true, Ordering::SeqCst);
+    x + 1
+}
+
+flow! {
+    flow PlainCancel {
+        input token: CancelToken;
+        step s = cancels(token);
+        step t = later(s);
+        step u = later(s);
+        step v = after(t);
+        return v;
+    }
+}
+
+#[test]
+fn a_run_of_plain_steps_stops_before_the_next_step_once_cancelled() {
+    // Plain steps run without the guarded path, also with a token: they must still see it.
+    for (schedule, options) in schedules() {
+        LATER_RAN.store(false, Ordering::SeqCst);
+        let token = CancelToken::new();
+        let err = PlainCancel::run_with(options.cancel(&token), token.clone()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled, "{schedule:?}: {err}");
+        assert_eq!(err.step(), None, "{schedule:?}");
+        assert!(
+            !LATER_RAN.load(Ordering::SeqCst),
+            "{schedule:?}: a step started after the cancel"
+        );
+    }
+}

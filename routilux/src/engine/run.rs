@@ -32,7 +32,8 @@ pub(crate) struct Run<'a, E> {
     pub(super) hot: &'a Hot,
     pub(super) exec: &'a E,
     pub(super) observers: Observers<'a>,
-    /// Whether every step takes the guarded path: an observer, a cancel token or a deadline.
+    /// Whether every step takes the guarded path: an observer, a deadline, a parent run or
+    /// a concurrency limit (a cancel token alone does not need it: see `run_step`).
     pub(super) guarded: bool,
     pub(super) cancel: Option<&'a CancelToken>,
     pub(super) deadline: Option<Instant>,
@@ -119,11 +120,10 @@ impl<'a, E: Exec> Run<'a, E> {
                 counter.store(slot.consumers(), Ordering::Relaxed);
             }
         }
-        let guarded = !observers.is_empty()
-            || cancel.is_some()
-            || deadline.is_some()
-            || parent.is_some()
-            || limits.gated;
+        // A cancel token alone does not need it: plain steps check the token before they
+        // start (see `run_step`).
+        let guarded =
+            !observers.is_empty() || deadline.is_some() || parent.is_some() || limits.gated;
         let run = Run {
             // Only observers and contexts see the id: runs of plain steps nobody observes
             // skip the shared counter.
@@ -182,6 +182,11 @@ impl<'a, E: Exec> Run<'a, E> {
         let step = self.hot.steps[i as usize];
         if self.guarded || !step.plain {
             return self.run_step_guarded(i);
+        }
+        // What the guarded path would do first for a plain step of a run that can be
+        // cancelled: stop, as cancelled, before starting it.
+        if self.cancel.is_some() && self.interrupted() {
+            return false;
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             self.exec

@@ -64,7 +64,7 @@ pub(crate) trait Helper: Send + Sync {
     /// Whether the calling thread is one of the runtime's pool threads.
     fn on_pool(&self) -> bool;
     /// Runs one queued job on the calling thread; `false` if the queue was empty.
-    fn help_one(&self) -> bool;
+    fn help_one(self: Arc<Self>) -> bool;
     /// Removes the queued job `id` from the queue (it was cancelled), if it is still there.
     fn unqueue(&self, id: u64);
 }
@@ -185,7 +185,7 @@ impl<O> JobHandle<O> {
                 if let Some(result) = self.take() {
                     return result;
                 }
-                if self.helper.help_one() {
+                if Arc::clone(&self.helper).help_one() {
                     continue;
                 }
                 // The queue is empty: the job is running on another thread. Look at the

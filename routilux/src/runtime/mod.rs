@@ -8,13 +8,16 @@
 //! [`RunOptions`] that carry the runtime's pool, the job's own [`CancelToken`] and (with
 //! state) a [`RunData`](crate::RunData) of its own.
 
+mod batches;
 mod cell;
+mod chunk;
 mod error;
 mod handle;
 mod map_stream;
 mod metrics;
 mod queue;
 mod shard;
+mod shutdown;
 mod state;
 mod stream;
 mod submit;
@@ -30,11 +33,12 @@ use std::time::Duration;
 
 use rayon::ThreadPool;
 
+pub use batches::{Batches, ChannelBatches, batches};
 pub use error::{BuildRuntimeError, JobError, ShutdownError, SubmitError};
 pub use handle::{JobHandle, JobId, JobStatus};
 pub use map_stream::{MapStream, MapStreamUnordered};
 pub use metrics::Metrics;
-pub use stream::{Batches, ChannelBatches, Map, MapUnordered, batches};
+pub use stream::{Map, MapUnordered};
 
 use crate::error::FlowError;
 use crate::options::RunOptions;

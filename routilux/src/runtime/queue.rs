@@ -2,6 +2,11 @@
 //! a queued job, shutdown and metrics. The drain tasks that run the queued jobs are in
 //! `worker.rs`, the per-thread batches and records of the running jobs in `shard.rs`.
 //!
+//! An entry of the queue is one job or a chunk of a stream's inputs (`chunk.rs`): a chunk
+//! counts against the capacity by its inputs not handed out yet, and a thread working on
+//! one puts an invitation (another entry of it) at the front of the queue so that idle
+//! threads join it.
+//!
 //! Invariant: while the queue holds a job, at least one drain task is alive (spawned on the
 //! pool, or running); there are at most as many drain tasks as the pool has threads. A job
 //! in a thread's batch is run by that thread's drain task (which ends only with an empty
@@ -20,10 +25,9 @@ use std::time::Instant;
 
 use rayon::ThreadPool;
 
-use super::Shutdown;
 use super::cell::JobCell;
-use super::error::ShutdownError;
-use super::metrics::{Latencies, Metrics};
+use super::chunk::Chunk;
+use super::metrics::Latencies;
 use super::shard::{Next, Shard};
 use super::state::SharedState;
 use crate::error::FlowError;
@@ -39,8 +43,26 @@ pub(crate) struct Job<I, O> {
     pub(crate) queued: Instant,
 }
 
+/// An entry of the queue or of a thread's batch: one job, or a run of a stream's inputs
+/// (the chunk itself, or an invitation to work on it: see `chunk.rs`).
+pub(crate) enum Entry<I, O> {
+    One(Job<I, O>),
+    Chunk(Arc<Chunk<I, O>>),
+}
+
+impl<I, O> Entry<I, O> {
+    fn is_chunk(&self) -> bool {
+        matches!(self, Entry::Chunk(_))
+    }
+}
+
 pub(crate) struct Queue<I, O> {
-    pub(crate) jobs: VecDeque<Job<I, O>>,
+    pub(crate) jobs: VecDeque<Entry<I, O>>,
+    /// The entries of `jobs` that are chunks (they count against the capacity by their
+    /// inputs not handed out yet, not as entries).
+    pub(super) chunk_entries: usize,
+    /// Inputs queued in chunks so far.
+    pub(super) chunk_items: usize,
     /// Drain tasks alive (spawned, running or lingering).
     pub(crate) drainers: usize,
     pub(super) accepting: bool,
@@ -99,6 +121,8 @@ pub(crate) struct Core<I, O> {
     pub(super) waiting_for_room: AtomicBool,
     /// Jobs cancelled while queued.
     pub(super) cancelled_queued: AtomicU64,
+    /// Inputs of chunks cancelled before they were handed out.
+    pub(super) chunk_cancelled: AtomicUsize,
     /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
     pub(crate) latencies: Mutex<Latencies>,
 }
@@ -119,6 +143,8 @@ impl<I, O> Core<I, O> {
             workers,
             queue: Padded(Mutex::new(Queue {
                 jobs: VecDeque::with_capacity(capacity.clamp(1, 1024)),
+                chunk_entries: 0,
+                chunk_items: 0,
                 drainers: 0,
                 accepting: true,
                 blocked: 0,
@@ -137,6 +163,7 @@ impl<I, O> Core<I, O> {
             cancelling: AtomicBool::new(false),
             waiting_for_room: AtomicBool::new(false),
             cancelled_queued: AtomicU64::new(0),
+            chunk_cancelled: AtomicUsize::new(0),
             latencies: Mutex::new(Latencies::new()),
         }
     }
@@ -162,7 +189,14 @@ impl<I, O> Core<I, O> {
             let n = (len / self.workers)
                 .min(self.capacity / (4 * self.workers))
                 .clamp(1, batch.max(1));
-            let took = shard.take(queue.jobs.drain(..n));
+            let mut chunks = 0;
+            let took = shard.take(
+                queue
+                    .jobs
+                    .drain(..n)
+                    .inspect(|e| chunks += usize::from(e.is_chunk())),
+            );
+            queue.chunk_entries -= chunks;
             queue.ahead += took;
             self.len.store(queue.jobs.len(), Ordering::Relaxed);
             self.made_room(queue);
@@ -208,12 +242,33 @@ impl<I, O> Core<I, O> {
         queue.ahead.saturating_sub(queue.started_seen)
     }
 
+    /// Inputs of queued chunks not handed out yet: at least as many as there are (a
+    /// thread's count of inputs claimed may be read late).
+    fn chunk_waiting(&self, queue: &Queue<I, O>) -> usize {
+        if queue.chunk_items == 0 {
+            return 0;
+        }
+        let gone = self.chunk_cancelled.load(Ordering::SeqCst)
+            + self.shards.iter().map(Shard::chunk_claimed).sum::<usize>();
+        queue.chunk_items.saturating_sub(gone)
+    }
+
+    /// The places of the capacity taken: queued jobs, jobs in the threads' batches and
+    /// inputs of chunks not handed out yet (a chunk's entry in a batch counts as one job
+    /// until its thread starts on it). With `exact`, the batches are counted exactly.
+    pub(super) fn used(&self, queue: &mut Queue<I, O>, exact: bool) -> usize {
+        let held = if exact {
+            self.held(queue)
+        } else {
+            queue.ahead.saturating_sub(queue.started_seen)
+        };
+        queue.jobs.len() - queue.chunk_entries + held + self.chunk_waiting(queue)
+    }
+
     /// Whether the queue and the batches hold `capacity` jobs (looking at the threads'
     /// counts only when the queue alone is close to it).
     pub(super) fn is_full(&self, queue: &mut Queue<I, O>) -> bool {
-        let at_most = queue.ahead.saturating_sub(queue.started_seen);
-        queue.jobs.len() + at_most >= self.capacity
-            && queue.jobs.len() + self.held(queue) >= self.capacity
+        self.used(queue, false) >= self.capacity && self.used(queue, true) >= self.capacity
     }
 
     /// Takes the next job of this thread's batch. Starting it makes room (it no longer
@@ -260,100 +315,6 @@ impl<I, O> Core<I, O> {
                 self.idle.notify_all();
             }
         }
-    }
-
-    /// Stops accepting jobs; with [`Shutdown::Cancel`], cancels the queued and running ones;
-    /// then waits until every job has ended (unless called from a job).
-    pub(crate) fn shutdown(&self, mode: Shutdown, wait: bool) -> Result<(), ShutdownError> {
-        let mut queue = self.lock();
-        queue.accepting = false;
-        let cancelled: Vec<Job<I, O>> = match mode {
-            Shutdown::Drain => Vec::new(),
-            Shutdown::Cancel => {
-                self.len.store(0, Ordering::Relaxed);
-                let mut jobs: Vec<Job<I, O>> = queue.jobs.drain(..).collect();
-                for shard in &*self.shards {
-                    let taken = shard.remove_all();
-                    queue.ahead -= taken.len();
-                    jobs.extend(taken);
-                }
-                jobs
-            }
-        };
-        self.wake_submitters(&mut queue);
-        drop(queue);
-        if mode == Shutdown::Cancel {
-            // A job taken out of a batch before this sees the flag when it starts, or is in
-            // its shard's list of running jobs by now (both under the shard's lock).
-            self.cancelling.store(true, Ordering::SeqCst);
-            for shard in &*self.shards {
-                shard.cancel_running();
-            }
-        }
-        for job in cancelled {
-            if job.cell.cancel_queued() {
-                self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if !wait {
-            return Ok(());
-        }
-        if self.on_pool() {
-            return Err(ShutdownError::InsideJob);
-        }
-        let mut queue = self.lock();
-        self.draining.fetch_add(1, Ordering::SeqCst);
-        while !self.is_idle(&queue) {
-            queue = self
-                .idle
-                .wait(queue)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        self.draining.fetch_sub(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Stops accepting jobs, without waiting (what dropping the runtime does).
-    pub(crate) fn stop_accepting(&self) {
-        let mut queue = self.lock();
-        queue.accepting = false;
-        self.wake_submitters(&mut queue);
-    }
-
-    /// Wakes every blocked submitter and waiting future, whatever the queue holds.
-    fn wake_submitters(&self, queue: &mut Queue<I, O>) {
-        self.room.notify_all();
-        for waker in queue.wakers.drain(..) {
-            waker.wake();
-        }
-    }
-
-    pub(crate) fn is_accepting(&self) -> bool {
-        self.lock().accepting
-    }
-
-    pub(crate) fn metrics(&self) -> Metrics {
-        let mut queue = self.lock();
-        let held = self.held(&mut queue);
-        let (queued, submitted) = (queue.jobs.len() + held, queue.submitted);
-        let busy: usize = self.shards.iter().map(Shard::busy).sum();
-        drop(queue);
-        let running = busy.saturating_sub(held);
-        let mut counts = [
-            submitted,
-            0,
-            0,
-            self.cancelled_queued.load(Ordering::Relaxed),
-        ];
-        let mut latencies = self
-            .latencies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for shard in &*self.shards {
-            shard.report(&mut counts, &mut latencies);
-        }
-        let latencies = latencies.clone();
-        Metrics::new((queued, running, self.capacity), counts, latencies)
     }
 
     /// Whether the calling thread is one of the pool's.

@@ -19,8 +19,12 @@ use std::mem;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use std::sync::Arc;
+
+use super::chunk::Chunk;
+use super::handle::JobStatus;
 use super::metrics::{Latencies, Timing};
-use super::queue::Job;
+use super::queue::{Entry, Job};
 use crate::cancel::CancelToken;
 
 /// Latencies a shard keeps before handing them to the runtime's statistics.
@@ -37,6 +41,8 @@ pub(crate) struct Shard<I, O> {
     released: AtomicUsize,
     /// Jobs this thread took out of its own batch to start them (see `Core::held`).
     started_ahead: AtomicUsize,
+    /// Inputs this thread claimed from chunks (see `Core::chunk_waiting`).
+    chunk_claimed: AtomicUsize,
     /// The batch's length as of its lock's last holder: for idle threads to skip empty
     /// batches without taking their locks.
     batched: AtomicUsize,
@@ -48,7 +54,7 @@ pub(crate) struct Shard<I, O> {
 
 struct ShardState<I, O> {
     /// Jobs taken from the queue for this thread, not started yet.
-    batch: VecDeque<Job<I, O>>,
+    batch: VecDeque<Entry<I, O>>,
     /// The running jobs' ids and cancel tokens (for `shutdown(Cancel)`).
     running: Vec<(u64, TokenRef)>,
     /// Latencies not yet handed over, and whether each job failed.
@@ -73,6 +79,8 @@ pub(crate) enum Next<I, O> {
     Run(Job<I, O>),
     /// Cancelled while queued: drop its inputs and release it.
     Skip(Job<I, O>),
+    /// A chunk to work on (its token recorded as running, under the chunk's first id).
+    Chunk(Arc<Chunk<I, O>>),
 }
 
 impl<I, O> Default for Shard<I, O> {
@@ -81,6 +89,7 @@ impl<I, O> Default for Shard<I, O> {
             claimed: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
             started_ahead: AtomicUsize::new(0),
+            chunk_claimed: AtomicUsize::new(0),
             batched: AtomicUsize::new(0),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -107,7 +116,7 @@ impl<I, O> Shard<I, O> {
     }
 
     /// Appends jobs taken from the queue to this thread's batch (under the queue's lock).
-    pub(crate) fn take(&self, jobs: impl Iterator<Item = Job<I, O>>) -> usize {
+    pub(crate) fn take(&self, jobs: impl Iterator<Item = Entry<I, O>>) -> usize {
         let mut state = self.lock();
         let before = state.batch.len();
         state.batch.extend(jobs);
@@ -120,7 +129,7 @@ impl<I, O> Shard<I, O> {
 
     /// Takes the oldest job out of this shard's batch for another thread (under the
     /// queue's lock).
-    pub(crate) fn steal(&self) -> Option<Job<I, O>> {
+    pub(crate) fn steal(&self) -> Option<Entry<I, O>> {
         if self.batched.load(Ordering::Relaxed) == 0 {
             // Seen empty (a batch that fills meanwhile has its own thread to run it).
             return None;
@@ -138,8 +147,12 @@ impl<I, O> Shard<I, O> {
     /// lock).
     pub(crate) fn remove(&self, id: u64) -> Option<Job<I, O>> {
         let mut state = self.lock();
-        let at = state.batch.iter().position(|job| job.cell.id == id)?;
-        let job = state.batch.remove(at);
+        let at = (state.batch.iter())
+            .position(|entry| matches!(entry, Entry::One(job) if job.cell.id == id))?;
+        let job = match state.batch.remove(at) {
+            Some(Entry::One(job)) => Some(job),
+            _ => None,
+        };
         self.batched.store(state.batch.len(), Ordering::Relaxed);
         drop(state);
         self.claimed
@@ -148,9 +161,9 @@ impl<I, O> Shard<I, O> {
     }
 
     /// Empties this shard's batch (under the queue's lock).
-    pub(crate) fn remove_all(&self) -> Vec<Job<I, O>> {
+    pub(crate) fn remove_all(&self) -> Vec<Entry<I, O>> {
         let mut state = self.lock();
-        let jobs: Vec<Job<I, O>> = state.batch.drain(..).collect();
+        let jobs: Vec<Entry<I, O>> = state.batch.drain(..).collect();
         self.batched.store(0, Ordering::Relaxed);
         drop(state);
         let claimed = self.claimed.load(Ordering::Relaxed);
@@ -162,9 +175,18 @@ impl<I, O> Shard<I, O> {
     /// recorded as running, or to be skipped if it was cancelled while queued.
     pub(crate) fn next(&self) -> Option<Next<I, O>> {
         let mut state = self.lock();
-        let job = state.batch.pop_front()?;
+        let entry = state.batch.pop_front()?;
         self.batched.store(state.batch.len(), Ordering::Relaxed);
         bump(&self.started_ahead, 1, Ordering::SeqCst);
+        let job = match entry {
+            Entry::One(job) => job,
+            Entry::Chunk(chunk) => {
+                state
+                    .running
+                    .push((chunk.id, TokenRef(&raw const chunk.cancel)));
+                return Some(Next::Chunk(chunk));
+            }
+        };
         if !job.cell.start() {
             return Some(Next::Skip(job));
         }
@@ -199,6 +221,42 @@ impl<I, O> Shard<I, O> {
         }
         state.timings.push((timing, failed));
         (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings))
+    }
+
+    /// Counts a job that ended with `status` (called on this shard's thread: only it
+    /// writes these counters).
+    pub(crate) fn count(&self, status: JobStatus) {
+        let counter = match status {
+            JobStatus::Done => &self.completed,
+            JobStatus::Cancelled => &self.cancelled,
+            _ => &self.failed,
+        };
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// This thread's work on the chunk `id` ended, after the runs whose latencies are in
+    /// `timings` (called on this shard's thread, before the chunk may be freed).
+    pub(crate) fn left_chunk(
+        &self,
+        id: u64,
+        timings: &mut Vec<(Timing, bool)>,
+    ) -> Option<Vec<(Timing, bool)>> {
+        let mut state = self.lock();
+        if let Some(at) = state.running.iter().rposition(|(r, _)| *r == id) {
+            state.running.swap_remove(at);
+        }
+        state.timings.append(timings);
+        (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings))
+    }
+
+    /// This thread claimed an input of a chunk (called on this shard's thread).
+    pub(crate) fn claimed_from_chunk(&self) {
+        bump(&self.chunk_claimed, 1, Ordering::Release);
+    }
+
+    /// Inputs this thread claimed from chunks so far.
+    pub(crate) fn chunk_claimed(&self) -> usize {
+        self.chunk_claimed.load(Ordering::SeqCst)
     }
 
     /// A job taken for this thread has ended or was skipped (called on this shard's thread).

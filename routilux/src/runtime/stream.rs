@@ -1,5 +1,5 @@
-//! Streams of inputs through a runtime: [`Map`] (results in input order), [`MapUnordered`]
-//! (results as jobs end) and [`Batches`] (inputs grouped into `Vec`s for batched flows).
+//! Streams of inputs through a runtime: [`Map`] (results in input order) and
+//! [`MapUnordered`] (results as jobs end).
 //!
 //! Each keeps at most `bound` jobs in flight (queued, running, or ended with a result not
 //! yet yielded), so memory follows the bound, not the stream's length.
@@ -7,11 +7,12 @@
 use std::collections::VecDeque;
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::handle::Helper;
+use super::submit::InFlight;
 use super::{JobError, JobHandle, Runtime};
 
 /// How long a stream's consumer sleeps for a burst of results before it settles for one.
@@ -20,7 +21,12 @@ const BURST_WAIT: Duration = Duration::from_millis(1);
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
     /// yields the results in input order. Inputs are taken from `inputs` as room appears,
-    /// in runs of up to half the bound (each run queued at once).
+    /// in runs of at least half the bound, each queued as one chunk: one queue entry whose
+    /// inputs the pool's threads take one at a time (each still a job of its own: its own
+    /// run, result, counts and latencies, and a place in the capacity until it starts), so
+    /// that a small job costs little more than its run. When the queue has no room for a
+    /// whole run, its inputs are queued one by one, waiting for room as
+    /// [`submit`](Self::submit) does.
     ///
     /// ```
     /// use routilux::{RunOptions, Runtime};
@@ -39,6 +45,7 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
             inputs: inputs.into_iter(),
             bound: bound.max(1),
             in_flight: VecDeque::new(),
+            held: 0,
         }
     }
 
@@ -89,56 +96,98 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     }
 }
 
-impl<T: Send + 'static, O: Send + 'static> Runtime<Vec<T>, O> {
-    /// Runs a batched flow (one whose inputs are a `Vec`) over `inputs` grouped into batches
-    /// of `size` (the last one may be smaller), at most `bound` batches in flight; results in
-    /// order, one per batch. For batches that must not wait long for stragglers, see
-    /// [`Batches::from_channel`].
-    pub fn map_batched<It>(
-        &self,
-        inputs: It,
-        size: usize,
-        bound: usize,
-    ) -> Map<'_, Vec<T>, O, Batches<It::IntoIter>>
-    where
-        It: IntoIterator<Item = T>,
-    {
-        self.map(batches(inputs, size), bound)
-    }
-}
-
 /// The iterator of [`Runtime::map`] and [`Runtime::map_batched`]: results in input order.
 pub struct Map<'r, I, O, It> {
     runtime: &'r Runtime<I, O>,
     inputs: It,
     bound: usize,
-    in_flight: VecDeque<Result<JobHandle<O>, JobError>>,
+    in_flight: VecDeque<InFlight<I, O>>,
+    /// Jobs in flight (a chunk counts its inputs whose results were not yielded yet).
+    held: usize,
 }
 
 impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for Map<'_, I, O, It> {
     type Item = Result<O, JobError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Refill in runs of half the bound, each queued under one lock (fewer lock hand-overs
-        // between this thread and the pool's; still at most `bound` in flight).
-        if self.in_flight.len() <= self.bound / 2 {
-            let room = self.bound - self.in_flight.len();
-            (self.runtime.core).push_many(&mut self.inputs, room, &mut self.in_flight);
+        // Refill in runs of half the bound, each queued as one chunk (one queue entry, one
+        // allocation; still at most `bound` in flight).
+        if self.held <= self.bound / 2 {
+            let room = self.bound - self.held;
+            let before = self.in_flight.len();
+            (self.runtime.core).push_chunk(&mut self.inputs, room, &mut self.in_flight);
+            self.held += self
+                .in_flight
+                .range(before..)
+                .map(InFlight::len)
+                .sum::<usize>();
         }
-        let front = self.in_flight.front()?;
-        if let Ok(handle) = front
-            && !handle.is_finished()
-            && !self.runtime.core.on_pool()
+        let on_pool = self.runtime.core.on_pool();
+        if let Some(InFlight::Chunk { chunk, next }) = self.in_flight.front()
+            && !chunk.has_ended(*next)
         {
-            // Jobs start in order: sleep until one half-way down the window ends, so as to
-            // wake once per burst of results rather than once per result.
-            // (For a millisecond at most: that job might wait for something the consumer does
-            // after an earlier result.)
-            if let Some(Ok(later)) = self.in_flight.get(self.in_flight.len() / 2) {
-                later.block_until_ended(BURST_WAIT);
+            if on_pool {
+                // Waiting here could hold the thread that would run it: help instead.
+                while !chunk.has_ended(*next) {
+                    if !Arc::clone(&self.runtime.core).help_one() {
+                        chunk.block(*next, BURST_WAIT);
+                    }
+                }
+            } else {
+                sleep_for_a_burst(&self.in_flight, self.held);
+                while !chunk.block(*next, Duration::from_secs(1)) {}
             }
         }
-        Some(self.in_flight.pop_front()?.and_then(JobHandle::wait))
+        let result = match self.in_flight.front_mut()? {
+            InFlight::Chunk { chunk, next } => {
+                let at = *next;
+                *next += 1;
+                // SAFETY: this iterator is the chunk's one consumer; `at` ended (waited
+                // for above) and is read once (`next` moved past it).
+                let result = unsafe { chunk.take(at) }.unwrap_or(Err(JobError::Taken));
+                if *next == chunk.len() {
+                    self.in_flight.pop_front();
+                }
+                result
+            }
+            InFlight::One(_) => {
+                if let Some(InFlight::One(Ok(handle))) = self.in_flight.front()
+                    && !handle.is_finished()
+                    && !on_pool
+                {
+                    sleep_for_a_burst(&self.in_flight, self.held);
+                }
+                match self.in_flight.pop_front() {
+                    Some(InFlight::One(job)) => job.and_then(JobHandle::wait),
+                    _ => unreachable!("the front was one job"),
+                }
+            }
+        };
+        self.held -= 1;
+        Some(result)
+    }
+}
+
+/// Jobs start in order: sleeps until the job half-way down the jobs in flight (`held` of
+/// them) ends, so as to wake once per burst of results rather than once per result; for a
+/// millisecond at most (that job might wait for something the consumer does after an
+/// earlier result).
+fn sleep_for_a_burst<I, O>(in_flight: &VecDeque<InFlight<I, O>>, held: usize) {
+    let mut skip = held / 2;
+    for jobs in in_flight {
+        let n = jobs.len();
+        if skip >= n {
+            skip -= n;
+            continue;
+        }
+        match jobs {
+            InFlight::Chunk { chunk, next } => {
+                chunk.block(next + skip, BURST_WAIT);
+            }
+            InFlight::One(Ok(handle)) => handle.block_until_ended(BURST_WAIT),
+            InFlight::One(Err(_)) => {}
+        }
+        return;
     }
 }
 
@@ -293,99 +342,5 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
         };
         self.free.push(slot);
         Some(item)
-    }
-}
-
-/// Groups a stream of inputs into `Vec`s of up to `size` (0 counts as 1), for a runtime
-/// whose flow takes a batch. From an iterator ([`batches`]) a batch is full unless the
-/// iterator ended; from a channel ([`Batches::from_channel`]) a partial batch also goes once
-/// its first input has waited `max_wait`.
-///
-/// ```
-/// use routilux::batches;
-///
-/// let groups: Vec<Vec<u32>> = batches(1..=7, 3).collect();
-/// assert_eq!(groups, [vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
-/// ```
-pub struct Batches<S> {
-    source: S,
-    size: usize,
-}
-
-/// Groups `inputs` into batches of `size`; see [`Batches`].
-pub fn batches<It: IntoIterator>(inputs: It, size: usize) -> Batches<It::IntoIter> {
-    Batches {
-        source: inputs.into_iter(),
-        size: size.max(1),
-    }
-}
-
-/// Batches of what arrives on a channel: see [`Batches::from_channel`].
-pub struct ChannelBatches<'c, T> {
-    channel: &'c Receiver<T>,
-    size: usize,
-    max_wait: Duration,
-}
-
-impl Batches<()> {
-    /// Groups what arrives on `channel` into batches of up to `size`; a partial batch goes
-    /// once its first input has waited `max_wait`. Ends when every sender is gone.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use routilux::Batches;
-    ///
-    /// let (tx, rx) = std::sync::mpsc::channel();
-    /// for x in 0..5 { tx.send(x).unwrap(); }
-    /// drop(tx);
-    /// let groups: Vec<Vec<u32>> = Batches::from_channel(&rx, 2, Duration::from_millis(5)).collect();
-    /// assert_eq!(groups, [vec![0, 1], vec![2, 3], vec![4]]);
-    /// ```
-    pub fn from_channel<T>(
-        channel: &Receiver<T>,
-        size: usize,
-        max_wait: Duration,
-    ) -> ChannelBatches<'_, T> {
-        ChannelBatches {
-            channel,
-            size: size.max(1),
-            max_wait,
-        }
-    }
-}
-
-impl<It: Iterator> Iterator for Batches<It> {
-    type Item = Vec<It::Item>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch: Vec<It::Item> = self.source.by_ref().take(self.size).collect();
-        (!batch.is_empty()).then_some(batch)
-    }
-}
-
-impl<T> Iterator for ChannelBatches<'_, T> {
-    type Item = Vec<T>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let first = self.channel.recv().ok()?;
-        let mut batch = Vec::with_capacity(self.size.min(1024));
-        batch.push(first);
-        let deadline = Instant::now().checked_add(self.max_wait);
-        while batch.len() < self.size {
-            let next = match deadline {
-                None => self
-                    .channel
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-                Some(deadline) => self
-                    .channel
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now())),
-            };
-            match next {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
-        }
-        Some(batch)
     }
 }

@@ -1,5 +1,6 @@
-//! Submitting: queuing one job (waiting for room as the caller asks) or a run of jobs under
-//! one lock (for the runtime's streams), and taking a cancelled job out of the queue.
+//! Submitting: queuing one job (waiting for room as the caller asks), a run of jobs under
+//! one lock, or a run of inputs as one chunk (for the runtime's streams), and taking a
+//! cancelled job out of the queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -8,12 +9,33 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::cell::JobCell;
+use super::chunk::Chunk;
 use super::error::{JobError, SubmitError};
 use super::handle::{Helper, JobHandle};
-use super::queue::{Core, Job};
+use super::queue::{Core, Entry, Job};
 
 /// How long a blocked submitter sleeps before it looks at the queue again.
 const ROOM_WAIT: Duration = Duration::from_millis(1);
+
+/// A stream's jobs in flight: a chunk (with the next input whose result to yield), or one
+/// job queued alone (or refused).
+pub(crate) enum InFlight<I, O> {
+    Chunk {
+        chunk: Arc<Chunk<I, O>>,
+        next: usize,
+    },
+    One(Result<JobHandle<O>, JobError>),
+}
+
+impl<I, O> InFlight<I, O> {
+    /// How many jobs it holds whose results were not yielded.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            InFlight::Chunk { chunk, next } => chunk.len() - next,
+            InFlight::One(_) => 1,
+        }
+    }
+}
 
 /// How `push` waits for room.
 pub(crate) enum Wait<'w> {
@@ -61,7 +83,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                     // Waiting here could hold the last thread that drains the queue: make
                     // room by running the oldest job on this thread instead.
                     drop(queue);
-                    self.help_one();
+                    Arc::clone(self).help_one();
                     queue = self.lock();
                 }
                 Wait::Block => {
@@ -83,11 +105,11 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         if let Some(cell) = Arc::get_mut(&mut cell) {
             cell.id = id;
         }
-        queue.jobs.push_back(Job {
+        queue.jobs.push_back(Entry::One(Job {
             inputs,
             cell: Arc::clone(&cell),
             queued,
-        });
+        }));
         self.len.store(queue.jobs.len(), Ordering::Relaxed);
         let spawn = self.drainers_to_spawn(&queue) > 0;
         if spawn {
@@ -120,8 +142,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         let queued = Instant::now();
         let mut queue = self.lock();
         let room = if queue.accepting && !self.is_full(&mut queue) {
-            let held = queue.ahead.saturating_sub(queue.started_seen);
-            self.capacity().saturating_sub(queue.jobs.len() + held)
+            self.capacity().saturating_sub(self.used(&mut queue, false))
         } else {
             0
         };
@@ -133,11 +154,11 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             }
             queue.next_id += 1;
             queue.submitted += 1;
-            queue.jobs.push_back(Job {
+            queue.jobs.push_back(Entry::One(Job {
                 inputs,
                 cell: Arc::clone(&cell),
                 queued,
-            });
+            }));
             out.push_back(Ok(JobHandle::new(cell, Arc::clone(&helper))));
         }
         self.len.store(queue.jobs.len(), Ordering::Relaxed);
@@ -155,15 +176,63 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         }
     }
 
+    /// Queues up to `n` inputs from `inputs` as one chunk (see `chunk.rs`) if there is room
+    /// for them all now; else as many as there is room for, and the rest one by one,
+    /// waiting for room, as [`push_many`](Self::push_many) does. What was queued is
+    /// appended to `out`.
+    pub(crate) fn push_chunk(
+        self: &Arc<Self>,
+        inputs: &mut impl Iterator<Item = I>,
+        n: usize,
+        out: &mut VecDeque<InFlight<I, O>>,
+    ) {
+        // The inputs and the chunk are made before taking the lock (user code runs in
+        // `next`; the id is set under it, while the chunk is ours).
+        let inputs: Vec<I> = inputs.take(n).collect();
+        let len = inputs.len();
+        if len == 0 {
+            return;
+        }
+        let mut chunk = Arc::new(Chunk::new(inputs, Instant::now()));
+        let mut queue = self.lock();
+        if queue.accepting && self.used(&mut queue, true) + len <= self.capacity() {
+            if let Some(chunk) = Arc::get_mut(&mut chunk) {
+                chunk.id = queue.next_id;
+            }
+            queue.next_id += len as u64;
+            queue.submitted += len as u64;
+            queue.chunk_items += len;
+            queue.chunk_entries += 1;
+            queue.jobs.push_back(Entry::Chunk(Arc::clone(&chunk)));
+            self.len.store(queue.jobs.len(), Ordering::Relaxed);
+            let spawn = self.drainers_to_spawn(&queue);
+            queue.drainers += spawn;
+            drop(queue);
+            for _ in 0..spawn {
+                self.spawn_drainer();
+            }
+            out.push_back(InFlight::Chunk { chunk, next: 0 });
+            return;
+        }
+        drop(queue);
+        let inputs = Arc::into_inner(chunk)
+            .map(Chunk::into_inputs)
+            .unwrap_or_default();
+        let mut handles = VecDeque::with_capacity(len);
+        self.push_many(&mut inputs.into_iter(), len, &mut handles);
+        out.extend(handles.into_iter().map(InFlight::One));
+    }
+
     /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.
     pub(crate) fn remove(&self, id: u64) {
         self.cancelled_queued.fetch_add(1, Ordering::Relaxed);
         let mut queue = self.lock();
-        let mut job = queue
-            .jobs
-            .iter()
-            .position(|job| job.cell.id == id)
-            .and_then(|at| queue.jobs.remove(at));
+        let mut job = (queue.jobs.iter())
+            .position(|entry| matches!(entry, Entry::One(job) if job.cell.id == id))
+            .and_then(|at| match queue.jobs.remove(at) {
+                Some(Entry::One(job)) => Some(job),
+                _ => None,
+            });
         if job.is_none() {
             // Perhaps taken into a thread's batch (if it has not started meanwhile).
             job = self.shards.iter().find_map(|shard| shard.remove(id));

@@ -17,12 +17,14 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::chunk::Chunk;
 use super::error::JobError;
 use super::handle::{Helper, JobStatus};
 use super::metrics::Timing;
-use super::queue::{Core, Job};
+use super::queue::{Core, Entry, Job};
 use super::shard::{Next, Shard};
 use super::state::SharedState;
+use crate::cancel::CancelToken;
 use crate::error::ErrorKind;
 use crate::options::RunOptions;
 
@@ -30,7 +32,7 @@ use crate::options::RunOptions;
 const LINGER: Duration = Duration::from_micros(50);
 
 /// How long one drain task runs jobs before handing over to a fresh one.
-const DRAIN_SLICE: Duration = Duration::from_micros(200);
+pub(crate) const DRAIN_SLICE: Duration = Duration::from_micros(200);
 
 /// The most jobs a drain task takes from the queue per visit.
 const BATCH: usize = 8;
@@ -104,8 +106,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         (self.workers / 4).clamp(2, 4)
     }
 
-    /// Runs (or skips) the next job of `shard`'s batch on this thread; returns when it ended.
-    fn run_next(&self, next: Next<I, O>, shard: &Shard<I, O>) -> Instant {
+    /// Runs (or skips) the next job of `shard`'s batch on this thread, or works on the
+    /// chunk it is; returns when it ended.
+    fn run_next(self: &Arc<Self>, next: Next<I, O>, shard: &Shard<I, O>) -> Instant {
         let job = match next {
             Next::Run(job) => job,
             Next::Skip(job) => {
@@ -115,6 +118,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 self.maybe_idle();
                 return Instant::now();
             }
+            Next::Chunk(chunk) => return self.run_chunk(chunk, shard),
         };
         let Job {
             inputs,
@@ -125,29 +129,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             cell.cancel.cancel();
         }
         let started = Instant::now();
-        let data = self.state.as_ref().map(SharedState::run_data);
-        let mut options = RunOptions::new().pool(&self.pool).cancel(&cell.cancel);
-        if let Some(data) = &data {
-            options = options.data(data);
-        }
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.flow)(inputs, options)));
-        let (status, result) = match outcome {
-            Ok(Ok(output)) => (JobStatus::Done, Ok(output)),
-            Ok(Err(e)) if e.kind() == ErrorKind::Cancelled => {
-                (JobStatus::Cancelled, Err(JobError::Flow(e)))
-            }
-            Ok(Err(e)) => (JobStatus::Failed, Err(JobError::Flow(e))),
-            Err(panic) => (JobStatus::Failed, Err(JobError::Panicked(message(&*panic)))),
-        };
+        let (status, result) = self.run_one(inputs, &cell.cancel);
         let ended = Instant::now();
-        drop(data);
-        let counter = match status {
-            JobStatus::Done => &shard.completed,
-            JobStatus::Cancelled => &shard.cancelled,
-            _ => &shard.failed,
-        };
-        // Only this thread writes its shard's counters.
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        shard.count(status);
         cell.finish(status, result);
         let timing = Timing {
             queued,
@@ -158,7 +142,104 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         // The last reference when the handle is gone: the result is dropped here (after the
         // cell left the shard's list, see `TokenRef`).
         quietly(cell);
-        if let Some(timings) = full {
+        self.hand_over(full);
+        shard.release();
+        self.maybe_idle();
+        ended
+    }
+
+    /// Works on a chunk: runs its inputs one at a time, claimed from its cursor, until every
+    /// input is claimed or this thread's slice ([`DRAIN_SLICE`]) is spent (then an
+    /// invitation goes to the queue for the rest). Returns when the last run ended.
+    fn run_chunk(self: &Arc<Self>, chunk: Arc<Chunk<I, O>>, shard: &Shard<I, O>) -> Instant {
+        if chunk.join(self.workers) {
+            self.invite(&chunk);
+        }
+        let mut started = Instant::now();
+        let until = started + DRAIN_SLICE;
+        let mut timings = Vec::new();
+        loop {
+            if self.cancelling.load(Ordering::SeqCst) {
+                // `shutdown(Cancel)`: what was not handed out ends as cancelled.
+                self.cancel_entry(Entry::Chunk(Arc::clone(&chunk)));
+                chunk.leave();
+                break;
+            }
+            let Some((at, inputs)) = chunk.claim() else {
+                chunk.leave();
+                break;
+            };
+            shard.claimed_from_chunk();
+            let (status, result) = self.run_one(inputs, &chunk.cancel);
+            let ended = Instant::now();
+            shard.count(status);
+            chunk.finish(at, result);
+            let timing = Timing {
+                queued: chunk.queued,
+                started,
+                ended,
+            };
+            timings.push((timing, status != JobStatus::Done));
+            started = ended;
+            if ended >= until {
+                if chunk.leave_early() {
+                    self.invite(&chunk);
+                }
+                break;
+            }
+        }
+        let full = shard.left_chunk(chunk.id, &mut timings);
+        // The last reference when the consumer is gone: its results are dropped here.
+        quietly(chunk);
+        self.hand_over(full);
+        // Handing inputs out made room (without the queue's lock): wake who waits for it.
+        self.made_room(&mut self.lock());
+        shard.release();
+        self.maybe_idle();
+        started
+    }
+
+    /// Puts an invitation to work on `chunk` at the front of the queue.
+    fn invite(self: &Arc<Self>, chunk: &Arc<Chunk<I, O>>) {
+        let mut queue = self.lock();
+        queue.jobs.push_front(Entry::Chunk(Arc::clone(chunk)));
+        queue.chunk_entries += 1;
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
+        let spawn = self.drainers_to_spawn(&queue);
+        queue.drainers += spawn;
+        drop(queue);
+        for _ in 0..spawn {
+            self.spawn_drainer();
+        }
+    }
+
+    /// Runs the flow on one job's inputs, catching a panic.
+    pub(crate) fn run_one(
+        &self,
+        inputs: I,
+        cancel: &CancelToken,
+    ) -> (JobStatus, Result<O, JobError>) {
+        let data = self.state.as_ref().map(SharedState::run_data);
+        let mut options = RunOptions::new().pool(&self.pool).cancel(cancel);
+        if let Some(data) = &data {
+            options = options.data(data);
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.flow)(inputs, options)));
+        let ended = match outcome {
+            Ok(Ok(output)) => (JobStatus::Done, Ok(output)),
+            Ok(Err(e)) if e.kind() == ErrorKind::Cancelled => {
+                (JobStatus::Cancelled, Err(JobError::Flow(e)))
+            }
+            Ok(Err(e)) => (JobStatus::Failed, Err(JobError::Flow(e))),
+            Err(panic) => (JobStatus::Failed, Err(JobError::Panicked(message(&*panic)))),
+        };
+        drop(data);
+        ended
+    }
+
+    /// Hands a burst of a shard's latencies to the runtime's statistics.
+    pub(crate) fn hand_over(&self, timings: Option<Vec<(Timing, bool)>>) {
+        if let Some(timings) = timings {
             let mut latencies = self
                 .latencies
                 .lock()
@@ -167,9 +248,6 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 latencies.record(timing, failed);
             }
         }
-        shard.release();
-        self.maybe_idle();
-        ended
     }
 }
 
@@ -178,7 +256,7 @@ impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {
         Core::on_pool(self)
     }
 
-    fn help_one(&self) -> bool {
+    fn help_one(self: Arc<Self>) -> bool {
         let shard = self.shard();
         loop {
             if let Some(next) = self.next_job(shard) {

@@ -1,0 +1,214 @@
+//! [`Chunk`]: a run of a stream's inputs queued as one entry, so that a stream's jobs cost
+//! one queue entry, one allocation and one cancel token per run instead of per input.
+//!
+//! [`Runtime::map`](super::Runtime::map) queues its inputs in runs (half its bound at a
+//! time). Each input of a chunk is still a job of its own: it runs alone (its own run of
+//! the flow, its own result, counted as completed, failed or cancelled, with its own
+//! latencies) and takes a place in the runtime's capacity until it starts. What the inputs
+//! share is the bookkeeping: the chunk is made once by the consumer, its inputs are handed
+//! out one at a time from a shared cursor, and each result is published in the chunk for
+//! the consumer, who reads them in order.
+//!
+//! No input waits behind another while a pool thread idles: the first thread that works on
+//! a chunk with inputs left puts an invitation (another entry of the same chunk) at the
+//! front of the queue, and every thread that takes it claims inputs from the same cursor.
+//!
+//! Who touches what: input `i`'s value and result slot belong to whoever claimed `i` from
+//! the cursor (a pool thread, or `shutdown(Cancel)`) until it publishes the end with a
+//! release store of the input's flag; after that, only the consumer (one [`Map`](super::Map))
+//! reads the result, once.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::error::JobError;
+use super::queue::Padded;
+use crate::cancel::CancelToken;
+
+/// One input of a chunk: its value until claimed, its result once ended. On a cache line
+/// of its own: neighbours are claimed by different threads.
+#[repr(align(64))]
+struct Item<I, O> {
+    input: UnsafeCell<Option<I>>,
+    result: UnsafeCell<Option<Result<O, JobError>>>,
+    ended: AtomicBool,
+}
+
+/// A run of inputs queued as one entry; see the module docs.
+pub(crate) struct Chunk<I, O> {
+    /// The first input's job id (the others follow it).
+    pub(crate) id: u64,
+    /// Shared by the chunk's runs (only `shutdown(Cancel)` cancels it).
+    pub(crate) cancel: CancelToken,
+    pub(crate) queued: Instant,
+    /// The next input to hand out (past the end once every input is claimed).
+    next: Padded<AtomicUsize>,
+    items: Box<[Item<I, O>]>,
+    /// Threads working on the chunk now.
+    working: AtomicUsize,
+    /// Whether an invitation to work on the chunk waits (queued, or in a thread's batch).
+    invited: AtomicBool,
+    /// The input the consumer sleeps on, plus one (0: none).
+    sleeping_on: AtomicUsize,
+    sleep: Mutex<()>,
+    woken: Condvar,
+}
+
+// SAFETY: an input's value and result are touched by one thread at a time (see the module
+// docs: the claimer, then, after the release store of its flag, the one consumer); the
+// values move between threads, hence `I: Send`, `O: Send`.
+unsafe impl<I: Send, O: Send> Sync for Chunk<I, O> {}
+
+impl<I, O> Chunk<I, O> {
+    pub(crate) fn new(inputs: Vec<I>, queued: Instant) -> Self {
+        Chunk {
+            id: 0,
+            cancel: CancelToken::new(),
+            queued,
+            next: Padded(AtomicUsize::new(0)),
+            items: inputs
+                .into_iter()
+                .map(|input| Item {
+                    input: UnsafeCell::new(Some(input)),
+                    result: UnsafeCell::new(None),
+                    ended: AtomicBool::new(false),
+                })
+                .collect(),
+            working: AtomicUsize::new(0),
+            invited: AtomicBool::new(false),
+            sleeping_on: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
+            woken: Condvar::new(),
+        }
+    }
+
+    /// How many inputs the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Takes the inputs back (of a chunk nobody else has seen).
+    pub(crate) fn into_inputs(self) -> Vec<I> {
+        self.items
+            .into_vec()
+            .into_iter()
+            .filter_map(|item| item.input.into_inner())
+            .collect()
+    }
+
+    /// How many inputs have not been handed out yet (a hint, unless nobody claims).
+    pub(crate) fn unclaimed(&self) -> usize {
+        self.len().saturating_sub(self.next.load(Ordering::Relaxed))
+    }
+
+    /// Hands out the next input: its index and value.
+    pub(crate) fn claim(&self) -> Option<(usize, I)> {
+        if self.next.load(Ordering::Relaxed) >= self.len() {
+            return None;
+        }
+        let at = self.next.fetch_add(1, Ordering::Relaxed);
+        let item = self.items.get(at)?;
+        // SAFETY: `at` was handed out to this thread alone (see the module docs).
+        let input = unsafe { (*item.input.get()).take() };
+        input.map(|input| (at, input))
+    }
+
+    /// Claims every input not handed out yet and ends each as cancelled before it started;
+    /// returns how many.
+    pub(crate) fn cancel_rest(&self) -> usize {
+        let from = self.next.swap(usize::MAX / 2, Ordering::Relaxed);
+        let mut cancelled = 0;
+        for at in from..self.len() {
+            // SAFETY: claimed above, by this thread alone.
+            let input = unsafe { (*self.items[at].input.get()).take() };
+            drop(input);
+            self.finish(at, Err(JobError::Cancelled));
+            cancelled += 1;
+        }
+        cancelled
+    }
+
+    /// Publishes the result of input `at` (called by whoever claimed it) and wakes the
+    /// consumer if it sleeps on that input.
+    pub(crate) fn finish(&self, at: usize, result: Result<O, JobError>) {
+        let item = &self.items[at];
+        // SAFETY: `at` was claimed by this thread; the consumer reads the result only after
+        // the release store below. Written without reading the slot: it holds `None` (each
+        // input is claimed once).
+        unsafe { item.result.get().write(Some(result)) };
+        item.ended.store(true, Ordering::Release);
+        // Pairs with the consumer's fence between its note and its look (see `block`): one
+        // of the two sees the other's store.
+        fence(Ordering::SeqCst);
+        if self.sleeping_on.load(Ordering::Relaxed) == at + 1 {
+            drop(self.sleep.lock().unwrap_or_else(PoisonError::into_inner));
+            self.woken.notify_all();
+        }
+    }
+
+    /// Whether input `at` has ended.
+    pub(crate) fn has_ended(&self, at: usize) -> bool {
+        self.items[at].ended.load(Ordering::Acquire)
+    }
+
+    /// The result of input `at`, if it has ended.
+    ///
+    /// # Safety
+    /// Only the chunk's consumer calls it, at most once per input that ended.
+    pub(crate) unsafe fn take(&self, at: usize) -> Option<Result<O, JobError>> {
+        if !self.has_ended(at) {
+            return None;
+        }
+        // SAFETY: ended (acquired above): its claimer will not touch it again; the caller
+        // is the one reader.
+        Some(unsafe { (*self.items[at].result.get()).take() }.unwrap_or(Err(JobError::Taken)))
+    }
+
+    /// Sleeps until input `at` has ended or `timeout` passed; whether it ended.
+    pub(crate) fn block(&self, at: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+        let ended = loop {
+            self.sleeping_on.store(at + 1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if self.has_ended(at) {
+                break true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            guard = self
+                .woken
+                .wait_timeout(guard, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        self.sleeping_on.store(0, Ordering::Relaxed);
+        drop(guard);
+        ended
+    }
+
+    /// A thread starts working on the chunk (from one of its entries); whether it should
+    /// invite another thread (queue an invitation): inputs are left, no invitation waits,
+    /// and fewer than `threads` threads work on it.
+    pub(crate) fn join(&self, threads: usize) -> bool {
+        self.invited.store(false, Ordering::SeqCst);
+        let working = self.working.fetch_add(1, Ordering::SeqCst) + 1;
+        working < threads && self.unclaimed() >= 2 && !self.invited.swap(true, Ordering::SeqCst)
+    }
+
+    /// A thread stops working on the chunk with inputs left (its time slice is spent):
+    /// whether it must queue an invitation so that someone goes on with them.
+    pub(crate) fn leave_early(&self) -> bool {
+        self.working.fetch_sub(1, Ordering::SeqCst);
+        self.unclaimed() > 0 && !self.invited.swap(true, Ordering::SeqCst)
+    }
+
+    /// A thread stops working on the chunk: every input is claimed.
+    pub(crate) fn leave(&self) {
+        self.working.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,285 @@
+//! `map` queues its inputs in chunks (one queue entry per run of inputs): the inputs of a
+//! chunk still run in parallel (two that wait for each other both run), take places of
+//! the capacity until they start, end once each under `shutdown(Cancel)`, and are
+//! counted one by one. No timing assertions: waits are generous and fail rather than hang.
+
+mod runtime_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use routilux::{JobError, RunOptions, Runtime, Shutdown, SubmitError, flow, routine};
+use runtime_support::finishes;
+
+/// Long enough that only a regression waits this long.
+const GENEROUS: Duration = Duration::from_secs(20);
+
+/// A meeting point for two runs: each arrives and waits for the other.
+#[derive(Default)]
+struct Meeting {
+    arrived: Mutex<usize>,
+    both: Condvar,
+}
+
+impl Meeting {
+    /// Arrives, and waits until the other arrived too; whether it did.
+    fn meet(&self) -> bool {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.both.notify_all();
+        let (arrived, _) = self
+            .both
+            .wait_timeout_while(arrived, GENEROUS, |n| *n < 2)
+            .unwrap();
+        *arrived >= 2
+    }
+}
+
+/// A gate that runs wait at until it opens.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) -> bool {
+        let open = self.open.lock().unwrap();
+        let (open, _) = self
+            .opened
+            .wait_timeout_while(open, GENEROUS, |open| !*open)
+            .unwrap();
+        *open
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+fn two_threads() -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn two_inputs_of_one_chunk_that_wait_for_each_other_both_run() {
+    // Inputs `a` and `b` meet (each waits for the other) among trivial ones: on two threads
+    // that works only if a second thread joins the chunk while the first waits.
+    for (a, b) in [(0, 1), (5, 40), (62, 63), (0, 63), (31, 32)] {
+        for _ in 0..4 {
+            let results = finishes(move || {
+                let meeting = Arc::new(Meeting::default());
+                let runtime = Runtime::builder()
+                    .pool(two_threads())
+                    .capacity(1024)
+                    .build(move |x: u64, _: RunOptions<'_>| {
+                        if x == a || x == b {
+                            return Ok(u64::from(meeting.meet()));
+                        }
+                        Ok::<_, routilux::FlowError>(x)
+                    })
+                    .unwrap();
+                runtime
+                    .map(0..64, 64)
+                    .collect::<Result<Vec<u64>, JobError>>()
+                    .unwrap()
+            });
+            for (x, got) in (0..64).zip(&results) {
+                let want = if x == a || x == b { 1 } else { x };
+                assert_eq!(*got, want, "input {x} (meeting: {a} and {b})");
+            }
+        }
+    }
+}
+
+#[test]
+fn inputs_of_a_queued_chunk_take_places_of_the_capacity() {
+    finishes(|| {
+        let gate = Arc::new(Gate::default());
+        let started = Arc::new(AtomicUsize::new(0));
+        let (g, s) = (Arc::clone(&gate), Arc::clone(&started));
+        let runtime = Runtime::builder()
+            .pool(two_threads())
+            .capacity(8)
+            .build(move |x: u64, _: RunOptions<'_>| {
+                s.fetch_add(1, Ordering::SeqCst);
+                assert!(g.wait(), "the gate opens");
+                Ok::<_, routilux::FlowError>(x)
+            })
+            .unwrap();
+        std::thread::scope(|scope| {
+            let consumer = scope.spawn(|| runtime.map(0..8, 8).collect::<Result<Vec<u64>, _>>());
+            // Wait until the chunk is queued (one of its inputs started).
+            while started.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            let metrics = runtime.metrics();
+            assert!(metrics.queued + metrics.running >= 8, "{metrics:?}");
+            // Eight inputs in a queue of eight: room only for those that started.
+            let mut accepted = Vec::new();
+            let refused = loop {
+                match runtime.try_submit(100) {
+                    Ok(handle) => accepted.push(handle),
+                    Err(e) => break e,
+                }
+                assert!(
+                    accepted.len() <= 2,
+                    "more accepted than the two running make room for"
+                );
+            };
+            assert!(matches!(refused, SubmitError::Full(100)), "{refused:?}");
+            assert!(accepted.len() <= started.load(Ordering::SeqCst));
+            gate.open();
+            assert_eq!(
+                consumer.join().unwrap().unwrap(),
+                (0..8).collect::<Vec<_>>()
+            );
+            for handle in accepted {
+                assert_eq!(handle.wait().unwrap(), 100);
+            }
+        });
+        let metrics = runtime.metrics();
+        assert_eq!(metrics.submitted, metrics.completed);
+        assert_eq!(metrics.queued + metrics.running, 0);
+    });
+}
+
+#[test]
+fn shutdown_cancel_ends_every_input_of_queued_chunks_once() {
+    finishes(|| {
+        let gate = Arc::new(Gate::default());
+        let g = Arc::clone(&gate);
+        let runtime = Runtime::builder()
+            .pool(two_threads())
+            .capacity(1024)
+            .build(move |x: u64, options: RunOptions<'_>| {
+                if x < 2 {
+                    // The first two wait for the shutdown (the only ones that can start
+                    // before it, on two threads).
+                    assert!(g.wait(), "the gate opens");
+                }
+                let _ = options;
+                Ok::<_, routilux::FlowError>(x)
+            })
+            .unwrap();
+        let (done, cancelled, refused) = std::thread::scope(|scope| {
+            let consumer = scope.spawn(|| {
+                let (mut done, mut cancelled, mut refused) = (0, 0, 0);
+                for (x, result) in (0_u64..).zip(runtime.map(0..1000, 512)) {
+                    match result {
+                        Ok(y) => {
+                            assert_eq!(y, x);
+                            done += 1;
+                        }
+                        // Queued after the shutdown: refused.
+                        Err(JobError::NotSubmitted) => refused += 1,
+                        Err(e) => {
+                            assert!(e.is_cancelled(), "input {x}: {e}");
+                            cancelled += 1;
+                        }
+                    }
+                }
+                (done, cancelled, refused)
+            });
+            while runtime.metrics().running < 2 {
+                std::thread::yield_now();
+            }
+            let shutdown = scope.spawn(|| runtime.shutdown(Shutdown::Cancel));
+            while runtime.is_accepting() {
+                std::thread::yield_now();
+            }
+            gate.open();
+            shutdown.join().unwrap().unwrap();
+            consumer.join().unwrap()
+        });
+        assert_eq!(done + cancelled + refused, 1000, "every input ends once");
+        assert_eq!(
+            done + cancelled,
+            512,
+            "the first chunk's inputs run or are cancelled"
+        );
+        assert!(
+            cancelled >= 510,
+            "the queued inputs were cancelled: {cancelled}"
+        );
+        let metrics = runtime.metrics();
+        assert_eq!(metrics.submitted, 512);
+        assert_eq!(
+            metrics.completed + metrics.failed + metrics.cancelled,
+            metrics.submitted
+        );
+        assert_eq!(metrics.cancelled, cancelled);
+    });
+}
+
+#[routine]
+fn checked(x: &u64) -> Result<u64, std::io::Error> {
+    if x % 10 == 7 {
+        Err(std::io::Error::other(format!("input {x} fails")))
+    } else {
+        Ok(*x)
+    }
+}
+
+flow! { flow Checked { input x: u64; step y = checked(x); return y; } }
+
+#[test]
+fn failing_and_panicking_inputs_of_a_chunk_end_alone() {
+    let runtime = Runtime::builder()
+        .pool(two_threads())
+        .build(|x: u64, options: RunOptions<'_>| {
+            assert!(x % 10 != 3, "input {x} panics");
+            Checked::run_with(options, x)
+        })
+        .unwrap();
+    let results: Vec<Result<u64, JobError>> = finishes(move || {
+        let results = runtime.map(0..1000, 100).collect();
+        let metrics = runtime.metrics();
+        assert_eq!((metrics.completed, metrics.failed), (800, 200));
+        results
+    });
+    for (x, result) in (0_u64..).zip(results) {
+        match (x % 10, result) {
+            (3, Err(JobError::Panicked(message))) => {
+                assert_eq!(message, format!("input {x} panics"));
+            }
+            (7, Err(JobError::Flow(e))) => assert_eq!(e.step(), Some("y"), "{e}"),
+            (_, Ok(y)) => assert_eq!(y, x),
+            (_, other) => panic!("input {x}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn map_inside_a_job_of_the_same_runtime_finishes() {
+    // Every pool thread runs an outer job that maps inner inputs through the same runtime:
+    // the waiting consumers must run the chunks' inputs themselves.
+    let me: Arc<OnceLock<Weak<Runtime<u64, u64>>>> = Arc::default();
+    let inner = Arc::clone(&me);
+    let runtime = Arc::new(
+        Runtime::builder()
+            .pool(two_threads())
+            .build(move |x: u64, _: RunOptions<'_>| {
+                if x >= 1000 {
+                    return Ok::<_, routilux::FlowError>(x + 1);
+                }
+                let runtime = inner.get().and_then(Weak::upgrade).expect("the runtime");
+                let from = 1000 + x * 100;
+                Ok(runtime.map(from..from + 100, 16).map(Result::unwrap).sum())
+            })
+            .unwrap(),
+    );
+    me.set(Arc::downgrade(&runtime)).ok().unwrap();
+    let sums = finishes(move || runtime.map(0..8, 8).collect::<Result<Vec<u64>, _>>());
+    let want: Vec<u64> = (0..8)
+        .map(|x| (1001 + x * 100..=1100 + x * 100).sum())
+        .collect();
+    assert_eq!(sums.unwrap(), want);
+}
