@@ -168,7 +168,8 @@ fn spin(d: Duration) {
 
 /// The shape that would break a chunked `map` run by one thread: 20,000 inputs of which
 /// every 2,000th computes for 1 ms, among trivial ones. The bound is 10 ms of long work
-/// over the threads plus the trivial work.
+/// over the threads plus the trivial work. (The runtime's capacity is 8,192 here, so that
+/// the larger bound's chunks fit in its queue.)
 fn long_among_tiny(c: &mut Criterion) {
     const INPUTS: u64 = 20_000;
     fn job(x: u64, options: RunOptions<'_>) -> Result<u64, routilux::FlowError> {
@@ -180,7 +181,7 @@ fn long_among_tiny(c: &mut Criterion) {
     let pool = pool();
     let rt = Runtime::builder()
         .pool(Arc::clone(&pool))
-        .capacity(1024)
+        .capacity(8192)
         .build(job)
         .expect("a runtime");
     let mut group = c.benchmark_group(format!("jobs_long_among_tiny_t{}", threads()));
@@ -195,10 +196,22 @@ fn long_among_tiny(c: &mut Criterion) {
             })
         });
     });
-    group.bench_function("runtime-map", |b| {
+    // In input order, at most `bound` jobs in flight (ended ones included until yielded):
+    // while a long input at the head runs, the other threads run out of window once they
+    // are `bound` inputs ahead.
+    for bound in [1024, 8192] {
+        group.bench_function(format!("runtime-map-bound{bound}"), |b| {
+            b.iter(|| {
+                rt.map(0..INPUTS, bound)
+                    .map(|r| r.expect("runs"))
+                    .fold(0, u64::wrapping_add)
+            });
+        });
+    }
+    group.bench_function("runtime-map_unordered-bound1024", |b| {
         b.iter(|| {
-            rt.map(0..INPUTS, 1024)
-                .map(|r| r.expect("runs"))
+            rt.map_unordered(0..INPUTS, 1024)
+                .map(|(_, r)| r.expect("runs"))
                 .fold(0, u64::wrapping_add)
         });
     });

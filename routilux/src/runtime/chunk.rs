@@ -43,13 +43,27 @@ pub(crate) struct Chunk<I, O> {
     /// Shared by the chunk's runs (only `shutdown(Cancel)` cancels it).
     pub(crate) cancel: CancelToken,
     pub(crate) queued: Instant,
+    items: Box<[Item<I, O>]>,
+    // What is written while the chunk runs sits on cache lines of its own, away from the
+    // fields above, which every run reads.
     /// The next input to hand out (past the end once every input is claimed).
     next: Padded<AtomicUsize>,
-    items: Box<[Item<I, O>]>,
+    /// Who works on the chunk.
+    crew: Padded<Crew>,
+    /// Where the consumer sleeps.
+    wake: Padded<Wake>,
+}
+
+/// The threads working on a chunk.
+struct Crew {
     /// Threads working on the chunk now.
     working: AtomicUsize,
     /// Whether an invitation to work on the chunk waits (queued, or in a thread's batch).
     invited: AtomicBool,
+}
+
+/// Where a chunk's consumer sleeps.
+struct Wake {
     /// The input the consumer sleeps on, plus one (0: none).
     sleeping_on: AtomicUsize,
     sleep: Mutex<()>,
@@ -76,11 +90,15 @@ impl<I, O> Chunk<I, O> {
                     ended: AtomicBool::new(false),
                 })
                 .collect(),
-            working: AtomicUsize::new(0),
-            invited: AtomicBool::new(false),
-            sleeping_on: AtomicUsize::new(0),
-            sleep: Mutex::new(()),
-            woken: Condvar::new(),
+            crew: Padded(Crew {
+                working: AtomicUsize::new(0),
+                invited: AtomicBool::new(false),
+            }),
+            wake: Padded(Wake {
+                sleeping_on: AtomicUsize::new(0),
+                sleep: Mutex::new(()),
+                woken: Condvar::new(),
+            }),
         }
     }
 
@@ -105,9 +123,8 @@ impl<I, O> Chunk<I, O> {
 
     /// Hands out the next input: its index and value.
     pub(crate) fn claim(&self) -> Option<(usize, I)> {
-        if self.next.load(Ordering::Relaxed) >= self.len() {
-            return None;
-        }
+        // No look before the add: on this contended line a read and then a write cost two
+        // transfers. (Past the end it only grows, by one per failed claim.)
         let at = self.next.fetch_add(1, Ordering::Relaxed);
         let item = self.items.get(at)?;
         // SAFETY: `at` was handed out to this thread alone (see the module docs).
@@ -142,9 +159,14 @@ impl<I, O> Chunk<I, O> {
         // Pairs with the consumer's fence between its note and its look (see `block`): one
         // of the two sees the other's store.
         fence(Ordering::SeqCst);
-        if self.sleeping_on.load(Ordering::Relaxed) == at + 1 {
-            drop(self.sleep.lock().unwrap_or_else(PoisonError::into_inner));
-            self.woken.notify_all();
+        if self.wake.sleeping_on.load(Ordering::Relaxed) == at + 1 {
+            drop(
+                self.wake
+                    .sleep
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            self.wake.woken.notify_all();
         }
     }
 
@@ -169,9 +191,13 @@ impl<I, O> Chunk<I, O> {
     /// Sleeps until input `at` has ended or `timeout` passed; whether it ended.
     pub(crate) fn block(&self, at: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self
+            .wake
+            .sleep
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let ended = loop {
-            self.sleeping_on.store(at + 1, Ordering::Relaxed);
+            self.wake.sleeping_on.store(at + 1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if self.has_ended(at) {
                 break true;
@@ -180,13 +206,12 @@ impl<I, O> Chunk<I, O> {
             if left.is_zero() {
                 break false;
             }
-            guard = self
-                .woken
+            guard = (self.wake.woken)
                 .wait_timeout(guard, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         };
-        self.sleeping_on.store(0, Ordering::Relaxed);
+        self.wake.sleeping_on.store(0, Ordering::Relaxed);
         drop(guard);
         ended
     }
@@ -195,20 +220,22 @@ impl<I, O> Chunk<I, O> {
     /// invite another thread (queue an invitation): inputs are left, no invitation waits,
     /// and fewer than `threads` threads work on it.
     pub(crate) fn join(&self, threads: usize) -> bool {
-        self.invited.store(false, Ordering::SeqCst);
-        let working = self.working.fetch_add(1, Ordering::SeqCst) + 1;
-        working < threads && self.unclaimed() >= 2 && !self.invited.swap(true, Ordering::SeqCst)
+        self.crew.invited.store(false, Ordering::SeqCst);
+        let working = self.crew.working.fetch_add(1, Ordering::SeqCst) + 1;
+        working < threads
+            && self.unclaimed() >= 2
+            && !self.crew.invited.swap(true, Ordering::SeqCst)
     }
 
     /// A thread stops working on the chunk with inputs left (its time slice is spent):
     /// whether it must queue an invitation so that someone goes on with them.
     pub(crate) fn leave_early(&self) -> bool {
-        self.working.fetch_sub(1, Ordering::SeqCst);
-        self.unclaimed() > 0 && !self.invited.swap(true, Ordering::SeqCst)
+        self.crew.working.fetch_sub(1, Ordering::SeqCst);
+        self.unclaimed() > 0 && !self.crew.invited.swap(true, Ordering::SeqCst)
     }
 
     /// A thread stops working on the chunk: every input is claimed.
     pub(crate) fn leave(&self) {
-        self.working.fetch_sub(1, Ordering::SeqCst);
+        self.crew.working.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -28,6 +28,11 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// whole run, its inputs are queued one by one, waiting for room as
     /// [`submit`](Self::submit) does.
     ///
+    /// Jobs that ended count against the bound until their results are yielded: while a
+    /// slow job at the head of the stream runs, the other threads stop once they are
+    /// `bound` inputs ahead of it. With slow inputs among quick ones, a larger bound (or
+    /// [`map_unordered`](Self::map_unordered)) keeps the threads busy.
+    ///
     /// ```
     /// use routilux::{RunOptions, Runtime};
     ///
