@@ -283,3 +283,51 @@ fn map_inside_a_job_of_the_same_runtime_finishes() {
         .collect();
     assert_eq!(sums.unwrap(), want);
 }
+
+/// An input whose `Drop` panics when its number is 300.
+struct Touchy(u64);
+
+impl Drop for Touchy {
+    fn drop(&mut self) {
+        if self.0 == 300 && !std::thread::panicking() {
+            panic!("input 300 will not be dropped quietly");
+        }
+    }
+}
+
+#[test]
+fn an_input_that_panics_when_dropped_by_shutdown_cancel_takes_nothing_down() {
+    // The two runs that started hold the gate until the shutdown began: the chunk's other
+    // inputs are cancelled by the pool thread that sees the shutdown, whose drop of input
+    // 300 panics. Every input still ends once, and the runtime's threads live on.
+    finishes(|| {
+        let gate = Arc::new(Gate::default());
+        let g = Arc::clone(&gate);
+        let runtime = Runtime::builder()
+            .pool(two_threads())
+            .capacity(1024)
+            .build(move |x: Touchy, _: RunOptions<'_>| {
+                if x.0 < 2 {
+                    assert!(g.wait(), "the gate opens");
+                }
+                Ok::<_, routilux::FlowError>(x.0)
+            })
+            .unwrap();
+        let ended = std::thread::scope(|scope| {
+            let consumer = scope.spawn(|| runtime.map((0..512).map(Touchy), 512).count());
+            while runtime.metrics().running < 2 {
+                std::thread::yield_now();
+            }
+            let shutdown = scope.spawn(|| runtime.shutdown(Shutdown::Cancel));
+            while runtime.is_accepting() {
+                std::thread::yield_now();
+            }
+            gate.open();
+            shutdown.join().unwrap().unwrap();
+            consumer.join().unwrap()
+        });
+        assert_eq!(ended, 512);
+        let metrics = runtime.metrics();
+        assert_eq!(metrics.completed + metrics.cancelled, 512);
+    });
+}

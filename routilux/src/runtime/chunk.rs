@@ -19,6 +19,7 @@
 //! reads the result, once.
 
 use std::cell::UnsafeCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -133,14 +134,15 @@ impl<I, O> Chunk<I, O> {
     }
 
     /// Claims every input not handed out yet and ends each as cancelled before it started;
-    /// returns how many.
+    /// returns how many. Never unwinds (a pool thread calls it): an input whose `Drop`
+    /// panics is dropped all the same, and the rest still end.
     pub(crate) fn cancel_rest(&self) -> usize {
         let from = self.next.swap(usize::MAX / 2, Ordering::Relaxed);
         let mut cancelled = 0;
         for at in from..self.len() {
             // SAFETY: claimed above, by this thread alone.
             let input = unsafe { (*self.items[at].input.get()).take() };
-            drop(input);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(input)));
             self.finish(at, Err(JobError::Cancelled));
             cancelled += 1;
         }

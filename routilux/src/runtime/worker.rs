@@ -32,7 +32,7 @@ use crate::options::RunOptions;
 const LINGER: Duration = Duration::from_micros(50);
 
 /// How long one drain task runs jobs before handing over to a fresh one.
-pub(crate) const DRAIN_SLICE: Duration = Duration::from_micros(200);
+const DRAIN_SLICE: Duration = Duration::from_micros(200);
 
 /// The most jobs a drain task takes from the queue per visit.
 const BATCH: usize = 8;
