@@ -151,6 +151,22 @@ fn inputs_of_a_queued_chunk_take_places_of_the_capacity() {
     });
 }
 
+/// Once two runs hold the gate, shuts `runtime` down with `Shutdown::Cancel` and, once it
+/// stopped accepting jobs, opens the gate; returns when the shutdown did.
+fn cancel_once_two_run<I: Send + 'static, O: Send + 'static>(runtime: &Runtime<I, O>, gate: &Gate) {
+    while runtime.metrics().running < 2 {
+        std::thread::yield_now();
+    }
+    std::thread::scope(|scope| {
+        let shutdown = scope.spawn(|| runtime.shutdown(Shutdown::Cancel));
+        while runtime.is_accepting() {
+            std::thread::yield_now();
+        }
+        gate.open();
+        shutdown.join().unwrap().unwrap();
+    });
+}
+
 #[test]
 fn shutdown_cancel_ends_every_input_of_queued_chunks_once() {
     finishes(|| {
@@ -188,15 +204,7 @@ fn shutdown_cancel_ends_every_input_of_queued_chunks_once() {
                 }
                 (done, cancelled, refused)
             });
-            while runtime.metrics().running < 2 {
-                std::thread::yield_now();
-            }
-            let shutdown = scope.spawn(|| runtime.shutdown(Shutdown::Cancel));
-            while runtime.is_accepting() {
-                std::thread::yield_now();
-            }
-            gate.open();
-            shutdown.join().unwrap().unwrap();
+            cancel_once_two_run(&runtime, &gate);
             consumer.join().unwrap()
         });
         assert_eq!(done + cancelled + refused, 1000, "every input ends once");
@@ -315,15 +323,7 @@ fn an_input_that_panics_when_dropped_by_shutdown_cancel_takes_nothing_down() {
             .unwrap();
         let ended = std::thread::scope(|scope| {
             let consumer = scope.spawn(|| runtime.map((0..512).map(Touchy), 512).count());
-            while runtime.metrics().running < 2 {
-                std::thread::yield_now();
-            }
-            let shutdown = scope.spawn(|| runtime.shutdown(Shutdown::Cancel));
-            while runtime.is_accepting() {
-                std::thread::yield_now();
-            }
-            gate.open();
-            shutdown.join().unwrap().unwrap();
+            cancel_once_two_run(&runtime, &gate);
             consumer.join().unwrap()
         });
         assert_eq!(ended, 512);

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use super::cell::JobCell;
 use super::chunk::Chunk;
 use super::error::{JobError, SubmitError};
 use super::handle::{Helper, JobHandle};
-use super::queue::{Core, Entry, Job};
+use super::queue::{Core, Entry, Job, Queue};
 
 /// How long a blocked submitter sleeps before it looks at the queue again.
 const ROOM_WAIT: Duration = Duration::from_millis(1);
@@ -161,13 +161,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             }));
             out.push_back(Ok(JobHandle::new(cell, Arc::clone(&helper))));
         }
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = self.drainers_to_spawn(&queue);
-        queue.drainers += spawn;
-        drop(queue);
-        for _ in 0..spawn {
-            self.spawn_drainer();
-        }
+        self.queued(queue);
         for (inputs, cell) in rest.drain(..) {
             drop(cell);
             out.push_back(self.push(inputs, &Wait::Block).map_err(|e| match e {
@@ -204,13 +198,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             queue.chunk_items += len;
             queue.chunk_entries += 1;
             queue.jobs.push_back(Entry::Chunk(Arc::clone(&chunk)));
-            self.len.store(queue.jobs.len(), Ordering::Relaxed);
-            let spawn = self.drainers_to_spawn(&queue);
-            queue.drainers += spawn;
-            drop(queue);
-            for _ in 0..spawn {
-                self.spawn_drainer();
-            }
+            self.queued(queue);
             out.push_back(InFlight::Chunk { chunk, next: 0 });
             return;
         }
@@ -221,6 +209,18 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         let mut handles = VecDeque::with_capacity(len);
         self.push_many(&mut inputs.into_iter(), len, &mut handles);
         out.extend(handles.into_iter().map(InFlight::One));
+    }
+
+    /// Jobs were just queued (with the queue's lock, released here): publishes the queue's
+    /// length and spawns the drain tasks they need.
+    pub(crate) fn queued(self: &Arc<Self>, mut queue: MutexGuard<'_, Queue<I, O>>) {
+        self.len.store(queue.jobs.len(), Ordering::Relaxed);
+        let spawn = self.drainers_to_spawn(&queue);
+        queue.drainers += spawn;
+        drop(queue);
+        for _ in 0..spawn {
+            self.spawn_drainer();
+        }
     }
 
     /// Takes the queued job `id` out of the queue (it was cancelled), if it is still there.

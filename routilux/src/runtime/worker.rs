@@ -204,13 +204,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         let mut queue = self.lock();
         queue.jobs.push_front(Entry::Chunk(Arc::clone(chunk)));
         queue.chunk_entries += 1;
-        self.len.store(queue.jobs.len(), Ordering::Relaxed);
-        let spawn = self.drainers_to_spawn(&queue);
-        queue.drainers += spawn;
-        drop(queue);
-        for _ in 0..spawn {
-            self.spawn_drainer();
-        }
+        self.queued(queue);
     }
 
     /// Runs the flow on one job's inputs, catching a panic.
