@@ -151,6 +151,24 @@ fn inputs_of_a_queued_chunk_take_places_of_the_capacity() {
     });
 }
 
+/// A runtime on two threads whose inputs number themselves: inputs 0 and 1 (the only ones
+/// that can start before a shutdown, on two threads) wait at `gate`; each run returns the
+/// number.
+fn gated<I: Send + 'static>(gate: &Arc<Gate>, number: fn(&I) -> u64) -> Runtime<I, u64> {
+    let gate = Arc::clone(gate);
+    Runtime::builder()
+        .pool(two_threads())
+        .capacity(1024)
+        .build(move |x: I, _: RunOptions<'_>| {
+            let n = number(&x);
+            if n < 2 {
+                assert!(gate.wait(), "the gate opens");
+            }
+            Ok::<_, routilux::FlowError>(n)
+        })
+        .unwrap()
+}
+
 /// Once two runs hold the gate, shuts `runtime` down with `Shutdown::Cancel` and, once it
 /// stopped accepting jobs, opens the gate; returns when the shutdown did.
 fn cancel_once_two_run<I: Send + 'static, O: Send + 'static>(runtime: &Runtime<I, O>, gate: &Gate) {
@@ -171,20 +189,7 @@ fn cancel_once_two_run<I: Send + 'static, O: Send + 'static>(runtime: &Runtime<I
 fn shutdown_cancel_ends_every_input_of_queued_chunks_once() {
     finishes(|| {
         let gate = Arc::new(Gate::default());
-        let g = Arc::clone(&gate);
-        let runtime = Runtime::builder()
-            .pool(two_threads())
-            .capacity(1024)
-            .build(move |x: u64, options: RunOptions<'_>| {
-                if x < 2 {
-                    // The first two wait for the shutdown (the only ones that can start
-                    // before it, on two threads).
-                    assert!(g.wait(), "the gate opens");
-                }
-                let _ = options;
-                Ok::<_, routilux::FlowError>(x)
-            })
-            .unwrap();
+        let runtime = gated(&gate, |x: &u64| *x);
         let (done, cancelled, refused) = std::thread::scope(|scope| {
             let consumer = scope.spawn(|| {
                 let (mut done, mut cancelled, mut refused) = (0, 0, 0);
@@ -310,17 +315,7 @@ fn an_input_that_panics_when_dropped_by_shutdown_cancel_takes_nothing_down() {
     // 300 panics. Every input still ends once, and the runtime's threads live on.
     finishes(|| {
         let gate = Arc::new(Gate::default());
-        let g = Arc::clone(&gate);
-        let runtime = Runtime::builder()
-            .pool(two_threads())
-            .capacity(1024)
-            .build(move |x: Touchy, _: RunOptions<'_>| {
-                if x.0 < 2 {
-                    assert!(g.wait(), "the gate opens");
-                }
-                Ok::<_, routilux::FlowError>(x.0)
-            })
-            .unwrap();
+        let runtime = gated(&gate, |x: &Touchy| x.0);
         let ended = std::thread::scope(|scope| {
             let consumer = scope.spawn(|| runtime.map((0..512).map(Touchy), 512).count());
             cancel_once_two_run(&runtime, &gate);
