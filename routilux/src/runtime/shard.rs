@@ -205,19 +205,19 @@ impl<I, O> Shard<I, O> {
         self.batched.load(Ordering::Relaxed) > 0
     }
 
-    /// The job `id` ended (called on this shard's thread, before its cell may be freed):
-    /// records its latencies; returns a burst of them to hand over, when there are enough.
+    /// The job `id`, or this thread's work on the chunk `id`, ended (called on this
+    /// shard's thread, before its cell or chunk may be freed): records the latencies of
+    /// the runs; returns a burst of them to hand over, when there are enough.
     pub(crate) fn ended(
         &self,
         id: u64,
-        timing: Timing,
-        failed: bool,
+        timings: impl IntoIterator<Item = (Timing, bool)>,
     ) -> Option<Vec<(Timing, bool)>> {
         let mut state = self.lock();
         if let Some(at) = state.running.iter().rposition(|(r, _)| *r == id) {
             state.running.swap_remove(at);
         }
-        state.timings.push((timing, failed));
+        state.timings.extend(timings);
         (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings))
     }
 
@@ -230,21 +230,6 @@ impl<I, O> Shard<I, O> {
             _ => &self.failed,
         };
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-
-    /// This thread's work on the chunk `id` ended, after the runs whose latencies are in
-    /// `timings` (called on this shard's thread, before the chunk may be freed).
-    pub(crate) fn left_chunk(
-        &self,
-        id: u64,
-        timings: &mut Vec<(Timing, bool)>,
-    ) -> Option<Vec<(Timing, bool)>> {
-        let mut state = self.lock();
-        if let Some(at) = state.running.iter().rposition(|(r, _)| *r == id) {
-            state.running.swap_remove(at);
-        }
-        state.timings.append(timings);
-        (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings))
     }
 
     /// This thread claimed an input of a chunk (called on this shard's thread).

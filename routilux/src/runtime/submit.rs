@@ -181,18 +181,17 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         out: &mut VecDeque<InFlight<I, O>>,
     ) {
         // The inputs and the chunk are made before taking the lock (user code runs in
-        // `next`; the id is set under it, while the chunk is ours).
+        // `next`); the id is set under it.
         let inputs: Vec<I> = inputs.take(n).collect();
         let len = inputs.len();
         if len == 0 {
             return;
         }
-        let mut chunk = Arc::new(Chunk::new(inputs, Instant::now()));
+        let mut chunk = Chunk::new(inputs, Instant::now());
         let mut queue = self.lock();
         if queue.accepting && self.used(&mut queue, true) + len <= self.capacity() {
-            if let Some(chunk) = Arc::get_mut(&mut chunk) {
-                chunk.id = queue.next_id;
-            }
+            chunk.id = queue.next_id;
+            let chunk = Arc::new(chunk);
             queue.next_id += len as u64;
             queue.submitted += len as u64;
             queue.chunk_items += len;
@@ -203,9 +202,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             return;
         }
         drop(queue);
-        let inputs = Arc::into_inner(chunk)
-            .map(Chunk::into_inputs)
-            .unwrap_or_default();
+        let inputs = chunk.into_inputs();
         let mut handles = VecDeque::with_capacity(len);
         self.push_many(&mut inputs.into_iter(), len, &mut handles);
         out.extend(handles.into_iter().map(InFlight::One));

@@ -138,7 +138,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             started,
             ended,
         };
-        let full = shard.ended(cell.id, timing, status != JobStatus::Done);
+        let full = shard.ended(cell.id, [(timing, status != JobStatus::Done)]);
         // The last reference when the handle is gone: the result is dropped here (after the
         // cell left the shard's list, see `TokenRef`).
         quietly(cell);
@@ -188,7 +188,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 break;
             }
         }
-        let full = shard.left_chunk(chunk.id, &mut timings);
+        let full = shard.ended(chunk.id, timings);
         // The last reference when the consumer is gone: its results are dropped here.
         quietly(chunk);
         self.hand_over(full);
