@@ -11,17 +11,18 @@
 //! Helpers are asked for as soon as steps are queued when the owner is a pool thread (a spawn
 //! is cheap there). When the owner is a plain thread, waking the pool would cost more than a
 //! small flow takes, so the run is *promoted* only once steps have waited: the owner checks
-//! its clock between its steps ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner
+//! its clock between its steps, and the heartbeat watcher notices an owner
 //! stuck in one long or blocking step. A promoted run's owner hands its remaining steps to the
-//! helpers and waits, so the run never has more threads than the pool. Either way, decisions
-//! follow from the current run only.
+//! helpers and waits, so the run never has more threads than the pool.
+//!
+//! When a plain thread's run calls the pool is `promote`'s to decide.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use super::lane::{spawn_helper, spawn_helper_on};
+use super::lane::spawn_helper_on;
 use super::parked::{OwnerWaker, unpark};
+use super::promote::Heartbeat;
 use super::{Exec, Run, watcher};
 use crate::error::{ErrorKind, FlowError, Internal};
 
@@ -39,11 +40,15 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.tracked {
             self.work.store(roots.len(), Ordering::SeqCst);
         }
+        #[cfg(not(test))]
+        let watched = !in_pool;
+        #[cfg(test)]
+        let watched = !in_pool && !self.hot.unwatched.load(Ordering::Relaxed);
         let epoch = lane.open(
             std::ptr::from_ref(self).cast(),
             (help::<E>, unpark::<E>),
             max_helpers,
-            !in_pool,
+            watched,
         );
         let cancel_key = self.id;
         if self.parks
@@ -169,7 +174,16 @@ impl<'a, E: Exec> Run<'a, E> {
     /// became ready and queues the others.
     fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64, beat: &mut Heartbeat) {
         loop {
-            if !self.run_step(i) {
+            let own = if in_pool {
+                None
+            } else {
+                Some(self.before_own_step(i, epoch))
+            };
+            let ok = self.run_step(i);
+            if let Some(own) = own {
+                self.after_own_step(i, epoch, own);
+            }
+            if !ok {
                 self.retire();
                 return;
             }
@@ -211,40 +225,6 @@ impl<'a, E: Exec> Run<'a, E> {
         }
     }
 
-    /// Called by a plain thread that owns the run, between two of its steps: whether it should
-    /// leave the rest of the run to the pool. It does once the run is promoted and every
-    /// thread of the pool is running one of its steps; until the helpers arrive (a pool
-    /// wakes in microseconds, a small run may be over by then), it keeps working.
-    fn hand_off(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
-        (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) && self.pool_busy()
-    }
-
-    /// Whether every helper the run may have is running one of its steps.
-    fn pool_busy(&self) -> bool {
-        self.lane.active.load(Ordering::SeqCst) >= self.lane.max_helpers()
-    }
-
-    /// Called by a plain thread that owns the run, between two of its steps: when steps have
-    /// been waiting in the queue for [`PROMOTE_AFTER`], calls helpers from the pool and marks
-    /// the run promoted (the owner then hands its steps over). Returns whether it did.
-    fn promote_if_due(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
-        let lane = self.lane;
-        let queued = lane.queued() as usize;
-        if queued == 0 || !beat.due() {
-            return false;
-        }
-        // One more than is queued: the owner's own next step joins the queue.
-        let more = lane.reserve_helpers(epoch, queued + 1);
-        if more == 0 {
-            return false;
-        }
-        lane.promote(epoch);
-        for _ in 0..more {
-            spawn_helper(lane, epoch);
-        }
-        true
-    }
-
     /// The helper side: takes queued steps until the queue is empty.
     fn help(&self) {
         let lane = self.lane;
@@ -272,35 +252,6 @@ impl<'a, E: Exec> Run<'a, E> {
                 return;
             }
         }
-    }
-}
-
-/// How long steps may wait in the queue of a run owned by a plain thread before the owner
-/// calls the pool (checked between the owner's steps; a step that runs long or blocks is the
-/// watcher's to notice).
-const PROMOTE_AFTER: Duration = Duration::from_micros(30);
-
-/// The owner's clock for [`PROMOTE_AFTER`], read between the owner's steps while others wait:
-/// not at the first two (a small flow such as a diamond never reads it), then at each of the
-/// next eight, then at every eighth, so that runs of trivial steps hardly pay for it. A queued
-/// step so waits at most three of the owner's steps plus `PROMOTE_AFTER` (or the watcher's
-/// bound, if that comes first).
-#[derive(Default)]
-struct Heartbeat {
-    since: Option<Instant>,
-    checks: u32,
-}
-
-impl Heartbeat {
-    /// Whether steps have waited long enough, counted from the first time this was asked.
-    #[inline]
-    fn due(&mut self) -> bool {
-        self.checks += 1;
-        if self.checks <= 2 || (self.checks > 10 && !self.checks.is_multiple_of(8)) {
-            return false;
-        }
-        let now = Instant::now();
-        now.duration_since(*self.since.get_or_insert(now)) >= PROMOTE_AFTER
     }
 }
 

@@ -25,6 +25,7 @@ mod notify;
 mod parked;
 mod permits;
 mod placed;
+mod promote;
 mod run;
 
 use run::Run;

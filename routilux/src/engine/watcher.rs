@@ -17,8 +17,9 @@
 //! until the next tick, at most [`SLOW`] (500 µs), plus the pool's wake-up while a pool
 //! thread is idle, however long the step on the calling thread runs or blocks (at worst a
 //! tick more, when the watcher cleared the stamp of an empty queue as the step was queued).
-//! Between steps the owner checks its own clock and calls helpers itself much sooner (see
-//! `dataflow`).
+//! Between steps the owner checks its own clock and calls helpers itself much sooner, and a
+//! step that needed the watcher in an earlier run has the pool called before it starts (see
+//! `dataflow`): so the tick bounds the wait only the first time a step runs long.
 //!
 //! The watcher sleeps for good (no wake-ups) once no run has needed it for [`PARK_AFTER`]
 //! ticks; the next run that queues work wakes it.

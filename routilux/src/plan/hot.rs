@@ -1,5 +1,7 @@
 //! The engine's packed copy of a plan's step table.
 
+use std::sync::atomic::AtomicBool;
+
 use super::{Plan, SlotPlan};
 
 /// What the engine reads per step, packed: no `Cow` to look through, 24 bytes a step.
@@ -29,6 +31,14 @@ pub(crate) struct Hot {
     pub(crate) any_limited: bool,
     /// Why the plan cannot be run, if it is inconsistent (see `check`).
     pub(crate) problem: Option<String>,
+    /// Per step: whether it ran long the last time a plain thread that owns a run ran it
+    /// while other steps waited (the heartbeat promoted the run during it). Such a run calls
+    /// the pool before it starts the step (see `dataflow`). The only history runs keep, and
+    /// it decides when helpers are called, never where a step runs or in what order.
+    pub(crate) long: Box<[AtomicBool]>,
+    /// Test switch: runs of this plan are not watched by the heartbeat.
+    #[cfg(test)]
+    pub(crate) unwatched: AtomicBool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -92,7 +102,7 @@ impl Plan {
                 sorted.sort_by_key(|&n| std::cmp::Reverse(heights[n as usize]));
                 sorted
             };
-            let steps = self
+            let steps: Vec<HotStep> = self
                 .steps
                 .iter()
                 .enumerate()
@@ -122,6 +132,9 @@ impl Plan {
                 any_limited: self.steps.iter().any(|s| s.policy.get_limit().is_some()),
                 undoable,
                 roots: tallest_first(&roots),
+                long: steps.iter().map(|_| AtomicBool::new(false)).collect(),
+                #[cfg(test)]
+                unwatched: AtomicBool::new(false),
                 steps,
                 edges,
                 slots: self.slots.to_vec(),

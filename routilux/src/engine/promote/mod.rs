@@ -1,0 +1,148 @@
+//! When a run owned by a plain thread calls the pool (*promotion*; see `dataflow` and
+//! `watcher`).
+//!
+//! Such a run starts on its owner, so a small flow never pays for waking the pool. Steps that
+//! wait in its queue get helpers from the pool once they have waited: the owner checks its
+//! clock between its steps ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner
+//! stuck in one long or blocking step (at its next tick).
+//!
+//! Decisions follow from the current run, with one piece of history: a step during which the
+//! heartbeat had to promote the run (it ran long, or blocked, while others waited) is marked
+//! long (`Hot::long`), and the next run whose owner is about to start it with steps waiting
+//! calls the pool first, so those steps wait for the pool's wake-up rather than for the
+//! heartbeat's tick. The mark goes once calling the pool early gains nothing (the step ends
+//! before the pool took any waiting step), so a wrong mark costs one needless wake-up of the
+//! pool, never a serialized run; where steps run does not depend on it.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::lane::spawn_helper;
+use super::{Exec, Run};
+
+#[cfg(test)]
+mod tests;
+
+impl<E: Exec> Run<'_, E> {
+    /// Called by a plain thread that owns the run, between two of its steps: whether it should
+    /// leave the rest of the run to the pool. It does once the run is promoted and every
+    /// thread of the pool is running one of its steps; until the helpers arrive (a pool
+    /// wakes in microseconds, a small run may be over by then), it keeps working.
+    pub(super) fn hand_off(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
+        (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) && self.pool_busy()
+    }
+
+    /// Called by a plain thread that owns the run before it runs step `i`: if the step ran
+    /// long last time (`Hot::long`) and other steps wait, calls the pool now rather than
+    /// leaving them to the heartbeat's next tick.
+    #[inline]
+    pub(super) fn before_own_step(&self, i: u32, epoch: u64) -> OwnStep {
+        let lane = self.lane;
+        let promoted = lane.is_promoted(epoch);
+        let mut own = OwnStep {
+            promoted,
+            head: None,
+        };
+        if !self.hot.long[i as usize].load(Ordering::Relaxed) {
+            return own;
+        }
+        let queued = lane.queued() as usize;
+        if queued == 0 {
+            return own;
+        }
+        if !promoted {
+            let more = lane.reserve_helpers(epoch, queued);
+            if more > 0 {
+                lane.promote(epoch);
+                for _ in 0..more {
+                    spawn_helper(lane, epoch);
+                }
+            }
+        }
+        own.head = Some(lane.head.load(Ordering::SeqCst));
+        own
+    }
+
+    /// Called by a plain thread that owns the run after it ran step `i`: the step ran long if
+    /// the heartbeat promoted the run meanwhile. A step thought long is not any more if it
+    /// ended before the pool took any of the steps that waited: calling the pool early
+    /// gained nothing.
+    #[inline]
+    pub(super) fn after_own_step(&self, i: u32, epoch: u64, own: OwnStep) {
+        let long = &self.hot.long[i as usize];
+        match own.head {
+            Some(head) if self.lane.head.load(Ordering::SeqCst) == head => {
+                long.store(false, Ordering::Relaxed);
+            }
+            Some(_) => {}
+            None if !own.promoted && self.lane.is_promoted(epoch) => {
+                long.store(true, Ordering::Relaxed);
+            }
+            None => {}
+        }
+    }
+
+    /// Whether every helper the run may have is running one of its steps.
+    pub(super) fn pool_busy(&self) -> bool {
+        self.lane.active.load(Ordering::SeqCst) >= self.lane.max_helpers()
+    }
+
+    /// Called by a plain thread that owns the run, between two of its steps: when steps have
+    /// been waiting in the queue for [`PROMOTE_AFTER`], calls helpers from the pool and marks
+    /// the run promoted (the owner then hands its steps over). Returns whether it did.
+    fn promote_if_due(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
+        let lane = self.lane;
+        let queued = lane.queued() as usize;
+        if queued == 0 || !beat.due() {
+            return false;
+        }
+        // One more than is queued: the owner's own next step joins the queue.
+        let more = lane.reserve_helpers(epoch, queued + 1);
+        if more == 0 {
+            return false;
+        }
+        lane.promote(epoch);
+        for _ in 0..more {
+            spawn_helper(lane, epoch);
+        }
+        true
+    }
+}
+
+/// How long steps may wait in the queue of a run owned by a plain thread before the owner
+/// calls the pool (checked between the owner's steps; a step that runs long or blocks is the
+/// watcher's to notice).
+const PROMOTE_AFTER: Duration = Duration::from_micros(30);
+
+/// What the owner noted before running one of its steps (see `before_own_step`).
+pub(super) struct OwnStep {
+    /// Whether the run was promoted already.
+    promoted: bool,
+    /// The queue's head when the step started, if the step was thought long and others
+    /// waited.
+    head: Option<u32>,
+}
+
+/// The owner's clock for [`PROMOTE_AFTER`], read between the owner's steps while others wait:
+/// not at the first two (a small flow such as a diamond never reads it), then at each of the
+/// next eight, then at every eighth, so that runs of trivial steps hardly pay for it. A queued
+/// step so waits at most three of the owner's steps plus `PROMOTE_AFTER` (or the watcher's
+/// bound, if that comes first).
+#[derive(Default)]
+pub(super) struct Heartbeat {
+    since: Option<Instant>,
+    checks: u32,
+}
+
+impl Heartbeat {
+    /// Whether steps have waited long enough, counted from the first time this was asked.
+    #[inline]
+    fn due(&mut self) -> bool {
+        self.checks += 1;
+        if self.checks <= 2 || (self.checks > 10 && !self.checks.is_multiple_of(8)) {
+            return false;
+        }
+        let now = Instant::now();
+        now.duration_since(*self.since.get_or_insert(now)) >= PROMOTE_AFTER
+    }
+}

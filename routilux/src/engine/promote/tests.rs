@@ -1,0 +1,94 @@
+//! The one piece of history runs keep (`Hot::long`): a step during which the heartbeat had to
+//! promote the run has the pool called before it starts in later runs.
+
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use crate::builder::{Builder, DynFlow, Handle};
+use crate::{RunOptions, Schedule};
+
+/// Long enough that only a missing promotion makes a step wait this long.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One side of a rendezvous: says hello, then waits for the other side's.
+fn side(link: &Mutex<(Sender<()>, Receiver<()>)>) -> Result<u64, RecvTimeoutError> {
+    let link = link.lock().unwrap();
+    // The other side may have failed already: then our wait fails too.
+    let _ = link.0.send(());
+    link.1.recv_timeout(PATIENCE).map(|()| 1)
+}
+
+/// `Rendezvous`: steps `a` and `b` wait for each other, six trivial steps beside them.
+fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
+    let (to_b, from_a) = mpsc::channel();
+    let (to_a, from_b) = mpsc::channel();
+    let a_link = Mutex::new((to_b, from_b));
+    let b_link = Mutex::new((to_a, from_a));
+    let mut builder = Builder::new("Rendezvous");
+    let x = builder.input::<u64>("x").unwrap();
+    let a = builder
+        .step("a", &[x], move |_: &[&u64]| side(&a_link))
+        .unwrap();
+    let b = builder
+        .step("b", &[x], move |_: &[&u64]| side(&b_link))
+        .unwrap();
+    let mut all = vec![a, b];
+    for k in 0..6 {
+        let t = builder
+            .step(format!("t{k}"), &[x], |v: &[&u64]| {
+                Ok::<_, Infallible>(*v[0])
+            })
+            .unwrap();
+        all.push(t);
+    }
+    let total = builder
+        .step("total", &all[..], |v: &[&u64]| {
+            Ok::<_, Infallible>(v.iter().copied().sum())
+        })
+        .unwrap();
+    builder.output(total);
+    (builder.build(), x, total)
+}
+
+fn run(flow: &DynFlow, (x, total): (Handle<u64>, Handle<u64>)) -> u64 {
+    let mut inputs = flow.inputs();
+    inputs.set(x, 5);
+    let mut outputs = flow
+        .run(inputs, RunOptions::from(Schedule::Dataflow))
+        .unwrap();
+    outputs.take(total).unwrap()
+}
+
+#[test]
+fn a_step_the_heartbeat_promoted_has_the_pool_called_before_it_next_time() {
+    // The test's thread is not a pool thread: it owns the run and starts with `a` (the
+    // first root), which blocks until a pool thread runs `b`.
+    assert!(rayon::current_thread_index().is_none());
+    let (flow, x, total) = rendezvous();
+    let hot = flow.plan().hot();
+    let a = flow
+        .plan()
+        .steps()
+        .iter()
+        .position(|s| s.name() == "a")
+        .unwrap();
+    assert!(!hot.long[a].load(Ordering::Relaxed));
+    // The first run needs the heartbeat: it marks `a`.
+    assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+    assert!(
+        hot.long[a].load(Ordering::Relaxed),
+        "`a` blocked while `b` waited"
+    );
+    // Without the heartbeat, later runs finish only if the owner calls the pool before `a`.
+    hot.unwatched.store(true, Ordering::Relaxed);
+    for _ in 0..5 {
+        assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+        assert!(
+            hot.long[a].load(Ordering::Relaxed),
+            "calling the pool early paid off"
+        );
+    }
+}
