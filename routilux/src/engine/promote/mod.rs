@@ -50,6 +50,8 @@ impl<E: Exec> Run<'_, E> {
         if queued == 0 {
             return own;
         }
+        // Before any helper is called: one may take a step at once.
+        own.head = Some(lane.head.load(Ordering::SeqCst));
         if !promoted {
             let more = lane.reserve_helpers(epoch, queued);
             if more > 0 {
@@ -59,7 +61,6 @@ impl<E: Exec> Run<'_, E> {
                 }
             }
         }
-        own.head = Some(lane.head.load(Ordering::SeqCst));
         own
     }
 

@@ -92,3 +92,60 @@ fn a_step_the_heartbeat_promoted_has_the_pool_called_before_it_next_time() {
         );
     }
 }
+
+/// Occupies every thread of the global pool until the returned sender is dropped.
+fn occupy_the_pool() -> Sender<()> {
+    let threads = rayon::current_num_threads();
+    let (started, all_started) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = std::sync::Arc::new(Mutex::new(released));
+    for _ in 0..threads {
+        let started = started.clone();
+        let released = std::sync::Arc::clone(&released);
+        rayon::spawn(move || {
+            started.send(()).unwrap();
+            // Every blocker waits for the sender to go (one at a time through the lock).
+            let _ = released.lock().unwrap().recv();
+        });
+    }
+    for _ in 0..threads {
+        all_started.recv_timeout(PATIENCE).unwrap();
+    }
+    release
+}
+
+#[test]
+fn the_mark_goes_when_calling_the_pool_early_gained_nothing() {
+    let mut builder = Builder::new("Quick");
+    let x = builder.input::<u64>("x").unwrap();
+    let mut all = Vec::new();
+    for k in 0..4 {
+        let step = builder
+            .step(format!("q{k}"), &[x], move |v: &[&u64]| {
+                Ok::<_, Infallible>(*v[0] + k)
+            })
+            .unwrap();
+        all.push(step);
+    }
+    let total = builder
+        .step("total", &all[..], |v: &[&u64]| {
+            Ok::<_, Infallible>(v.iter().copied().sum())
+        })
+        .unwrap();
+    builder.output(total);
+    let flow = builder.build();
+    let hot = flow.plan().hot();
+    let first = flow
+        .plan()
+        .steps()
+        .iter()
+        .position(|s| s.name() == "q0")
+        .unwrap();
+    hot.long[first].store(true, Ordering::Relaxed);
+    // The pool's threads are busy: the helpers called before `q0` cannot take a waiting
+    // step before it ends (the owner runs them all).
+    let release = occupy_the_pool();
+    assert_eq!(run(&flow, (x, total)), 4 * 5 + 6);
+    drop(release);
+    assert!(!hot.long[first].load(Ordering::Relaxed));
+}
