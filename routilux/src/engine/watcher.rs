@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::Thread;
 use std::time::Duration;
 
-use super::lane::{Lane, all_lanes, spawn_helper};
+use super::lane::{Lane, all_lanes};
 
 /// How often the watcher looks at the runs it watches while one of them lasts.
 pub(crate) const FAST: Duration = Duration::from_micros(50);
@@ -147,13 +147,7 @@ fn look(lane: &'static Lane, seen: &mut Seen, now: u64) -> bool {
         lane.queued_at.store(0, Ordering::Relaxed);
     } else if seen.epoch == epoch || (stamped != 0 && stamped < now) {
         // The run may close meanwhile: late helpers find it closed and leave.
-        let more = lane.reserve_helpers(epoch, queued);
-        if more > 0 {
-            lane.promote(epoch);
-        }
-        for _ in 0..more {
-            spawn_helper(lane, epoch);
-        }
+        lane.call_helpers(epoch, queued);
     }
     seen.epoch = epoch;
     true

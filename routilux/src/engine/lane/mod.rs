@@ -202,6 +202,21 @@ impl Lane {
         self.helpers.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Promotes run `epoch`: reserves up to `want` helpers within its maximum and spawns
+    /// them on the current pool (the global pool outside any), marking the run promoted if
+    /// any were. Returns whether any were.
+    pub(crate) fn call_helpers(&'static self, epoch: u64, want: usize) -> bool {
+        let more = self.reserve_helpers(epoch, want);
+        if more == 0 {
+            return false;
+        }
+        self.promote(epoch);
+        for _ in 0..more {
+            spawn_helper(self, epoch);
+        }
+        true
+    }
+
     /// Marks run `epoch` as promoted (by its owner or the watcher): helpers were called.
     pub(crate) fn promote(&self, epoch: u64) {
         self.promoted.store(epoch, Ordering::SeqCst);

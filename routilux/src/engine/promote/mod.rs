@@ -17,7 +17,6 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::lane::spawn_helper;
 use super::{Exec, Run};
 
 #[cfg(test)]
@@ -53,13 +52,7 @@ impl<E: Exec> Run<'_, E> {
         // Before any helper is called: one may take a step at once.
         own.head = Some(lane.head.load(Ordering::SeqCst));
         if !promoted {
-            let more = lane.reserve_helpers(epoch, queued);
-            if more > 0 {
-                lane.promote(epoch);
-                for _ in 0..more {
-                    spawn_helper(lane, epoch);
-                }
-            }
+            lane.call_helpers(epoch, queued);
         }
         own
     }
@@ -98,15 +91,7 @@ impl<E: Exec> Run<'_, E> {
             return false;
         }
         // One more than is queued: the owner's own next step joins the queue.
-        let more = lane.reserve_helpers(epoch, queued + 1);
-        if more == 0 {
-            return false;
-        }
-        lane.promote(epoch);
-        for _ in 0..more {
-            spawn_helper(lane, epoch);
-        }
-        true
+        lane.call_helpers(epoch, queued + 1)
     }
 }
 
