@@ -31,10 +31,12 @@ pub(crate) struct Hot {
     pub(crate) any_limited: bool,
     /// Why the plan cannot be run, if it is inconsistent (see `check`).
     pub(crate) problem: Option<String>,
-    /// Per step: whether it ran long the last time a plain thread that owns a run ran it
-    /// while other steps waited (the heartbeat promoted the run during it). Such a run calls
-    /// the pool before it starts the step (see `dataflow`). The only history runs keep, and
-    /// it decides when helpers are called, never where a step runs or in what order.
+    /// Per step: whether it is thought to run long (or block): then a plain thread that owns
+    /// a run and is about to start it while other steps wait calls the pool first (see
+    /// `engine::promote`). Every step starts thought long; the mark goes when calling the
+    /// pool early gained nothing and comes back when the heartbeat had to promote a run
+    /// during the step. The only history runs keep: it decides when helpers are called,
+    /// never where a step runs or in what order.
     pub(crate) long: Box<[AtomicBool]>,
     /// Test switch: runs of this plan are not watched by the heartbeat.
     #[cfg(test)]
@@ -132,7 +134,7 @@ impl Plan {
                 any_limited: self.steps.iter().any(|s| s.policy.get_limit().is_some()),
                 undoable,
                 roots: tallest_first(&roots),
-                long: steps.iter().map(|_| AtomicBool::new(false)).collect(),
+                long: steps.iter().map(|_| AtomicBool::new(true)).collect(),
                 #[cfg(test)]
                 unwatched: AtomicBool::new(false),
                 steps,

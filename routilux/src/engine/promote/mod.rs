@@ -6,13 +6,16 @@
 //! clock between its steps ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner
 //! stuck in one long or blocking step (at its next tick).
 //!
-//! Decisions follow from the current run, with one piece of history: a step during which the
-//! heartbeat had to promote the run (it ran long, or blocked, while others waited) is marked
-//! long (`Hot::long`), and the next run whose owner is about to start it with steps waiting
-//! calls the pool first, so those steps wait for the pool's wake-up rather than for the
-//! heartbeat's tick. The mark goes once calling the pool early gains nothing (the step ends
-//! before the pool took any waiting step), so a wrong mark costs one needless wake-up of the
-//! pool, never a serialized run; where steps run does not depend on it.
+//! Decisions follow from the current run, with one piece of history: whether a step is
+//! thought long (`Hot::long`). An owner about to start a step thought long while others wait
+//! calls the pool first, so those steps wait for the pool's wake-up (tens of microseconds)
+//! rather than for the heartbeat's tick. Every step starts thought long, so the first run of a
+//! flow calls the pool once its owner starts a step with others waiting (one wake-up of the
+//! pool); the mark goes once calling the pool early gains nothing (the step ends before the
+//! pool took any waiting step), and comes back when the heartbeat has to promote a run during
+//! the step (it ran long, or blocked, while others waited). So a wrong mark costs one needless
+//! wake-up of the pool, a missing one at most the heartbeat's tick, never a serialized run;
+//! where steps run does not depend on it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,8 +34,8 @@ impl<E: Exec> Run<'_, E> {
         (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) && self.pool_busy()
     }
 
-    /// Called by a plain thread that owns the run before it runs step `i`: if the step ran
-    /// long last time (`Hot::long`) and other steps wait, calls the pool now rather than
+    /// Called by a plain thread that owns the run before it runs step `i`: if the step is
+    /// thought long (`Hot::long`) and other steps wait, calls the pool now rather than
     /// leaving them to the heartbeat's next tick.
     #[inline]
     pub(super) fn before_own_step(&self, i: u32, epoch: u64) -> OwnStep {
@@ -57,10 +60,10 @@ impl<E: Exec> Run<'_, E> {
         own
     }
 
-    /// Called by a plain thread that owns the run after it ran step `i`: the step ran long if
-    /// the heartbeat promoted the run meanwhile. A step thought long is not any more if it
-    /// ended before the pool took any of the steps that waited: calling the pool early
-    /// gained nothing.
+    /// Called by a plain thread that owns the run after it ran step `i`: the step is thought
+    /// long again if the heartbeat promoted the run meanwhile; a step thought long is not any
+    /// more if it ended before the pool took any of the steps that waited (calling the pool
+    /// early gained nothing).
     #[inline]
     pub(super) fn after_own_step(&self, i: u32, epoch: u64, own: OwnStep) {
         let long = &self.hot.long[i as usize];

@@ -1,5 +1,5 @@
-//! The one piece of history runs keep (`Hot::long`): a step during which the heartbeat had to
-//! promote the run has the pool called before it starts in later runs.
+//! The one piece of history runs keep (`Hot::long`): a step thought long has the pool called
+//! before it starts while other steps wait.
 
 use std::convert::Infallible;
 use std::sync::Mutex;
@@ -62,27 +62,24 @@ fn run(flow: &DynFlow, (x, total): (Handle<u64>, Handle<u64>)) -> u64 {
     outputs.take(total).unwrap()
 }
 
+/// The position of step `name` in `flow`'s plan.
+fn step(flow: &DynFlow, name: &str) -> usize {
+    flow.plan()
+        .steps()
+        .iter()
+        .position(|s| s.name() == name)
+        .unwrap()
+}
+
 #[test]
-fn a_step_the_heartbeat_promoted_has_the_pool_called_before_it_next_time() {
+fn the_first_run_of_a_flow_calls_the_pool_before_a_step_that_blocks() {
     // The test's thread is not a pool thread: it owns the run and starts with `a` (the
     // first root), which blocks until a pool thread runs `b`.
     assert!(rayon::current_thread_index().is_none());
     let (flow, x, total) = rendezvous();
     let hot = flow.plan().hot();
-    let a = flow
-        .plan()
-        .steps()
-        .iter()
-        .position(|s| s.name() == "a")
-        .unwrap();
-    assert!(!hot.long[a].load(Ordering::Relaxed));
-    // The first run needs the heartbeat: it marks `a`.
-    assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
-    assert!(
-        hot.long[a].load(Ordering::Relaxed),
-        "`a` blocked while `b` waited"
-    );
-    // Without the heartbeat, later runs finish only if the owner calls the pool before `a`.
+    let a = step(&flow, "a");
+    // Without the heartbeat, the run finishes only if the owner calls the pool before `a`.
     hot.unwatched.store(true, Ordering::Relaxed);
     for _ in 0..5 {
         assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
@@ -90,6 +87,27 @@ fn a_step_the_heartbeat_promoted_has_the_pool_called_before_it_next_time() {
             hot.long[a].load(Ordering::Relaxed),
             "calling the pool early paid off"
         );
+    }
+}
+
+#[test]
+fn a_step_the_heartbeat_promoted_is_thought_long_again() {
+    let (flow, x, total) = rendezvous();
+    let hot = flow.plan().hot();
+    let a = step(&flow, "a");
+    // As if every step had run short before.
+    for mark in &hot.long {
+        mark.store(false, Ordering::Relaxed);
+    }
+    // This run needs the heartbeat: it marks `a`.
+    assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+    assert!(
+        hot.long[a].load(Ordering::Relaxed),
+        "`a` blocked while `b` waited"
+    );
+    hot.unwatched.store(true, Ordering::Relaxed);
+    for _ in 0..5 {
+        assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
     }
 }
 
