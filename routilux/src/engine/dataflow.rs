@@ -73,7 +73,7 @@ impl<'a, E: Exec> Run<'a, E> {
         if queued > 0 {
             self.queued(queued, in_pool, epoch);
         }
-        let mut beat = Heartbeat::default();
+        let mut beat = Heartbeat::owner(!in_pool && self.hot.fresh.load(Ordering::Relaxed));
         if let Some(first) = first {
             self.run_chain(first, in_pool, epoch, &mut beat);
         }
@@ -103,6 +103,9 @@ impl<'a, E: Exec> Run<'a, E> {
             token.signal().unregister(cancel_key);
         }
         lane.close();
+        if beat.fresh {
+            self.hot.fresh.store(false, Ordering::Relaxed);
+        }
         if self.parks {
             self.drop_parked();
         }
@@ -177,7 +180,7 @@ impl<'a, E: Exec> Run<'a, E> {
             let own = if in_pool {
                 None
             } else {
-                Some(self.before_own_step(i, epoch))
+                Some(self.before_own_step(i, epoch, beat.fresh))
             };
             let ok = self.run_step(i);
             if let Some(own) = own {

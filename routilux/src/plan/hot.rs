@@ -33,11 +33,14 @@ pub(crate) struct Hot {
     pub(crate) problem: Option<String>,
     /// Per step: whether it is thought to run long (or block): then a plain thread that owns
     /// a run and is about to start it while other steps wait calls the pool first (see
-    /// `engine::promote`). Every step starts thought long; the mark goes when calling the
-    /// pool early gained nothing and comes back when the heartbeat had to promote a run
-    /// during the step. The only history runs keep: it decides when helpers are called,
-    /// never where a step runs or in what order.
+    /// `engine::promote`). The mark comes when the heartbeat had to promote a run during the
+    /// step, or when calling the pool before it gained something; it goes when calling the
+    /// pool before it gained nothing. The only history runs keep: it decides when helpers
+    /// are called, never where a step runs or in what order.
     pub(crate) long: Box<[AtomicBool]>,
+    /// Whether no plain thread has owned a run of the plan yet: until one has, every step is
+    /// thought long.
+    pub(crate) fresh: AtomicBool,
     /// Test switch: runs of this plan are not watched by the heartbeat.
     #[cfg(test)]
     pub(crate) unwatched: AtomicBool,
@@ -134,7 +137,8 @@ impl Plan {
                 any_limited: self.steps.iter().any(|s| s.policy.get_limit().is_some()),
                 undoable,
                 roots: tallest_first(&roots),
-                long: steps.iter().map(|_| AtomicBool::new(true)).collect(),
+                long: steps.iter().map(|_| AtomicBool::new(false)).collect(),
+                fresh: AtomicBool::new(true),
                 #[cfg(test)]
                 unwatched: AtomicBool::new(false),
                 steps,

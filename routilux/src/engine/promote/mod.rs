@@ -9,13 +9,14 @@
 //! Decisions follow from the current run, with one piece of history: whether a step is
 //! thought long (`Hot::long`). An owner about to start a step thought long while others wait
 //! calls the pool first, so those steps wait for the pool's wake-up (tens of microseconds)
-//! rather than for the heartbeat's tick. Every step starts thought long, so the first run of a
-//! flow calls the pool once its owner starts a step with others waiting (one wake-up of the
-//! pool); the mark goes once calling the pool early gains nothing (the step ends before the
-//! pool took any waiting step), and comes back when the heartbeat has to promote a run during
-//! the step (it ran long, or blocked, while others waited). So a wrong mark costs one needless
-//! wake-up of the pool, a missing one at most the heartbeat's tick, never a serialized run;
-//! where steps run does not depend on it.
+//! rather than for the heartbeat's tick. In the first run of a flow owned by a plain thread
+//! every step is thought long, so that run calls the pool once its owner starts a step with
+//! others waiting (one wake-up of the pool). A step is thought long after calling the pool
+//! before it gained something (the pool took a waiting step before it ended), or after the
+//! heartbeat had to promote a run during it (it ran long, or blocked, while others waited);
+//! it is not after calling the pool before it gained nothing. So a wrong mark costs one
+//! needless wake-up of the pool, a missing one at most the heartbeat's tick, never a
+//! serialized run; where steps run does not depend on it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -35,17 +36,17 @@ impl<E: Exec> Run<'_, E> {
     }
 
     /// Called by a plain thread that owns the run before it runs step `i`: if the step is
-    /// thought long (`Hot::long`) and other steps wait, calls the pool now rather than
-    /// leaving them to the heartbeat's next tick.
+    /// thought long (`Hot::long`, or every step in a flow's first run: `fresh`) and other
+    /// steps wait, calls the pool now rather than leaving them to the heartbeat's next tick.
     #[inline]
-    pub(super) fn before_own_step(&self, i: u32, epoch: u64) -> OwnStep {
+    pub(super) fn before_own_step(&self, i: u32, epoch: u64, fresh: bool) -> OwnStep {
         let lane = self.lane;
         let promoted = lane.is_promoted(epoch);
         let mut own = OwnStep {
             promoted,
             head: None,
         };
-        if !self.hot.long[i as usize].load(Ordering::Relaxed) {
+        if promoted || !(fresh || self.hot.long[i as usize].load(Ordering::Relaxed)) {
             return own;
         }
         let queued = lane.queued() as usize;
@@ -53,25 +54,25 @@ impl<E: Exec> Run<'_, E> {
             return own;
         }
         // Before any helper is called: one may take a step at once.
-        own.head = Some(lane.head.load(Ordering::SeqCst));
-        if !promoted {
-            lane.call_helpers(epoch, queued);
+        let head = lane.head.load(Ordering::SeqCst);
+        if lane.call_helpers(epoch, queued) {
+            own.head = Some(head);
         }
         own
     }
 
-    /// Called by a plain thread that owns the run after it ran step `i`: the step is thought
-    /// long again if the heartbeat promoted the run meanwhile; a step thought long is not any
-    /// more if it ended before the pool took any of the steps that waited (calling the pool
-    /// early gained nothing).
+    /// Called by a plain thread that owns the run after it ran step `i`: whether the step is
+    /// thought long from now on. If the pool was called before it, it is if the pool took one
+    /// of the steps that waited before it ended; otherwise it is if the heartbeat promoted
+    /// the run meanwhile, and the mark stays as it was if nothing happened.
     #[inline]
     pub(super) fn after_own_step(&self, i: u32, epoch: u64, own: OwnStep) {
         let long = &self.hot.long[i as usize];
         match own.head {
-            Some(head) if self.lane.head.load(Ordering::SeqCst) == head => {
-                long.store(false, Ordering::Relaxed);
+            Some(head) => {
+                let gained = self.lane.head.load(Ordering::SeqCst) != head;
+                long.store(gained, Ordering::Relaxed);
             }
-            Some(_) => {}
             None if !own.promoted && self.lane.is_promoted(epoch) => {
                 long.store(true, Ordering::Relaxed);
             }
@@ -107,8 +108,7 @@ const PROMOTE_AFTER: Duration = Duration::from_micros(30);
 pub(super) struct OwnStep {
     /// Whether the run was promoted already.
     promoted: bool,
-    /// The queue's head when the step started, if the step was thought long and others
-    /// waited.
+    /// The queue's head when the step started, if the owner called the pool before it.
     head: Option<u32>,
 }
 
@@ -121,9 +121,21 @@ pub(super) struct OwnStep {
 pub(super) struct Heartbeat {
     since: Option<Instant>,
     checks: u32,
+    /// Whether the run is the first of its flow that a plain thread owns: every step is
+    /// thought long.
+    pub(super) fresh: bool,
 }
 
 impl Heartbeat {
+    /// The clock of a run's owner, a plain thread: `fresh` if no plain thread has owned a
+    /// run of the flow yet.
+    pub(super) fn owner(fresh: bool) -> Self {
+        Heartbeat {
+            fresh,
+            ..Heartbeat::default()
+        }
+    }
+
     /// Whether steps have waited long enough, counted from the first time this was asked.
     #[inline]
     fn due(&mut self) -> bool {

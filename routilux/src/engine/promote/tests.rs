@@ -81,8 +81,10 @@ fn the_first_run_of_a_flow_calls_the_pool_before_a_step_that_blocks() {
     let a = step(&flow, "a");
     // Without the heartbeat, the run finishes only if the owner calls the pool before `a`.
     hot.unwatched.store(true, Ordering::Relaxed);
+    assert!(hot.fresh.load(Ordering::Relaxed));
     for _ in 0..5 {
         assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+        assert!(!hot.fresh.load(Ordering::Relaxed), "the flow ran once");
         assert!(
             hot.long[a].load(Ordering::Relaxed),
             "calling the pool early paid off"
@@ -95,10 +97,9 @@ fn a_step_the_heartbeat_promoted_is_thought_long_again() {
     let (flow, x, total) = rendezvous();
     let hot = flow.plan().hot();
     let a = step(&flow, "a");
-    // As if every step had run short before.
-    for mark in &hot.long {
-        mark.store(false, Ordering::Relaxed);
-    }
+    // As if the flow had run before, with `a` short then.
+    hot.fresh.store(false, Ordering::Relaxed);
+    assert!(!hot.long[a].load(Ordering::Relaxed));
     // This run needs the heartbeat: it marks `a`.
     assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
     assert!(
@@ -153,12 +154,9 @@ fn the_mark_goes_when_calling_the_pool_early_gained_nothing() {
     builder.output(total);
     let flow = builder.build();
     let hot = flow.plan().hot();
-    let first = flow
-        .plan()
-        .steps()
-        .iter()
-        .position(|s| s.name() == "q0")
-        .unwrap();
+    let first = step(&flow, "q0");
+    // As if the flow had run before, with `q0` long then.
+    hot.fresh.store(false, Ordering::Relaxed);
     hot.long[first].store(true, Ordering::Relaxed);
     // The pool's threads are busy: the helpers called before `q0` cannot take a waiting
     // step before it ends (the owner runs them all).
