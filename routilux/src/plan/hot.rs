@@ -1,5 +1,6 @@
 //! The engine's packed copy of a plan's step table.
 
+use std::borrow::Cow;
 use std::sync::atomic::AtomicBool;
 
 use super::{Plan, SlotPlan};
@@ -38,8 +39,9 @@ pub(crate) struct Hot {
     /// pool before it gained nothing. The only history runs keep: it decides when helpers
     /// are called, never where a step runs or in what order.
     pub(crate) long: Box<[AtomicBool]>,
-    /// Whether no plain thread has owned a run of the plan yet: until one has, every step is
-    /// thought long.
+    /// Whether no plain thread has owned a run of the plan yet and the plan comes from
+    /// `flow!` (it lives as long as the program; a [`Builder`](crate::Builder) flow may be
+    /// built for each call): until one has, every step is presumed long.
     pub(crate) fresh: AtomicBool,
     /// Test switch: runs of this plan are not watched by the heartbeat.
     #[cfg(test)]
@@ -138,7 +140,7 @@ impl Plan {
                 undoable,
                 roots: tallest_first(&roots),
                 long: steps.iter().map(|_| AtomicBool::new(false)).collect(),
-                fresh: AtomicBool::new(true),
+                fresh: AtomicBool::new(matches!(self.steps, Cow::Borrowed(_))),
                 #[cfg(test)]
                 unwatched: AtomicBool::new(false),
                 steps,

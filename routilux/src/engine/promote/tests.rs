@@ -72,7 +72,7 @@ fn step(flow: &DynFlow, name: &str) -> usize {
 }
 
 #[test]
-fn the_first_run_of_a_flow_calls_the_pool_before_a_step_that_blocks() {
+fn the_first_run_of_a_static_flow_calls_the_pool_before_a_step_that_blocks() {
     // The test's thread is not a pool thread: it owns the run and starts with `a` (the
     // first root), which blocks until a pool thread runs `b`.
     assert!(rayon::current_thread_index().is_none());
@@ -81,7 +81,9 @@ fn the_first_run_of_a_flow_calls_the_pool_before_a_step_that_blocks() {
     let a = step(&flow, "a");
     // Without the heartbeat, the run finishes only if the owner calls the pool before `a`.
     hot.unwatched.store(true, Ordering::Relaxed);
-    assert!(hot.fresh.load(Ordering::Relaxed));
+    // A `Builder` flow is not fresh (it may be built for each call); one from `flow!` is.
+    assert!(!hot.fresh.load(Ordering::Relaxed));
+    hot.fresh.store(true, Ordering::Relaxed);
     for _ in 0..5 {
         assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
         assert!(!hot.fresh.load(Ordering::Relaxed), "the flow ran once");
@@ -97,8 +99,8 @@ fn a_step_the_heartbeat_promoted_is_thought_long_again() {
     let (flow, x, total) = rendezvous();
     let hot = flow.plan().hot();
     let a = step(&flow, "a");
-    // As if the flow had run before, with `a` short then.
-    hot.fresh.store(false, Ordering::Relaxed);
+    // A `Builder` flow that has not run: `a` is not thought long.
+    assert!(!hot.fresh.load(Ordering::Relaxed));
     assert!(!hot.long[a].load(Ordering::Relaxed));
     // This run needs the heartbeat: it marks `a`.
     assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
@@ -155,8 +157,7 @@ fn the_mark_goes_when_calling_the_pool_early_gained_nothing() {
     let flow = builder.build();
     let hot = flow.plan().hot();
     let first = step(&flow, "q0");
-    // As if the flow had run before, with `q0` long then.
-    hot.fresh.store(false, Ordering::Relaxed);
+    // As if `q0` had run long before.
     hot.long[first].store(true, Ordering::Relaxed);
     // The pool's threads are busy: the helpers called before `q0` cannot take a waiting
     // step before it ends (the owner runs them all).
