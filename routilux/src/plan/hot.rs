@@ -154,7 +154,11 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
-    use crate::Builder;
+    use std::borrow::Cow;
+    use std::sync::atomic::Ordering;
+
+    use crate::plan::{Plan, SlotPlan, StepPlan};
+    use crate::{Builder, Policy};
 
     fn ok(args: &[&u64]) -> Result<u64, std::fmt::Error> {
         Ok(args.iter().copied().sum())
@@ -192,5 +196,30 @@ mod tests {
             .unwrap();
         let successors: Vec<String> = hot.successors(fork).iter().map(|&i| name(i)).collect();
         assert_eq!(successors, ["deep", "leaf"]);
+    }
+
+    #[test]
+    fn only_plans_from_flow_start_fresh() {
+        // A plan as `flow!` emits it (borrowed from statics): one input, one step reading it.
+        let step = StepPlan::__from_static("only", "r", 0, &[0], &[], Policy::default(), "");
+        let leak = |slots: Vec<SlotPlan>| -> &'static [SlotPlan] { Vec::leak(slots) };
+        let plan = Plan::__from_static(
+            "Static",
+            Vec::leak(vec![Cow::Borrowed("x")]),
+            Vec::leak(vec![step]),
+            leak(vec![
+                SlotPlan::__new(1, false, false, false),
+                SlotPlan::__new(0, true, false, true),
+            ]),
+            &[0, 1],
+            "",
+        );
+        assert!(plan.hot().fresh.load(Ordering::Relaxed));
+        // A builder's plan (perhaps built for each call).
+        let mut b = Builder::new("Built");
+        let x = b.input::<u64>("x").unwrap();
+        let only = b.step("only", &[x], ok).unwrap();
+        b.output(only);
+        assert!(!b.build().plan().hot().fresh.load(Ordering::Relaxed));
     }
 }
