@@ -212,8 +212,9 @@ impl<'p> RunOptions<'p> {
     /// that thread, so a small flow never pays for waking the pool. Ready steps that wait move
     /// to the global pool: once they have waited 30 µs and three of the calling thread's steps,
     /// or, when the calling thread is stuck in one long or blocking step, after at most about
-    /// 500 µs (a process-wide heartbeat thread notices); the calling thread then leaves the
-    /// rest of the run to the pool. With
+    /// 500 µs (a process-wide heartbeat thread notices), or before that step starts if it
+    /// kept others waiting in an earlier run (or the run is a `flow!` flow's first); the
+    /// calling thread then leaves the rest of the run to the pool. With
     /// `false`, the run moves to the global pool as `pool.install` would and the calling
     /// thread only waits: for threads that must never run a step, such as an async
     /// executor's. With a pool given, steps always run on that pool's threads.
