@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::builder::{Builder, DynFlow, Handle};
 use crate::{RunOptions, Schedule};
 
+/// What `rendezvous()` computes from 5: 1 from each side, 5 + k from `t0` to `t5`.
+const RENDEZVOUS_TOTAL: u64 = 2 + 6 * 5 + 15;
+
 /// Long enough that only a missing promotion makes a step wait this long.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -21,7 +24,8 @@ fn side(link: &Mutex<(Sender<()>, Receiver<()>)>) -> Result<u64, RecvTimeoutErro
     link.1.recv_timeout(PATIENCE).map(|()| 1)
 }
 
-/// `Rendezvous`: steps `a` and `b` wait for each other, six trivial steps beside them.
+/// `Rendezvous`: steps `a` and `b` wait for each other, six trivial steps beside them, and
+/// their total.
 fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
     let (to_b, from_a) = mpsc::channel();
     let (to_a, from_b) = mpsc::channel();
@@ -35,17 +39,28 @@ fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
     let b = builder
         .step("b", &[x], move |_: &[&u64]| side(&b_link))
         .unwrap();
-    let mut all = vec![a, b];
-    for k in 0..6 {
-        let t = builder
-            .step(format!("t{k}"), &[x], |v: &[&u64]| {
-                Ok::<_, Infallible>(*v[0])
+    with_total(builder, x, vec![a, b], "t", 6)
+}
+
+/// Adds `trivial` steps named `{prefix}{k}` (each computing `x + k`) beside `steps`, and
+/// their `total` as the flow's output; returns the flow, `x` and `total`.
+fn with_total(
+    mut builder: Builder,
+    x: Handle<u64>,
+    mut steps: Vec<Handle<u64>>,
+    prefix: &str,
+    trivial: u64,
+) -> (DynFlow, Handle<u64>, Handle<u64>) {
+    for k in 0..trivial {
+        let step = builder
+            .step(format!("{prefix}{k}"), &[x], move |v: &[&u64]| {
+                Ok::<_, Infallible>(*v[0] + k)
             })
             .unwrap();
-        all.push(t);
+        steps.push(step);
     }
     let total = builder
-        .step("total", &all[..], |v: &[&u64]| {
+        .step("total", &steps[..], |v: &[&u64]| {
             Ok::<_, Infallible>(v.iter().copied().sum())
         })
         .unwrap();
@@ -85,7 +100,7 @@ fn the_first_run_of_a_static_flow_calls_the_pool_before_a_step_that_blocks() {
     assert!(!hot.fresh.load(Ordering::Relaxed));
     hot.fresh.store(true, Ordering::Relaxed);
     for _ in 0..5 {
-        assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+        assert_eq!(run(&flow, (x, total)), RENDEZVOUS_TOTAL);
         assert!(!hot.fresh.load(Ordering::Relaxed), "the flow ran once");
         assert!(
             hot.long[a].load(Ordering::Relaxed),
@@ -103,14 +118,14 @@ fn a_step_the_heartbeat_promoted_is_thought_long_again() {
     assert!(!hot.fresh.load(Ordering::Relaxed));
     assert!(!hot.long[a].load(Ordering::Relaxed));
     // This run needs the heartbeat: it marks `a`.
-    assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+    assert_eq!(run(&flow, (x, total)), RENDEZVOUS_TOTAL);
     assert!(
         hot.long[a].load(Ordering::Relaxed),
         "`a` blocked while `b` waited"
     );
     hot.unwatched.store(true, Ordering::Relaxed);
     for _ in 0..5 {
-        assert_eq!(run(&flow, (x, total)), 2 + 6 * 5);
+        assert_eq!(run(&flow, (x, total)), RENDEZVOUS_TOTAL);
     }
 }
 
@@ -139,22 +154,7 @@ fn occupy_the_pool() -> Sender<()> {
 fn the_mark_goes_when_calling_the_pool_early_gained_nothing() {
     let mut builder = Builder::new("Quick");
     let x = builder.input::<u64>("x").unwrap();
-    let mut all = Vec::new();
-    for k in 0..4 {
-        let step = builder
-            .step(format!("q{k}"), &[x], move |v: &[&u64]| {
-                Ok::<_, Infallible>(*v[0] + k)
-            })
-            .unwrap();
-        all.push(step);
-    }
-    let total = builder
-        .step("total", &all[..], |v: &[&u64]| {
-            Ok::<_, Infallible>(v.iter().copied().sum())
-        })
-        .unwrap();
-    builder.output(total);
-    let flow = builder.build();
+    let (flow, x, total) = with_total(builder, x, Vec::new(), "q", 4);
     let hot = flow.plan().hot();
     let first = step(&flow, "q0");
     // As if `q0` had run long before.
