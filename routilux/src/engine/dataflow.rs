@@ -168,6 +168,9 @@ impl<'a, E: Exec> Run<'a, E> {
             for _ in 0..lane.reserve_helpers(epoch, count) {
                 spawn_helper_on(self.spawn_on, lane, epoch);
             }
+        } else if lane.is_promoted(epoch) {
+            // The pool helps already (perhaps with fewer helpers than there are steps now).
+            lane.call_helpers(epoch, count);
         } else {
             watcher::queued(lane);
         }

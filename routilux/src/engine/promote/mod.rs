@@ -10,9 +10,10 @@
 //! thought long (`Hot::long`). An owner about to start a step thought long while others wait
 //! calls the pool first, so those steps wait for the pool's wake-up (tens of microseconds)
 //! rather than for the heartbeat's tick. In the first run of a `flow!` flow owned by a plain
-//! thread every step is presumed long, so that run calls one pool thread once its owner starts
-//! a step with others waiting (one wake-up; not for [`Builder`](crate::Builder) flows, which
-//! may be built for each call: there, every run would pay it). A step is thought long after calling the pool
+//! thread every step is presumed long, so that run calls the pool once its owner starts a step
+//! with others waiting (not for [`Builder`](crate::Builder) flows, which may be built for each
+//! call: there, every run would pay for the wake-up). Once a run is promoted, steps its owner
+//! queues call helpers of their own (up to the run's maximum), as a pool thread's do. A step is thought long after calling the pool
 //! before it gained something (the pool took a waiting step before it ended), or after the
 //! heartbeat had to promote a run during it (it ran long, or blocked, while others waited);
 //! it is not after calling the pool before it gained nothing. So a wrong mark costs one
@@ -50,20 +51,16 @@ impl<E: Exec> Run<'_, E> {
         if promoted {
             return own;
         }
-        let long = self.hot.long[i as usize].load(Ordering::Relaxed);
-        if !(long || fresh) {
+        if !(fresh || self.hot.long[i as usize].load(Ordering::Relaxed)) {
             return own;
         }
         let queued = lane.queued() as usize;
         if queued == 0 {
             return own;
         }
-        // A step only presumed long calls one helper: enough for a step that waits for
-        // another, and the cheaper guess.
-        let want = if long { queued } else { 1 };
         // Before any helper is called: one may take a step at once.
         let head = lane.head.load(Ordering::SeqCst);
-        if lane.call_helpers(epoch, want) {
+        if lane.call_helpers(epoch, queued) {
             own.head = Some(head);
         }
         own

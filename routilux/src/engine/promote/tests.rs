@@ -166,3 +166,47 @@ fn the_mark_goes_when_calling_the_pool_early_gained_nothing() {
     drop(release);
     assert!(!hot.long[first].load(Ordering::Relaxed));
 }
+
+#[test]
+fn a_promoted_run_calls_helpers_for_the_steps_its_owner_queues_later() {
+    // `a` (thought long) starts with only `b` waiting: the owner calls one helper, which
+    // takes `b`, and `b` waits for `c2`. After `a`, the owner goes on with `c1`, which waits
+    // for `c2` too, and queues `c2`: only a helper called for it can run it.
+    // Two helpers are needed besides the owner.
+    if rayon::current_num_threads() < 2 {
+        return;
+    }
+    let (to_b, b_hears) = mpsc::channel::<()>();
+    let (to_c1, c1_hears) = mpsc::channel::<()>();
+    let b_hears = Mutex::new(b_hears);
+    let c1_hears = Mutex::new(c1_hears);
+    let senders = Mutex::new((to_b, to_c1));
+    let mut builder = Builder::new("Later");
+    let x = builder.input::<u64>("x").unwrap();
+    let a = builder
+        .step("a", &[x], |v: &[&u64]| Ok::<_, Infallible>(*v[0]))
+        .unwrap();
+    let b = builder
+        .step("b", &[x], move |_: &[&u64]| {
+            b_hears.lock().unwrap().recv_timeout(PATIENCE).map(|()| 1)
+        })
+        .unwrap();
+    let c1 = builder
+        .step("c1", &[a], move |_: &[&u64]| {
+            c1_hears.lock().unwrap().recv_timeout(PATIENCE).map(|()| 1)
+        })
+        .unwrap();
+    let c2 = builder
+        .step("c2", &[a], move |_: &[&u64]| {
+            let senders = senders.lock().unwrap();
+            let _ = senders.0.send(());
+            let _ = senders.1.send(());
+            Ok::<_, Infallible>(1)
+        })
+        .unwrap();
+    let (flow, x, total) = with_total(builder, x, vec![b, c1, c2], "t", 0);
+    let hot = flow.plan().hot();
+    hot.unwatched.store(true, Ordering::Relaxed);
+    hot.long[step(&flow, "a")].store(true, Ordering::Relaxed);
+    assert_eq!(run(&flow, (x, total)), 3);
+}
