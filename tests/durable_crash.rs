@@ -297,7 +297,10 @@ crash_tests! {
     in_step_payment: "step:payment", false, [("hold", "run", 1), ("payment", "run", 2)];
     before_checkpoint_payment: "checkpoint.before:payment", false, [("hold", "run", 1), ("payment", "run", 2)];
     after_checkpoint_payment: "checkpoint.after:payment", false, [("hold", "run", 1), ("payment", "run", 1)];
-    in_step_mail: "step:mail", false, [("hold", "run", 1), ("mail", "run", 2)];
+    // `hold` and `mail` are independent: `hold` may still run (and then run again) when
+    // `mail` crashes; the checks in `crash_at` cover it (at most once more, never again
+    // after its checkpoint).
+    in_step_mail: "step:mail", false, [("mail", "run", 2)];
     after_checkpoint_mail: "checkpoint.after:mail", false, [("mail", "run", 1)];
     in_step_label: "step:label", false, [("payment", "run", 1), ("label", "run", 2)];
     before_checkpoint_label: "checkpoint.before:label", false, [("payment", "run", 1), ("label", "run", 2)];
