@@ -119,6 +119,21 @@ fn throughput(c: &mut Criterion) {
             })
         });
     });
+    // What a chunk's job gets: the pool and the chunk's token, shared.
+    group.bench_function("rayon-par_iter-run_with-shared-token", |b| {
+        let token = routilux::CancelToken::new();
+        b.iter(|| {
+            pool.install(|| {
+                (0..JOBS)
+                    .into_par_iter()
+                    .map(|x| {
+                        let options = RunOptions::new().pool(&pool).cancel(&token);
+                        Diamond::run_with(options, x).expect("runs")
+                    })
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
+    });
     group.bench_function("runtime-map", |b| {
         b.iter(|| {
             rt.map(0..JOBS, 1024)

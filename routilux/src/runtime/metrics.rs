@@ -1,5 +1,6 @@
 //! What a runtime counts: [`Metrics`], its queue, its jobs and their latencies.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -16,32 +17,119 @@ pub(crate) struct Timing {
     pub(crate) ended: Instant,
 }
 
-/// The latencies of the jobs that ran, in the Tracker's bounded statistics.
-#[derive(Clone)]
+/// The latencies of the jobs one pool thread ran (each thread keeps its own, so that
+/// recording one crosses no lock shared between threads): counts, total, min and max of
+/// every job, and the timings of its most recent [`LATENCY_SAMPLES`] jobs, from which
+/// [`merge`](Self::merge) takes the percentiles of the runtime's most recent jobs.
+#[derive(Default)]
 pub(crate) struct Latencies {
-    start: StepStats,
-    run: StepStats,
-    total: StepStats,
+    /// Submission to start, start to end, submission to end.
+    sums: [Sum; 3],
+    recent: VecDeque<(Timing, bool)>,
+}
+
+/// Counts, total, min and max of one latency, in nanoseconds (cheap to add to: one is
+/// recorded per job).
+#[derive(Clone, Copy)]
+pub(crate) struct Sum {
+    calls: u64,
+    failures: u64,
+    total: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Default for Sum {
+    fn default() -> Self {
+        Sum {
+            calls: 0,
+            failures: 0,
+            total: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+}
+
+impl Sum {
+    fn count(&mut self, nanos: u64, failed: bool) {
+        self.calls += 1;
+        self.failures += u64::from(failed);
+        self.total = self.total.saturating_add(nanos);
+        self.min = self.min.min(nanos);
+        self.max = self.max.max(nanos);
+    }
+
+    fn add(&mut self, other: &Sum) {
+        self.calls += other.calls;
+        self.failures += other.failures;
+        self.total = self.total.saturating_add(other.total);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// As statistics with an empty recent window.
+    fn stats(&self) -> StepStats {
+        StepStats::summary(
+            LATENCY_SAMPLES,
+            [self.calls, self.failures],
+            Duration::from_nanos(self.total),
+            [self.min, self.max].map(Duration::from_nanos),
+        )
+    }
 }
 
 impl Latencies {
-    pub(crate) fn new() -> Self {
-        Latencies {
-            start: StepStats::new(LATENCY_SAMPLES),
-            run: StepStats::new(LATENCY_SAMPLES),
-            total: StepStats::new(LATENCY_SAMPLES),
+    pub(crate) fn record(&mut self, timing: Timing, failed: bool) {
+        let [start, run] = timing.nanos();
+        self.sums[0].count(start, false);
+        self.sums[1].count(run, failed);
+        self.sums[2].count(start.saturating_add(run), failed);
+        if self.recent.len() == LATENCY_SAMPLES {
+            self.recent.pop_front();
         }
+        self.recent.push_back((timing, failed));
     }
 
-    pub(crate) fn record(&mut self, timing: Timing, failed: bool) {
-        let since = |later: Instant, earlier: Instant| later.saturating_duration_since(earlier);
-        self.start.record(since(timing.started, timing.queued));
-        self.run.record(since(timing.ended, timing.started));
-        self.total.record(since(timing.ended, timing.queued));
-        if failed {
-            self.run.failed();
-            self.total.failed();
+    /// Adds this thread's counts to `sums` and its recent timings to `recent`.
+    pub(crate) fn report(&self, sums: &mut [Sum; 3], recent: &mut Vec<(Timing, bool)>) {
+        for (sum, own) in sums.iter_mut().zip(&self.sums) {
+            sum.add(own);
         }
+        recent.extend(self.recent.iter().copied());
+    }
+
+    /// The runtime's statistics (start, run, total) from the threads' counts (`sums`, see
+    /// [`report`](Self::report)) and their recent timings: the percentiles cover the
+    /// [`LATENCY_SAMPLES`] jobs that ended last, whichever thread ran them.
+    pub(crate) fn merge(sums: &[Sum; 3], mut recent: Vec<(Timing, bool)>) -> [StepStats; 3] {
+        if recent.len() > LATENCY_SAMPLES {
+            let older = recent.len() - LATENCY_SAMPLES;
+            recent.select_nth_unstable_by_key(older, |(timing, _)| timing.ended);
+            recent.drain(..older);
+        }
+        recent.sort_unstable_by_key(|(timing, _)| timing.ended);
+        let mut stats = sums.each_ref().map(Sum::stats);
+        for (timing, _) in recent {
+            let [start, run] = timing.nanos().map(Duration::from_nanos);
+            for (stats, took) in stats.iter_mut().zip([start, run, start + run]) {
+                stats.push_recent(took);
+            }
+        }
+        stats
+    }
+}
+
+impl Timing {
+    /// From submission to start and from start to end, in nanoseconds.
+    fn nanos(self) -> [u64; 2] {
+        let nanos = |later: Instant, earlier: Instant| {
+            u64::try_from(later.saturating_duration_since(earlier).as_nanos()).unwrap_or(u64::MAX)
+        };
+        [
+            nanos(self.started, self.queued),
+            nanos(self.ended, self.started),
+        ]
     }
 }
 
@@ -81,7 +169,7 @@ impl Metrics {
     pub(crate) fn new(
         (queued, running, capacity): (usize, usize, usize),
         [submitted, completed, failed, cancelled]: [u64; 4],
-        latencies: Latencies,
+        [start_latency, run_time, latency]: [StepStats; 3],
     ) -> Self {
         Metrics {
             queued,
@@ -91,9 +179,9 @@ impl Metrics {
             completed,
             failed,
             cancelled,
-            start_latency: latencies.start,
-            run_time: latencies.run,
-            latency: latencies.total,
+            start_latency,
+            run_time,
+            latency,
         }
     }
 
@@ -143,5 +231,56 @@ impl fmt::Display for Metrics {
             Self::micros(&self.start_latency, 99.0)
         )?;
         write!(f, "{}", self.report())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that ended `ended_ns` after `base` and ran for `run_us`.
+    fn job(base: Instant, ended_ns: u64, run_us: u64) -> Timing {
+        let ended = base + Duration::from_micros(100) + Duration::from_nanos(ended_ns);
+        Timing {
+            queued: base,
+            started: ended - Duration::from_micros(run_us),
+            ended,
+        }
+    }
+
+    #[test]
+    fn merged_threads_count_every_job_and_take_percentiles_from_the_last_ones_to_end() {
+        let base = Instant::now();
+        // Thread a: 1,500 jobs of 1 µs, ending first; thread b: 600 jobs of 5 µs, ending
+        // after them, one of them failed.
+        let (mut a, mut b) = (Latencies::default(), Latencies::default());
+        for i in 0..1500 {
+            a.record(job(base, i, 1), false);
+        }
+        for i in 0..600 {
+            b.record(job(base, 10_000 + i, 5), i == 7);
+        }
+        let mut sums = <[Sum; 3]>::default();
+        let mut recent = Vec::new();
+        // b reports first: the order of the threads must not matter.
+        b.report(&mut sums, &mut recent);
+        a.report(&mut sums, &mut recent);
+        let [start, run, total] = Latencies::merge(&sums, recent);
+        assert_eq!(
+            (start.calls(), run.calls(), total.calls()),
+            (2100, 2100, 2100)
+        );
+        assert_eq!(
+            (run.failures(), total.failures(), start.failures()),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            (run.min(), run.max()),
+            (Duration::from_micros(1), Duration::from_micros(5))
+        );
+        // The last 1,000 to end: b's 600 and a's last 400 (a keeps 1,000 of its 1,500).
+        assert_eq!(run.samples(), LATENCY_SAMPLES);
+        assert_eq!(run.percentile(40.0), Duration::from_micros(1));
+        assert_eq!(run.percentile(40.1), Duration::from_micros(5));
     }
 }

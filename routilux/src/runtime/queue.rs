@@ -27,7 +27,6 @@ use rayon::ThreadPool;
 
 use super::cell::JobCell;
 use super::chunk::Chunk;
-use super::metrics::Latencies;
 use super::shard::{Next, Shard};
 use super::state::SharedState;
 use crate::error::FlowError;
@@ -123,8 +122,6 @@ pub(crate) struct Core<I, O> {
     pub(super) cancelled_queued: AtomicU64,
     /// Inputs of chunks cancelled before they were handed out.
     pub(super) chunk_cancelled: AtomicUsize,
-    /// The latencies of the jobs that ran (the shards hand theirs over in bursts).
-    pub(crate) latencies: Mutex<Latencies>,
 }
 
 impl<I, O> Core<I, O> {
@@ -164,7 +161,6 @@ impl<I, O> Core<I, O> {
             waiting_for_room: AtomicBool::new(false),
             cancelled_queued: AtomicU64::new(0),
             chunk_cancelled: AtomicUsize::new(0),
-            latencies: Mutex::new(Latencies::new()),
         }
     }
 

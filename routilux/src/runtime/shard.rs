@@ -15,18 +15,14 @@
 //! stays idle while the lock is held.
 
 use std::collections::VecDeque;
-use std::mem;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::chunk::Chunk;
 use super::handle::JobStatus;
-use super::metrics::{Latencies, Timing};
+use super::metrics::{Latencies, Sum, Timing};
 use super::queue::{Entry, Job};
 use crate::cancel::CancelToken;
-
-/// Latencies a shard keeps before handing them to the runtime's statistics.
-const TIMINGS_BURST: usize = 64;
 
 /// What one pool thread records about the jobs it takes and runs; only that thread writes
 /// it, except where noted (others read it for metrics, cancel, shutdown and stealing).
@@ -56,7 +52,7 @@ struct ShardState<I, O> {
     /// The running jobs' ids and cancel tokens (for `shutdown(Cancel)`).
     running: Vec<(u64, TokenRef)>,
     /// Latencies not yet handed over, and whether each job failed.
-    timings: Vec<(Timing, bool)>,
+    latencies: Latencies,
 }
 
 /// A running job's cancel token, borrowed from its cell without touching the token's
@@ -95,7 +91,7 @@ impl<I, O> Default for Shard<I, O> {
             inner: Mutex::new(ShardState {
                 batch: VecDeque::new(),
                 running: Vec::new(),
-                timings: Vec::new(),
+                latencies: Latencies::default(),
             }),
         }
     }
@@ -207,18 +203,15 @@ impl<I, O> Shard<I, O> {
 
     /// The job `id`, or this thread's work on the chunk `id`, ended (called on this
     /// shard's thread, before its cell or chunk may be freed): records the latencies of
-    /// the runs; returns a burst of them to hand over, when there are enough.
-    pub(crate) fn ended(
-        &self,
-        id: u64,
-        timings: impl IntoIterator<Item = (Timing, bool)>,
-    ) -> Option<Vec<(Timing, bool)>> {
+    /// the runs.
+    pub(crate) fn ended(&self, id: u64, timings: impl IntoIterator<Item = (Timing, bool)>) {
         let mut state = self.lock();
         if let Some(at) = state.running.iter().rposition(|(r, _)| *r == id) {
             state.running.swap_remove(at);
         }
-        state.timings.extend(timings);
-        (state.timings.len() >= TIMINGS_BURST).then(|| mem::take(&mut state.timings))
+        for (timing, failed) in timings {
+            state.latencies.record(timing, failed);
+        }
     }
 
     /// Counts a job that ended with `status` (called on this shard's thread: only it
@@ -271,15 +264,17 @@ impl<I, O> Shard<I, O> {
         }
     }
 
-    /// Adds this shard's counts (completed, failed, cancelled: `counts[1..]`) and hands its
-    /// latencies over.
-    pub(crate) fn report(&self, counts: &mut [u64; 4], latencies: &mut Latencies) {
+    /// Adds this shard's counts (completed, failed, cancelled: `counts[1..]`) and its
+    /// latencies (see [`Latencies::report`]).
+    pub(crate) fn report(
+        &self,
+        counts: &mut [u64; 4],
+        sums: &mut [Sum; 3],
+        recent: &mut Vec<(Timing, bool)>,
+    ) {
         counts[1] += self.completed.load(Ordering::Relaxed);
         counts[2] += self.failed.load(Ordering::Relaxed);
         counts[3] += self.cancelled.load(Ordering::Relaxed);
-        let timings = mem::take(&mut self.lock().timings);
-        for (timing, failed) in timings {
-            latencies.record(timing, failed);
-        }
+        self.lock().latencies.report(sums, recent);
     }
 }

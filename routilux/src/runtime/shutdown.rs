@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::Shutdown;
 use super::error::ShutdownError;
-use super::metrics::Metrics;
+use super::metrics::{Latencies, Metrics, Sum};
 use super::queue::{Core, Entry, Queue};
 use super::shard::Shard;
 
@@ -109,14 +109,12 @@ impl<I, O> Core<I, O> {
             0,
             self.cancelled_queued.load(Ordering::Relaxed),
         ];
-        let mut latencies = self
-            .latencies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut sums = <[Sum; 3]>::default();
+        let mut recent = Vec::new();
         for shard in &*self.shards {
-            shard.report(&mut counts, &mut latencies);
+            shard.report(&mut counts, &mut sums, &mut recent);
         }
-        let latencies = latencies.clone();
+        let latencies = Latencies::merge(&sums, recent);
         Metrics::new((queued, running, self.capacity), counts, latencies)
     }
 }

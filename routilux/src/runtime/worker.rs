@@ -13,8 +13,8 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::chunk::Chunk;
@@ -138,11 +138,10 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             started,
             ended,
         };
-        let full = shard.ended(cell.id, [(timing, status != JobStatus::Done)]);
+        shard.ended(cell.id, [(timing, status != JobStatus::Done)]);
         // The last reference when the handle is gone: the result is dropped here (after the
         // cell left the shard's list, see `TokenRef`).
         quietly(cell);
-        self.hand_over(full);
         shard.release();
         self.maybe_idle();
         ended
@@ -188,10 +187,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 break;
             }
         }
-        let full = shard.ended(chunk.id, timings);
+        shard.ended(chunk.id, timings);
         // The last reference when the consumer is gone: its results are dropped here.
         quietly(chunk);
-        self.hand_over(full);
         // Handing inputs out made room (without the queue's lock): wake who waits for it.
         self.made_room(&mut self.lock());
         shard.release();
@@ -229,19 +227,6 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         };
         drop(data);
         ended
-    }
-
-    /// Hands a burst of a shard's latencies to the runtime's statistics.
-    pub(crate) fn hand_over(&self, timings: Option<Vec<(Timing, bool)>>) {
-        if let Some(timings) = timings {
-            let mut latencies = self
-                .latencies
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for (timing, failed) in timings {
-                latencies.record(timing, failed);
-            }
-        }
     }
 }
 

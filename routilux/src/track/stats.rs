@@ -36,6 +36,29 @@ impl StepStats {
         self.total = self.total.saturating_add(took);
         self.min = Some(self.min.map_or(took, |m| m.min(took)));
         self.max = self.max.max(took);
+        self.push_recent(took);
+    }
+
+    /// Statistics of `calls` attempts counted elsewhere (`failures` of them failed), with
+    /// an empty recent window of `capacity` (see [`push_recent`](Self::push_recent)).
+    pub(crate) fn summary(
+        capacity: usize,
+        [calls, failures]: [u64; 2],
+        total: Duration,
+        [min, max]: [Duration; 2],
+    ) -> Self {
+        StepStats {
+            calls,
+            failures,
+            total,
+            min: (calls > 0).then_some(min),
+            max,
+            ..StepStats::new(capacity)
+        }
+    }
+
+    /// Puts `took` in the recent window (the percentiles) only.
+    pub(crate) fn push_recent(&mut self, took: Duration) {
         if self.recent.len() == self.capacity {
             self.recent.pop_front();
         }
