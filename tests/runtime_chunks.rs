@@ -100,6 +100,38 @@ fn two_inputs_of_one_chunk_that_wait_for_each_other_both_run() {
 }
 
 #[test]
+fn an_input_waiting_behind_one_that_blocks_in_the_same_grab_still_runs() {
+    // Trivial jobs make a thread take inputs several at a time (its grab). Deep in the
+    // chunk, `a` waits for `b`, a few inputs after it: when both fall in one thread's grab,
+    // `b` runs only if the other thread takes it from there.
+    for (a, b) in [(100, 101), (200, 203), (250, 255), (301, 300), (470, 477)] {
+        for _ in 0..4 {
+            let results = finishes(move || {
+                let meeting = Arc::new(Meeting::default());
+                let runtime = Runtime::builder()
+                    .pool(two_threads())
+                    .capacity(1024)
+                    .build(move |x: u64, _: RunOptions<'_>| {
+                        if x == a || x == b {
+                            return Ok(u64::from(meeting.meet()));
+                        }
+                        Ok::<_, routilux::FlowError>(x)
+                    })
+                    .unwrap();
+                runtime
+                    .map(0..512, 1024)
+                    .collect::<Result<Vec<u64>, JobError>>()
+                    .unwrap()
+            });
+            for (x, got) in (0..512).zip(&results) {
+                let want = if x == a || x == b { 1 } else { x };
+                assert_eq!(*got, want, "input {x} (meeting: {a} and {b})");
+            }
+        }
+    }
+}
+
+#[test]
 fn inputs_of_a_queued_chunk_take_places_of_the_capacity() {
     finishes(|| {
         let gate = Arc::new(Gate::default());

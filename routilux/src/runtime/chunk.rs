@@ -12,6 +12,9 @@
 //! No input waits behind another while a pool thread idles: the first thread that works on
 //! a chunk with inputs left puts an invitation (another entry of the same chunk) at the
 //! front of the queue, and every thread that takes it claims inputs from the same cursor.
+//! A thread whose jobs are short claims a few inputs at once (its [`Grab`]); a thread that
+//! finds the cursor at the end takes what is left in the others' grabs, and a thread that
+//! fills its grab while another may have left the chunk invites one back.
 //!
 //! Who touches what: input `i`'s value and result slot belong to whoever claimed `i` from
 //! the cursor (a pool thread, or `shutdown(Cancel)`) until it publishes the end with a
@@ -25,6 +28,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::error::JobError;
+use super::grab::Grab;
 use super::queue::Padded;
 use crate::cancel::CancelToken;
 
@@ -37,6 +41,16 @@ struct Item<I, O> {
     ended: AtomicBool,
 }
 
+/// An input handed out by [`Chunk::claim`].
+pub(crate) struct Claim<I> {
+    /// Its index in the chunk.
+    pub(crate) at: usize,
+    pub(crate) input: I,
+    /// Whether the claimer should invite another thread to the chunk (see
+    /// [`Chunk::should_invite`]).
+    pub(crate) invite: bool,
+}
+
 /// A run of inputs queued as one entry; see the module docs.
 pub(crate) struct Chunk<I, O> {
     /// The first input's job id (the others follow it).
@@ -45,6 +59,9 @@ pub(crate) struct Chunk<I, O> {
     pub(crate) cancel: CancelToken,
     pub(crate) queued: Instant,
     items: Box<[Item<I, O>]>,
+    /// Each pool thread's grab (by thread index); empty when the chunk is too long to
+    /// number its inputs in a grab's halves (more than `u32::MAX`).
+    grabs: Box<[Grab]>,
     // What is written while the chunk runs sits on cache lines of its own, away from the
     // fields above, which every run reads.
     /// The next input to hand out (past the end once every input is claimed).
@@ -77,8 +94,15 @@ struct Wake {
 unsafe impl<I: Send, O: Send> Sync for Chunk<I, O> {}
 
 impl<I, O> Chunk<I, O> {
-    pub(crate) fn new(inputs: Vec<I>, queued: Instant) -> Self {
+    /// A chunk of `inputs` for a pool of `threads` threads.
+    pub(crate) fn new(inputs: Vec<I>, threads: usize, queued: Instant) -> Self {
+        let grabs = if u32::try_from(inputs.len()).is_ok() {
+            threads
+        } else {
+            0
+        };
         Chunk {
+            grabs: (0..grabs).map(|_| Grab::default()).collect(),
             id: 0,
             cancel: CancelToken::new(),
             queued,
@@ -117,20 +141,71 @@ impl<I, O> Chunk<I, O> {
             .collect()
     }
 
-    /// How many inputs have not been handed out yet (a hint, unless nobody claims).
+    /// How many inputs have not started yet (a hint, unless nobody claims): the cursor's
+    /// and the grabs'.
     pub(crate) fn unclaimed(&self) -> usize {
-        self.len().saturating_sub(self.next.load(Ordering::Relaxed))
+        let grabbed: usize = self.grabs.iter().map(Grab::len).sum();
+        (self.len().saturating_sub(self.next.load(Ordering::Relaxed))).saturating_add(grabbed)
     }
 
-    /// Hands out the next input: its index and value.
-    pub(crate) fn claim(&self) -> Option<(usize, I)> {
-        // No look before the add: on this contended line a read and then a write cost two
-        // transfers. (Past the end it only grows, by one per failed claim.)
-        let at = self.next.fetch_add(1, Ordering::Relaxed);
-        let item = self.items.get(at)?;
+    /// Hands out the next input to pool thread `thread` (`None`: not a pool thread) of a
+    /// pool of `threads`. From the thread's grab first; else from the cursor, `want` inputs
+    /// at once (the rest go to the grab); else from the back of another thread's grab.
+    pub(crate) fn claim(
+        &self,
+        thread: Option<usize>,
+        want: usize,
+        threads: usize,
+    ) -> Option<Claim<I>> {
+        let grab = thread.and_then(|t| self.grabs.get(t));
+        let (at, invite) = match grab.and_then(Grab::take_front) {
+            Some(at) => (at, false),
+            None => match self.from_cursor(grab, want) {
+                Some((at, filled)) => (at, filled && self.should_invite(threads)),
+                None => (self.steal(thread)?, false),
+            },
+        };
         // SAFETY: `at` was handed out to this thread alone (see the module docs).
-        let input = unsafe { (*item.input.get()).take() };
-        input.map(|input| (at, input))
+        let input = unsafe { (*self.items[at].input.get()).take() }?;
+        Some(Claim { at, input, invite })
+    }
+
+    /// Takes inputs from the cursor: the first for now, the rest into `grab`; whether the
+    /// grab was filled.
+    fn from_cursor(&self, grab: Option<&Grab>, want: usize) -> Option<(usize, bool)> {
+        let want = if grab.is_some() { want.max(1) } else { 1 };
+        // No look before the add: on this contended line a read and then a write cost two
+        // transfers. (Past the end it only grows, by `want` per failed claim.)
+        let at = self.next.fetch_add(want, Ordering::Relaxed);
+        if at >= self.len() {
+            return None;
+        }
+        let end = at.saturating_add(want).min(self.len());
+        // Both fit in a grab's halves: a chunk with grabs has at most `u32::MAX` inputs.
+        if let (Some(grab), Ok(lo), Ok(hi)) = (grab, u32::try_from(at + 1), u32::try_from(end))
+            && lo < hi
+        {
+            grab.fill(lo, hi);
+            return Some((at, true));
+        }
+        Some((at, false))
+    }
+
+    /// Takes the last input of another thread's grab, looking from `thread`'s right.
+    fn steal(&self, thread: Option<usize>) -> Option<usize> {
+        let n = self.grabs.len();
+        let from = thread.map_or(0, |t| t + 1);
+        (0..n).find_map(|k| self.grabs[(from + k) % n].take_back())
+    }
+
+    /// After a thread filled its grab: whether it should invite another thread (fewer than
+    /// `threads` work on the chunk and no invitation waits). A thread that found nothing
+    /// to take just before the grab was filled may have left the chunk; without this, the
+    /// grab's inputs could wait behind the one its owner runs while that thread idles.
+    fn should_invite(&self, threads: usize) -> bool {
+        self.crew.working.load(Ordering::SeqCst) < threads
+            && !self.crew.invited.load(Ordering::Relaxed)
+            && !self.crew.invited.swap(true, Ordering::SeqCst)
     }
 
     /// Claims every input not handed out yet and ends each as cancelled before it started;
@@ -138,8 +213,9 @@ impl<I, O> Chunk<I, O> {
     /// panics is dropped all the same, and the rest still end.
     pub(crate) fn cancel_rest(&self) -> usize {
         let from = self.next.swap(usize::MAX / 2, Ordering::Relaxed);
+        let grabbed = self.grabs.iter().flat_map(Grab::take_all);
         let mut cancelled = 0;
-        for at in from..self.len() {
+        for at in (from..self.len()).chain(grabbed) {
             // SAFETY: claimed above, by this thread alone.
             let input = unsafe { (*self.items[at].input.get()).take() };
             let _ = catch_unwind(AssertUnwindSafe(move || drop(input)));

@@ -12,6 +12,7 @@ mod batches;
 mod cell;
 mod chunk;
 mod error;
+mod grab;
 mod handle;
 mod map_stream;
 mod metrics;

@@ -22,9 +22,11 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
     /// yields the results in input order. Inputs are taken from `inputs` as room appears,
     /// in runs of at least half the bound, each queued as one chunk: one queue entry whose
-    /// inputs the pool's threads take one at a time (each still a job of its own: its own
-    /// run, result, counts and latencies, and a place in the capacity until it starts), so
-    /// that a small job costs little more than its run. When the queue has no room for a
+    /// inputs the pool's threads take one at a time, or a few at a time while jobs are short
+    /// (each still a job of its own: its own run, result, counts and latencies, and a place
+    /// in the capacity until it starts; an input another thread took but has not started
+    /// yet goes to a thread that has nothing left to take), so that a small job costs
+    /// little more than its run. When the queue has no room for a
     /// whole run, its inputs are queued one by one, waiting for room as
     /// [`submit`](Self::submit) does.
     ///

@@ -187,7 +187,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         if len == 0 {
             return;
         }
-        let mut chunk = Chunk::new(inputs, Instant::now());
+        let mut chunk = Chunk::new(inputs, self.workers, Instant::now());
         let mut queue = self.lock();
         if queue.accepting && self.used(&mut queue, true) + len <= self.capacity() {
             chunk.id = queue.next_id;

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::chunk::Chunk;
+use super::chunk::{Chunk, Claim};
 use super::error::JobError;
+use super::grab;
 use super::handle::{Helper, JobStatus};
 use super::metrics::Timing;
 use super::queue::{Core, Entry, Job};
@@ -154,9 +155,12 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         if chunk.join(self.workers) {
             self.invite(&chunk);
         }
+        let thread = self.pool.current_thread_index();
         let mut started = Instant::now();
         let until = started + DRAIN_SLICE;
         let mut timings = Vec::new();
+        // How many inputs to take at once: one, until a job shows how long they run.
+        let mut want = 1;
         loop {
             if self.cancelling.load(Ordering::SeqCst) {
                 // `shutdown(Cancel)`: what was not handed out ends as cancelled.
@@ -164,13 +168,18 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 chunk.leave();
                 break;
             }
-            let Some((at, inputs)) = chunk.claim() else {
+            let Some(Claim { at, input, invite }) = chunk.claim(thread, want, self.workers) else {
                 chunk.leave();
                 break;
             };
+            if invite {
+                self.invite(&chunk);
+            }
             shard.claimed_from_chunk();
-            let (status, result) = self.run_one(inputs, &chunk.cancel);
+            let (status, result) = self.run_one(input, &chunk.cancel);
             let ended = Instant::now();
+            let ran = ended.saturating_duration_since(started).as_nanos();
+            want = grab::size_after(u64::try_from(ran).unwrap_or(u64::MAX));
             shard.count(status);
             chunk.finish(at, result);
             let timing = Timing {
