@@ -17,7 +17,7 @@
 //! fills its grab while another may have left the chunk invites one back.
 //!
 //! Who touches what: input `i`'s value and result slot belong to whoever claimed `i` from
-//! the cursor (a pool thread, or `shutdown(Cancel)`) until it publishes the end with a
+//! the cursor or a grab (a pool thread, or `shutdown(Cancel)`) until it publishes the end with a
 //! release store of the input's flag; after that, only the consumer (one [`Map`](super::Map))
 //! reads the result, once.
 

@@ -53,6 +53,7 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
             bound: bound.max(1),
             in_flight: VecDeque::new(),
             held: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -111,6 +112,9 @@ pub struct Map<'r, I, O, It> {
     in_flight: VecDeque<InFlight<I, O>>,
     /// Jobs in flight (a chunk counts its inputs whose results were not yielded yet).
     held: usize,
+    /// Inputs taken from `inputs` that the queue had no room for yet (queued first at the
+    /// next refill; they count against the bound).
+    pending: Vec<I>,
 }
 
 impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for Map<'_, I, O, It> {
@@ -122,7 +126,10 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
         if self.held <= self.bound / 2 {
             let room = self.bound - self.held;
             let before = self.in_flight.len();
-            (self.runtime.core).push_chunk(&mut self.inputs, room, &mut self.in_flight);
+            let mut inputs = std::mem::take(&mut self.pending)
+                .into_iter()
+                .chain(&mut self.inputs);
+            self.pending = (self.runtime.core).push_chunk(&mut inputs, room, &mut self.in_flight);
             self.held += self
                 .in_flight
                 .range(before..)

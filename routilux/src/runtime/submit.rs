@@ -171,25 +171,31 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
     }
 
     /// Queues up to `n` inputs from `inputs` as one chunk (see `chunk.rs`) if there is room
-    /// for them all now; else as many as there is room for, and the rest one by one,
-    /// waiting for room, as [`push_many`](Self::push_many) does. What was queued is
-    /// appended to `out`.
+    /// for them all now. If there is room for some only, queues those as a chunk and
+    /// returns the others (taken from `inputs`, in order) for the caller to queue next;
+    /// with no room at all, queues them one by one, waiting for room, as
+    /// [`push_many`](Self::push_many) does. What was queued is appended to `out`.
     pub(crate) fn push_chunk(
         self: &Arc<Self>,
         inputs: &mut impl Iterator<Item = I>,
         n: usize,
         out: &mut VecDeque<InFlight<I, O>>,
-    ) {
+    ) -> Vec<I> {
         // The inputs and the chunk are made before taking the lock (user code runs in
         // `next`); the id is set under it.
         let inputs: Vec<I> = inputs.take(n).collect();
         let len = inputs.len();
         if len == 0 {
-            return;
+            return Vec::new();
         }
         let mut chunk = Chunk::new(inputs, self.workers, Instant::now());
         let mut queue = self.lock();
-        if queue.accepting && self.used(&mut queue, true) + len <= self.capacity() {
+        let room = if queue.accepting {
+            self.capacity().saturating_sub(self.used(&mut queue, true))
+        } else {
+            0
+        };
+        if len <= room {
             chunk.id = queue.next_id;
             let chunk = Arc::new(chunk);
             queue.next_id += len as u64;
@@ -199,13 +205,22 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             queue.jobs.push_back(Entry::Chunk(Arc::clone(&chunk)));
             self.queued(queue);
             out.push_back(InFlight::Chunk { chunk, next: 0 });
-            return;
+            return Vec::new();
         }
         drop(queue);
-        let inputs = chunk.into_inputs();
+        let mut inputs = chunk.into_inputs();
+        if room > 0 {
+            // Room for some: those now (this queues at least one of them, or waits for
+            // room), the others later.
+            let rest = inputs.split_off(room);
+            let mut left = self.push_chunk(&mut inputs.into_iter(), room, out);
+            left.extend(rest);
+            return left;
+        }
         let mut handles = VecDeque::with_capacity(len);
         self.push_many(&mut inputs.into_iter(), len, &mut handles);
         out.extend(handles.into_iter().map(InFlight::One));
+        Vec::new()
     }
 
     /// Jobs were just queued (with the queue's lock, released here): publishes the queue's
@@ -246,5 +261,82 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         }
         drop(queue);
         drop(job);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::Runtime;
+
+    /// A gate jobs wait at until it opens (for 20 s at most, so that a bug fails).
+    #[derive(Default)]
+    struct Gate(Mutex<bool>, Condvar);
+
+    impl Gate {
+        fn wait(&self) {
+            let open = self.0.lock().unwrap();
+            drop(
+                self.1
+                    .wait_timeout_while(open, Duration::from_secs(20), |o| !*o),
+            );
+        }
+        fn open(&self) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_all();
+        }
+    }
+
+    #[test]
+    fn a_run_of_inputs_with_room_for_some_queues_those_as_a_chunk_and_gives_the_rest_back() {
+        let gate = Arc::new(Gate::default());
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
+        );
+        let waits = Arc::clone(&gate);
+        let runtime = Runtime::builder()
+            .pool(pool)
+            .capacity(8)
+            .build(move |x: u64, _: crate::RunOptions<'_>| {
+                waits.wait();
+                Ok::<_, crate::FlowError>(x)
+            })
+            .unwrap();
+        // Two jobs run (and wait at the gate), three wait in the queue: room for 5 more.
+        let mut handles: Vec<_> = (100..102).map(|x| runtime.submit(x).unwrap()).collect();
+        while runtime.metrics().running < 2 {
+            std::thread::yield_now();
+        }
+        handles.extend((102..105).map(|x| runtime.submit(x).unwrap()));
+
+        let mut out = VecDeque::new();
+        let rest = runtime.core.push_chunk(&mut (0..20), 20, &mut out);
+        assert_eq!(
+            rest,
+            (5..20).collect::<Vec<u64>>(),
+            "the inputs with no room yet"
+        );
+        let lens: Vec<usize> = out.iter().map(InFlight::len).collect();
+        assert!(
+            matches!(out.front(), Some(InFlight::Chunk { .. })) && lens == [5],
+            "one chunk of the five that fit, not {lens:?} single jobs"
+        );
+        gate.open();
+        for (handle, x) in handles.into_iter().zip(100..) {
+            assert_eq!(handle.wait().unwrap(), x);
+        }
+        if let Some(InFlight::Chunk { chunk, .. }) = out.front() {
+            for at in 0..5 {
+                while !chunk.block(at, Duration::from_secs(20)) {}
+                // SAFETY: this test is the chunk's one consumer, reading each input once.
+                assert_eq!(unsafe { chunk.take(at) }.unwrap().unwrap(), at as u64);
+            }
+        }
     }
 }
