@@ -40,10 +40,7 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.tracked {
             self.work.store(roots.len(), Ordering::SeqCst);
         }
-        #[cfg(not(test))]
-        let watched = !in_pool;
-        #[cfg(test)]
-        let watched = !in_pool && !self.hot.unwatched.load(Ordering::Relaxed);
+        let watched = !in_pool && self.hot.watchable();
         let epoch = lane.open(
             std::ptr::from_ref(self).cast(),
             (help::<E>, unpark::<E>),

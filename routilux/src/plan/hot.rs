@@ -67,6 +67,16 @@ pub(crate) struct HotStep {
 }
 
 impl Hot {
+    /// Whether the heartbeat may watch runs of this plan (always, but for tests that
+    /// switch it off with `unwatched`).
+    #[inline]
+    pub(crate) fn watchable(&self) -> bool {
+        #[cfg(test)]
+        return !self.unwatched.load(std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(test))]
+        true
+    }
+
     #[inline]
     pub(crate) fn reads(&self, step: u32) -> &[u32] {
         let (start, end) = self.steps[step as usize].reads;

@@ -160,7 +160,7 @@ impl<I, O> Chunk<I, O> {
         let grab = thread.and_then(|t| self.grabs.get(t));
         let (at, invite) = match grab.and_then(Grab::take_front) {
             Some(at) => (at, false),
-            None => match self.from_cursor(grab, want) {
+            None => match self.take_from_cursor(grab, want) {
                 Some((at, filled)) => (at, filled && self.should_invite(threads)),
                 None => (self.steal(thread)?, false),
             },
@@ -172,7 +172,7 @@ impl<I, O> Chunk<I, O> {
 
     /// Takes inputs from the cursor: the first for now, the rest into `grab`; whether the
     /// grab was filled.
-    fn from_cursor(&self, grab: Option<&Grab>, want: usize) -> Option<(usize, bool)> {
+    fn take_from_cursor(&self, grab: Option<&Grab>, want: usize) -> Option<(usize, bool)> {
         let want = if grab.is_some() { want.max(1) } else { 1 };
         // No look before the add: on this contended line a read and then a write cost two
         // transfers. (Past the end it only grows, by `want` per failed claim.)
