@@ -68,34 +68,40 @@ fn two_threads() -> Arc<rayon::ThreadPool> {
     )
 }
 
+/// Maps `0..inputs` (with `bound`) on two threads, inputs `a` and `b` meeting (each waits
+/// for the other) among trivial ones, four times: every input gets its result.
+fn meet_in_map(a: u64, b: u64, inputs: u64, bound: usize) {
+    for _ in 0..4 {
+        let results = finishes(move || {
+            let meeting = Arc::new(Meeting::default());
+            let runtime = Runtime::builder()
+                .pool(two_threads())
+                .capacity(1024)
+                .build(move |x: u64, _: RunOptions<'_>| {
+                    if x == a || x == b {
+                        return Ok(u64::from(meeting.meet()));
+                    }
+                    Ok::<_, routilux::FlowError>(x)
+                })
+                .unwrap();
+            runtime
+                .map(0..inputs, bound)
+                .collect::<Result<Vec<u64>, JobError>>()
+                .unwrap()
+        });
+        for (x, got) in (0..inputs).zip(&results) {
+            let want = if x == a || x == b { 1 } else { x };
+            assert_eq!(*got, want, "input {x} (meeting: {a} and {b})");
+        }
+    }
+}
+
 #[test]
 fn two_inputs_of_one_chunk_that_wait_for_each_other_both_run() {
-    // Inputs `a` and `b` meet (each waits for the other) among trivial ones: on two threads
-    // that works only if a second thread joins the chunk while the first waits.
+    // On two threads this works only if a second thread joins the chunk while the first
+    // waits.
     for (a, b) in [(0, 1), (5, 40), (62, 63), (0, 63), (31, 32)] {
-        for _ in 0..4 {
-            let results = finishes(move || {
-                let meeting = Arc::new(Meeting::default());
-                let runtime = Runtime::builder()
-                    .pool(two_threads())
-                    .capacity(1024)
-                    .build(move |x: u64, _: RunOptions<'_>| {
-                        if x == a || x == b {
-                            return Ok(u64::from(meeting.meet()));
-                        }
-                        Ok::<_, routilux::FlowError>(x)
-                    })
-                    .unwrap();
-                runtime
-                    .map(0..64, 64)
-                    .collect::<Result<Vec<u64>, JobError>>()
-                    .unwrap()
-            });
-            for (x, got) in (0..64).zip(&results) {
-                let want = if x == a || x == b { 1 } else { x };
-                assert_eq!(*got, want, "input {x} (meeting: {a} and {b})");
-            }
-        }
+        meet_in_map(a, b, 64, 64);
     }
 }
 
@@ -105,29 +111,7 @@ fn an_input_waiting_behind_one_that_blocks_in_the_same_grab_still_runs() {
     // chunk, `a` waits for `b`, a few inputs after it: when both fall in one thread's grab,
     // `b` runs only if the other thread takes it from there.
     for (a, b) in [(100, 101), (200, 203), (250, 255), (301, 300), (470, 477)] {
-        for _ in 0..4 {
-            let results = finishes(move || {
-                let meeting = Arc::new(Meeting::default());
-                let runtime = Runtime::builder()
-                    .pool(two_threads())
-                    .capacity(1024)
-                    .build(move |x: u64, _: RunOptions<'_>| {
-                        if x == a || x == b {
-                            return Ok(u64::from(meeting.meet()));
-                        }
-                        Ok::<_, routilux::FlowError>(x)
-                    })
-                    .unwrap();
-                runtime
-                    .map(0..512, 1024)
-                    .collect::<Result<Vec<u64>, JobError>>()
-                    .unwrap()
-            });
-            for (x, got) in (0..512).zip(&results) {
-                let want = if x == a || x == b { 1 } else { x };
-                assert_eq!(*got, want, "input {x} (meeting: {a} and {b})");
-            }
-        }
+        meet_in_map(a, b, 512, 1024);
     }
 }
 
