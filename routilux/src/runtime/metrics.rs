@@ -25,7 +25,7 @@ pub(crate) struct Timing {
 pub(crate) struct Latencies {
     /// Submission to start, start to end, submission to end.
     sums: [Sum; 3],
-    recent: VecDeque<(Timing, bool)>,
+    recent: VecDeque<Timing>,
 }
 
 /// Counts, total, min and max of one latency, in nanoseconds (cheap to add to: one is
@@ -88,11 +88,11 @@ impl Latencies {
         if self.recent.len() == LATENCY_SAMPLES {
             self.recent.pop_front();
         }
-        self.recent.push_back((timing, failed));
+        self.recent.push_back(timing);
     }
 
     /// Adds this thread's counts to `sums` and its recent timings to `recent`.
-    pub(crate) fn report(&self, sums: &mut [Sum; 3], recent: &mut Vec<(Timing, bool)>) {
+    pub(crate) fn report(&self, sums: &mut [Sum; 3], recent: &mut Vec<Timing>) {
         for (sum, own) in sums.iter_mut().zip(&self.sums) {
             sum.add(own);
         }
@@ -102,15 +102,15 @@ impl Latencies {
     /// The runtime's statistics (start, run, total) from the threads' counts (`sums`, see
     /// [`report`](Self::report)) and their recent timings: the percentiles cover the
     /// [`LATENCY_SAMPLES`] jobs that ended last, whichever thread ran them.
-    pub(crate) fn merge(sums: &[Sum; 3], mut recent: Vec<(Timing, bool)>) -> [StepStats; 3] {
+    pub(crate) fn merge(sums: &[Sum; 3], mut recent: Vec<Timing>) -> [StepStats; 3] {
         if recent.len() > LATENCY_SAMPLES {
             let older = recent.len() - LATENCY_SAMPLES;
-            recent.select_nth_unstable_by_key(older, |(timing, _)| timing.ended);
+            recent.select_nth_unstable_by_key(older, |timing| timing.ended);
             recent.drain(..older);
         }
-        recent.sort_unstable_by_key(|(timing, _)| timing.ended);
+        recent.sort_unstable_by_key(|timing| timing.ended);
         let mut stats = sums.each_ref().map(Sum::stats);
-        for (timing, _) in recent {
+        for timing in recent {
             let [start, run] = timing.nanos().map(Duration::from_nanos);
             for (stats, took) in stats.iter_mut().zip([start, run, start + run]) {
                 stats.push_recent(took);
@@ -140,7 +140,7 @@ impl Timing {
 /// it leaves `running` (and the latencies) just after.
 ///
 /// Latencies are [`StepStats`] (as a [`Tracker`](crate::Tracker) keeps for steps): counts,
-/// min, max and mean over every job that ran, percentiles over the most recent 1,000.
+/// min, max and mean over every job that ran, percentiles over the 1,000 that ended last.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     /// Jobs waiting in the queue.

@@ -51,7 +51,7 @@ struct ShardState<I, O> {
     batch: VecDeque<Entry<I, O>>,
     /// The running jobs' ids and cancel tokens (for `shutdown(Cancel)`).
     running: Vec<(u64, TokenRef)>,
-    /// Latencies not yet handed over, and whether each job failed.
+    /// The latencies of the jobs this thread ran (merged with the others' by `metrics`).
     latencies: Latencies,
 }
 
@@ -270,7 +270,7 @@ impl<I, O> Shard<I, O> {
         &self,
         counts: &mut [u64; 4],
         sums: &mut [Sum; 3],
-        recent: &mut Vec<(Timing, bool)>,
+        recent: &mut Vec<Timing>,
     ) {
         counts[1] += self.completed.load(Ordering::Relaxed);
         counts[2] += self.failed.load(Ordering::Relaxed);

@@ -26,9 +26,9 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// (each still a job of its own: its own run, result, counts and latencies, and a place
     /// in the capacity until it starts; an input another thread took but has not started
     /// yet goes to a thread that has nothing left to take), so that a small job costs
-    /// little more than its run. When the queue has no room for a
-    /// whole run, its inputs are queued one by one, waiting for room as
-    /// [`submit`](Self::submit) does.
+    /// little more than its run. When the queue has room for part of a run only, that part
+    /// is queued as a chunk and the rest at the next refill; with no room at all, the
+    /// inputs are queued one by one, waiting for room as [`submit`](Self::submit) does.
     ///
     /// Jobs that ended count against the bound until their results are yielded: while a
     /// slow job at the head of the stream runs, the other threads stop once they are
