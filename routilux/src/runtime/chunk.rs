@@ -200,11 +200,18 @@ impl<I, O> Chunk<I, O> {
 
     /// After a thread filled its grab: whether it should invite another thread (fewer than
     /// `threads` work on the chunk and no invitation waits). A thread that found nothing
-    /// to take just before the grab was filled may have left the chunk; without this, the
-    /// grab's inputs could wait behind the one its owner runs while that thread idles.
+    /// to take just before the grab was filled may be leaving the chunk; without this, the
+    /// grab's inputs could wait behind the one its owner runs while that thread idles. The
+    /// fence pairs with the one in [`leave`](Self::leave): either this sees that thread
+    /// gone, or that thread sees the grab.
     fn should_invite(&self, threads: usize) -> bool {
-        self.crew.working.load(Ordering::SeqCst) < threads
-            && !self.crew.invited.load(Ordering::Relaxed)
+        fence(Ordering::SeqCst);
+        self.crew.working.load(Ordering::Relaxed) < threads && self.take_invitation()
+    }
+
+    /// Marks an invitation as waiting; whether none was (then the caller queues one).
+    fn take_invitation(&self) -> bool {
+        !self.crew.invited.load(Ordering::Relaxed)
             && !self.crew.invited.swap(true, Ordering::SeqCst)
     }
 
@@ -300,20 +307,16 @@ impl<I, O> Chunk<I, O> {
     pub(crate) fn join(&self, threads: usize) -> bool {
         self.crew.invited.store(false, Ordering::SeqCst);
         let working = self.crew.working.fetch_add(1, Ordering::SeqCst) + 1;
-        working < threads
-            && self.unclaimed() >= 2
-            && !self.crew.invited.swap(true, Ordering::SeqCst)
+        working < threads && self.unclaimed() >= 2 && self.take_invitation()
     }
 
-    /// A thread stops working on the chunk with inputs left (its time slice is spent):
-    /// whether it must queue an invitation so that someone goes on with them.
-    pub(crate) fn leave_early(&self) -> bool {
+    /// A thread stops working on the chunk (it found nothing left to take, or its time
+    /// slice is spent): whether it must queue an invitation so that someone goes on with
+    /// the inputs left (in the cursor, or in a grab filled as it left: see
+    /// [`should_invite`](Self::should_invite)).
+    pub(crate) fn leave(&self) -> bool {
         self.crew.working.fetch_sub(1, Ordering::SeqCst);
-        self.unclaimed() > 0 && !self.crew.invited.swap(true, Ordering::SeqCst)
-    }
-
-    /// A thread stops working on the chunk: every input is claimed.
-    pub(crate) fn leave(&self) {
-        self.crew.working.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.unclaimed() > 0 && self.take_invitation()
     }
 }

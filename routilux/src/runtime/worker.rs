@@ -148,9 +148,10 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         ended
     }
 
-    /// Works on a chunk: runs its inputs one at a time, claimed from its cursor, until every
-    /// input is claimed or this thread's slice ([`DRAIN_SLICE`]) is spent (then an
-    /// invitation goes to the queue for the rest). Returns when the last run ended.
+    /// Works on a chunk: runs its inputs one after the other, claimed from its cursor, this
+    /// thread's grab or another's, until none is left to claim or this thread's slice
+    /// ([`DRAIN_SLICE`]) is spent (then, with inputs left, an invitation goes to the queue
+    /// for them). Returns when the last run ended.
     fn run_chunk(self: &Arc<Self>, chunk: Arc<Chunk<I, O>>, shard: &Shard<I, O>) -> Instant {
         if chunk.join(self.workers) {
             self.invite(&chunk);
@@ -165,11 +166,9 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             if self.cancelling.load(Ordering::SeqCst) {
                 // `shutdown(Cancel)`: what was not handed out ends as cancelled.
                 self.cancel_entry(Entry::Chunk(Arc::clone(&chunk)));
-                chunk.leave();
                 break;
             }
             let Some(Claim { at, input, invite }) = chunk.claim(thread, want, self.workers) else {
-                chunk.leave();
                 break;
             };
             if invite {
@@ -190,11 +189,13 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
             timings.push((timing, status != JobStatus::Done));
             started = ended;
             if ended >= until {
-                if chunk.leave_early() {
-                    self.invite(&chunk);
-                }
                 break;
             }
+        }
+        // Inputs left (the slice is spent, or a grab was filled as this thread found none):
+        // someone must go on with them.
+        if chunk.leave() {
+            self.invite(&chunk);
         }
         shard.ended(chunk.id, timings);
         // The last reference when the consumer is gone: its results are dropped here.
