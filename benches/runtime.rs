@@ -18,6 +18,11 @@ use routilux::{RunOptions, Runtime, flow, routine};
 
 const JOBS: u64 = 100_000;
 
+/// A job with no flow (one multiply): what is left is the runtime's own cost per job.
+fn plain(x: u64, _: RunOptions<'_>) -> Result<u64, routilux::FlowError> {
+    Ok(black_box(x).wrapping_mul(3))
+}
+
 fn threads() -> usize {
     std::env::var("ROUTILUX_THREADS")
         .ok()
@@ -152,6 +157,44 @@ fn throughput(c: &mut Criterion) {
         b.iter(|| submit_all(&rt, 0..JOBS, 1024));
     });
     group.finish();
+
+    // The same without a flow (each job one multiply): the runtime's own cost per job,
+    // apart from what a dataflow run costs in a pool (its helpers' spawns and wake-ups).
+    let plain_rt = Runtime::builder()
+        .pool(Arc::clone(&pool))
+        .capacity(1024)
+        .build(plain)
+        .expect("a runtime");
+    let mut plain_group = c.benchmark_group(format!("jobs_100k_plain_t{}", threads()));
+    plain_group.throughput(Throughput::Elements(JOBS));
+    plain_group.bench_function("rayon-par_iter", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                (0..JOBS)
+                    .into_par_iter()
+                    .map(|x| plain(x, RunOptions::new()).expect("runs"))
+                    .reduce(|| 0, u64::wrapping_add)
+            })
+        });
+    });
+    plain_group.bench_function("runtime-map", |b| {
+        b.iter(|| {
+            (plain_rt.map(0..JOBS, 1024))
+                .map(|r| r.expect("runs"))
+                .fold(0, u64::wrapping_add)
+        });
+    });
+    plain_group.bench_function("runtime-map_unordered", |b| {
+        b.iter(|| {
+            (plain_rt.map_unordered(0..JOBS, 1024))
+                .map(|(_, r)| r.expect("runs"))
+                .fold(0, u64::wrapping_add)
+        });
+    });
+    plain_group.bench_function("runtime-submit-window", |b| {
+        b.iter(|| submit_all(&plain_rt, 0..JOBS, 1024));
+    });
+    plain_group.finish();
 
     let mut group = c.benchmark_group(format!("jobs_100k_submitters_t{}", threads()));
     group.throughput(Throughput::Elements(JOBS));

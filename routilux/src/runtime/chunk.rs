@@ -141,6 +141,12 @@ impl<I, O> Chunk<I, O> {
             .collect()
     }
 
+    /// How many inputs were handed out so far (taken from the cursor: running, ended, or
+    /// in a thread's grab); none past them has started. A hint: read without ordering.
+    pub(crate) fn handed_out(&self) -> usize {
+        self.next.load(Ordering::Relaxed).min(self.len())
+    }
+
     /// How many inputs have not started yet (a hint, unless nobody claims): the cursor's
     /// and the grabs'.
     pub(crate) fn unclaimed(&self) -> usize {

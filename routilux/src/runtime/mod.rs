@@ -22,6 +22,7 @@ mod shutdown;
 mod state;
 mod stream;
 mod submit;
+mod unordered;
 mod worker;
 
 use std::any::Any;
@@ -39,7 +40,8 @@ pub use error::{BuildRuntimeError, JobError, ShutdownError, SubmitError};
 pub use handle::{JobHandle, JobId, JobStatus};
 pub use map_stream::{MapStream, MapStreamUnordered};
 pub use metrics::Metrics;
-pub use stream::{Map, MapUnordered};
+pub use stream::Map;
+pub use unordered::MapUnordered;
 
 use crate::error::FlowError;
 use crate::options::RunOptions;
