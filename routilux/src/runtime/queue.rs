@@ -105,6 +105,9 @@ pub(crate) struct Core<I, O> {
     /// Drain tasks watching the queue for a job (at most `Core::max_lingering`): a job
     /// pushed while one watches needs no new drain task.
     pub(crate) lingering: Padded<AtomicUsize>,
+    /// Whether an idle drain task is looking for work under the queue's lock (one at a
+    /// time: see `Core::search`).
+    pub(crate) searching: Padded<AtomicBool>,
     /// One per pool thread: the jobs it runs and what they counted.
     pub(crate) shards: Box<[Shard<I, O>]>,
     /// Signalled when a job leaves the queue or the runtime stops accepting.
@@ -153,6 +156,7 @@ impl<I, O> Core<I, O> {
             })),
             len: Padded(AtomicUsize::new(0)),
             lingering: Padded(AtomicUsize::new(0)),
+            searching: Padded(AtomicBool::new(false)),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             room: Condvar::new(),
             idle: Condvar::new(),

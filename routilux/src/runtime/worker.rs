@@ -59,7 +59,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
                 }
                 continue;
             }
-            if self.may_have_work(shard) && self.fill(&mut self.lock(), shard, BATCH) {
+            if self.may_have_work(shard) && self.search(shard) {
                 continue;
             }
             if self.linger() {
@@ -74,6 +74,20 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         }
     }
 
+    /// Looks for work under the queue's lock (as [`fill`](Core::fill)), unless another idle
+    /// thread does already; whether it found any. With many threads, every idle one jumping
+    /// at the lock when a job comes made the lock's holders queue up (and sleep) behind each
+    /// other, the submitter among them; now one looks while the others watch (see
+    /// [`linger`](Self::linger)), and a thread that finds a job lets the next one look.
+    fn search(&self, shard: &Shard<I, O>) -> bool {
+        if self.searching.load(Ordering::Relaxed) || self.searching.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        let found = self.fill(&mut self.lock(), shard, BATCH);
+        self.searching.store(false, Ordering::Release);
+        found
+    }
+
     /// Watches the queue's length for [`LINGER`]; whether a job came. At most
     /// [`max_lingering`](Self::max_lingering) tasks watch at once (the others end at once):
     /// more would only contend for the queue's lock when a job comes.
@@ -85,7 +99,8 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         let since = Instant::now();
         let came = 'watch: loop {
             for _ in 0..64 {
-                if self.len.load(Ordering::Relaxed) > 0 {
+                // A job nobody looks for yet (see `search`).
+                if self.len.load(Ordering::Relaxed) > 0 && !self.searching.load(Ordering::Relaxed) {
                     break 'watch true;
                 }
                 std::hint::spin_loop();
@@ -278,5 +293,37 @@ fn message(panic: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::runtime::Runtime;
+    use crate::{FlowError, RunOptions};
+
+    #[test]
+    fn jobs_still_run_while_a_search_for_work_never_ends() {
+        let runtime = Runtime::builder()
+            .threads(2)
+            .build(|x: u64, _: RunOptions<'_>| Ok::<_, FlowError>(x + 1))
+            .unwrap();
+        // As if an idle thread had gone to look for work and never come back: the others
+        // watch for a while, then look themselves.
+        runtime.core.searching.store(true, Ordering::SeqCst);
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let results: Vec<u64> = (0..100)
+                .map(|x| runtime.submit(x).unwrap().wait().unwrap())
+                .collect();
+            let _ = done.send(results);
+        });
+        let results = finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every job ran (none waited for the search to end)");
+        assert!(results.iter().copied().eq(1..=100));
     }
 }
