@@ -75,9 +75,9 @@ fn with_one_slow_input(slow: u64) -> Vec<usize> {
 
 #[test]
 fn a_slow_input_holds_up_only_its_own_result_wherever_it_sits() {
-    // The first input, the last of the first run (half the bound), one in the second run,
-    // and the very last.
-    for slow in [0, 31, 40, 199] {
+    // The first input, one in the middle and the last of the first run (the whole bound:
+    // nothing is in flight yet), one in a later run, and the very last.
+    for slow in [0, 31, 63, 100, 199] {
         let order = with_one_slow_input(slow);
         assert_eq!(order.len(), 200, "every input yields once");
         assert_eq!(

@@ -1,8 +1,8 @@
 //! [`Chunk`]: a run of a stream's inputs queued as one entry, so that a stream's jobs cost
 //! one queue entry, one allocation and one cancel token per run instead of per input.
 //!
-//! [`Runtime::map`](super::Runtime::map) queues its inputs in runs (half its bound at a
-//! time). Each input of a chunk is still a job of its own: it runs alone (its own run of
+//! [`Runtime::map`](super::Runtime::map) queues its inputs in runs (a quarter of its bound or
+//! more at a time). Each input of a chunk is still a job of its own: it runs alone (its own run of
 //! the flow, its own result, counted as completed, failed or cancelled, with its own
 //! latencies) and takes a place in the runtime's capacity until it starts. What the inputs
 //! share is the bookkeeping: the chunk is made once by the consumer, its inputs are handed

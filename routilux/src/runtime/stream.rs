@@ -19,7 +19,7 @@ pub(super) const BURST_WAIT: Duration = Duration::from_millis(1);
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
     /// yields the results in input order. Inputs are taken from `inputs` as room appears,
-    /// in runs of at least half the bound, each queued as one chunk: one queue entry whose
+    /// in runs of at least a quarter of the bound, each queued as one chunk: one queue entry whose
     /// inputs the pool's threads take one at a time, or a few at a time while jobs are short
     /// (each still a job of its own: its own run, result, counts and latencies, and a place
     /// in the capacity until it starts; an input another thread took but has not started
@@ -73,9 +73,9 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
     type Item = Result<O, JobError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Refill in runs of half the bound, each queued as one chunk (one queue entry, one
+        // Refill in runs of a quarter of the bound or more, each queued as one chunk (one queue entry, one
         // allocation; still at most `bound` in flight).
-        if self.held <= self.bound / 2 {
+        if refill_due(self.held, self.bound) {
             let room = self.bound - self.held;
             self.held += refill(
                 &self.runtime.core,
@@ -131,6 +131,18 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
     }
 }
 
+/// Whether a stream with `held` of its `bound` jobs in flight takes more inputs: once a
+/// quarter of the bound is free (so that the pool's threads do not run dry while the
+/// consumer wakes and yields a burst).
+pub(super) fn refill_due(held: usize, bound: usize) -> bool {
+    held <= bound - bound / 4
+}
+
+/// How many of the `held` jobs in flight the consumer lets end before it wakes for them.
+pub(super) fn burst(held: usize) -> usize {
+    held / 4
+}
+
 /// Queues up to `room` inputs, `pending` first (inputs taken earlier that had no room
 /// yet), then from `inputs`, in runs queued as chunks (see `Core::push_chunk`), appending
 /// them to `out`; what has no room yet goes back to `pending`. Returns how many inputs
@@ -148,12 +160,12 @@ pub(super) fn refill<I: Send + 'static, O: Send + 'static>(
     out.range(before..).map(InFlight::len).sum()
 }
 
-/// Jobs start in order: sleeps until the job half-way down the jobs in flight (`held` of
-/// them) ends, so as to wake once per burst of results rather than once per result; for a
+/// Jobs start in order: sleeps until the job a quarter of the way down the jobs in flight
+/// (`held` of them) ends, so as to wake once per burst of results rather than once per result; for a
 /// millisecond at most (that job might wait for something the consumer does after an
 /// earlier result).
 fn sleep_for_a_burst<I, O>(in_flight: &VecDeque<InFlight<I, O>>, held: usize) {
-    let mut skip = held / 2;
+    let mut skip = burst(held);
     for jobs in in_flight {
         let n = jobs.len();
         if skip >= n {

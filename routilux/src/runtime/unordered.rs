@@ -1,7 +1,8 @@
 //! [`MapUnordered`]: a stream's results as its jobs end, with each input's position.
 //!
-//! Inputs are queued as [`map`](super::Map) queues them: in runs of at least half the bound,
-//! each one chunk (one queue entry whose inputs the pool's threads share; see `chunk.rs`).
+//! Inputs are queued as [`map`](super::Map) queues them: in runs of at least a quarter of
+//! the bound, each one chunk (one queue entry whose inputs the pool's threads share; see
+//! `chunk.rs`).
 //! The consumer finds the inputs that ended by scanning each chunk: up to the chunk's
 //! cursor (inputs past it were not handed out, so none of them ended), yielding those that
 //! ended and noting those that had not (running, or waiting in a thread's grab), which it
@@ -11,7 +12,7 @@
 
 use super::chunk::Chunk;
 use super::handle::Helper;
-use super::stream::{BURST_WAIT, refill};
+use super::stream::{BURST_WAIT, burst, refill, refill_due};
 use super::submit::InFlight;
 use super::{JobError, JobHandle, Runtime};
 use std::collections::VecDeque;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// As [`map`](Self::map), but yields each result once its job ended, with the input's
     /// position in the stream, so that a slow input holds up only its own result. Inputs
-    /// are queued as `map` queues them (runs of at least half the bound, as chunks); the
+    /// are queued as `map` queues them (runs of at least a quarter of the bound, as chunks); the
     /// consumer wakes once per burst of results, not once per result.
     ///
     /// ```
@@ -171,7 +172,7 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
     type Item = (usize, Result<O, JobError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.held <= self.bound / 2 {
+        if refill_due(self.held, self.bound) {
             let room = self.bound - self.held;
             self.held += refill(
                 &self.runtime.core,
@@ -207,14 +208,14 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
                 self.held -= 1;
                 return Some(item);
             }
-            // Nothing ended: wait for a burst (half the jobs in flight).
+            // Nothing ended: wait for a burst (a quarter of the jobs in flight).
             if on_pool && Arc::clone(&self.runtime.core).help_one() {
                 // Waiting here could hold the thread that would run them: helped instead.
                 continue;
             }
             // Jobs not looked at yet first: an input passed while it ran may be a slow one,
             // and the others' results (and the room they make) should not wait for it.
-            let ahead = if on_pool { 0 } else { self.held / 2 };
+            let ahead = if on_pool { 0 } else { burst(self.held) };
             let sleep = (self
                 .in_flight
                 .iter()
