@@ -7,13 +7,9 @@ mod runtime_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
-use std::time::Duration;
 
 use routilux::{JobError, RunOptions, Runtime, Shutdown, SubmitError, flow, routine};
-use runtime_support::finishes;
-
-/// Long enough that only a regression waits this long.
-const GENEROUS: Duration = Duration::from_secs(20);
+use runtime_support::{GENEROUS, Gate, finishes};
 
 /// A meeting point for two runs: each arrives and waits for the other.
 #[derive(Default)]
@@ -33,29 +29,6 @@ impl Meeting {
             .wait_timeout_while(arrived, GENEROUS, |n| *n < 2)
             .unwrap();
         *arrived >= 2
-    }
-}
-
-/// A gate that runs wait at until it opens.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) -> bool {
-        let open = self.open.lock().unwrap();
-        let (open, _) = self
-            .opened
-            .wait_timeout_while(open, GENEROUS, |open| !*open)
-            .unwrap();
-        *open
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
     }
 }
 

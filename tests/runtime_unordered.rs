@@ -4,37 +4,10 @@
 
 mod runtime_support;
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use routilux::{FlowError, RunOptions, Runtime};
-use runtime_support::finishes;
-
-/// Long enough that only a regression waits this long.
-const GENEROUS: Duration = Duration::from_secs(20);
-
-/// A gate that a job waits at until the consumer opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) -> bool {
-        let open = self.open.lock().unwrap();
-        let (open, _) = self
-            .opened
-            .wait_timeout_while(open, GENEROUS, |open| !*open)
-            .unwrap();
-        *open
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
+use runtime_support::{Gate, finishes};
 
 fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
     Arc::new(

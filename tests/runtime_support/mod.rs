@@ -1,13 +1,13 @@
-//! What the runtime's test files share: a guard against deadlocks, and drop counters for
-//! live values.
+//! What the runtime's test files share: a guard against deadlocks, a gate for jobs to wait
+//! at, and drop counters for live values.
 
 // Each test file uses part of it.
 #![allow(dead_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Runs `f` on another thread; fails (rather than hanging) if it deadlocks.
@@ -20,6 +20,33 @@ pub fn finishes<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R 
         Ok(Ok(value)) => value,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => panic!("deadlocked: did not finish within 300 s"),
+    }
+}
+
+/// Long enough that only a regression waits this long.
+pub const GENEROUS: Duration = Duration::from_secs(20);
+
+/// A gate that jobs wait at until it opens.
+#[derive(Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    /// Waits until the gate opens ([`GENEROUS`] at most); whether it did.
+    pub fn wait(&self) -> bool {
+        let open = self.open.lock().unwrap();
+        let (open, _) = self
+            .opened
+            .wait_timeout_while(open, GENEROUS, |open| !*open)
+            .unwrap();
+        *open
+    }
+
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
     }
 }
 

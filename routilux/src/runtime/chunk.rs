@@ -1,13 +1,14 @@
 //! [`Chunk`]: a run of a stream's inputs queued as one entry, so that a stream's jobs cost
 //! one queue entry, one allocation and one cancel token per run instead of per input.
 //!
-//! [`Runtime::map`](super::Runtime::map) queues its inputs in runs (a quarter of its bound or
-//! more at a time). Each input of a chunk is still a job of its own: it runs alone (its own run of
-//! the flow, its own result, counted as completed, failed or cancelled, with its own
-//! latencies) and takes a place in the runtime's capacity until it starts. What the inputs
-//! share is the bookkeeping: the chunk is made once by the consumer, its inputs are handed
-//! out one at a time from a shared cursor, and each result is published in the chunk for
-//! the consumer, who reads them in order.
+//! [`Runtime::map`](super::Runtime::map) and [`map_unordered`](super::Runtime::map_unordered)
+//! queue their inputs in runs (a quarter of the bound or more at a time). Each input of a
+//! chunk is still a job of its own: it runs alone (its own run of the flow, its own result,
+//! counted as completed, failed or cancelled, with its own latencies) and takes a place in
+//! the runtime's capacity until it starts. What the inputs share is the bookkeeping: the
+//! chunk is made once by the consumer, its inputs are handed out one at a time from a
+//! shared cursor, and each result is published in the chunk for the consumer, who reads
+//! them in order (`map`) or as they end (`map_unordered`).
 //!
 //! No input waits behind another while a pool thread idles: the first thread that works on
 //! a chunk with inputs left puts an invitation (another entry of the same chunk) at the
@@ -17,9 +18,9 @@
 //! fills its grab while another may have left the chunk invites one back.
 //!
 //! Who touches what: input `i`'s value and result slot belong to whoever claimed `i` from
-//! the cursor or a grab (a pool thread, or `shutdown(Cancel)`) until it publishes the end with a
-//! release store of the input's flag; after that, only the consumer (one [`Map`](super::Map))
-//! reads the result, once.
+//! the cursor or a grab (a pool thread, or `shutdown(Cancel)`) until it publishes the end
+//! with a release store of the input's flag; after that, only the consumer (one
+//! [`Map`](super::Map) or [`MapUnordered`](super::MapUnordered)) reads the result, once.
 
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -19,14 +19,15 @@ pub(super) const BURST_WAIT: Duration = Duration::from_millis(1);
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// Runs the flow on every input, at most `bound` jobs at a time (0 counts as 1), and
     /// yields the results in input order. Inputs are taken from `inputs` as room appears,
-    /// in runs of at least a quarter of the bound, each queued as one chunk: one queue entry whose
-    /// inputs the pool's threads take one at a time, or a few at a time while jobs are short
-    /// (each still a job of its own: its own run, result, counts and latencies, and a place
-    /// in the capacity until it starts; an input another thread took but has not started
-    /// yet goes to a thread that has nothing left to take), so that a small job costs
-    /// little more than its run. When the queue has room for part of a run only, that part
-    /// is queued as a chunk and the rest at the next refill; with no room at all, the
-    /// inputs are queued one by one, waiting for room as [`submit`](Self::submit) does.
+    /// in runs of at least a quarter of the bound, each queued as one chunk: one queue
+    /// entry whose inputs the pool's threads take one at a time, or a few at a time while
+    /// jobs are short (each still a job of its own: its own run, result, counts and
+    /// latencies, and a place in the capacity until it starts; an input another thread
+    /// took but has not started yet goes to a thread that has nothing left to take), so
+    /// that a small job costs little more than its run. When the queue has room for part
+    /// of a run only, that part is queued as a chunk and the rest at the next refill; with
+    /// no room at all, the inputs are queued one by one, waiting for room as
+    /// [`submit`](Self::submit) does.
     ///
     /// Jobs that ended count against the bound until their results are yielded: while a
     /// slow job at the head of the stream runs, the other threads stop once they are
@@ -47,11 +48,8 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     {
         Map {
             runtime: self,
-            inputs: inputs.into_iter(),
-            bound: bound.max(1),
+            feed: Feed::new(inputs.into_iter(), bound),
             in_flight: VecDeque::new(),
-            held: 0,
-            pending: Vec::new(),
         }
     }
 }
@@ -59,32 +57,66 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
 /// The iterator of [`Runtime::map`] and [`Runtime::map_batched`]: results in input order.
 pub struct Map<'r, I, O, It> {
     runtime: &'r Runtime<I, O>,
+    feed: Feed<I, It>,
+    in_flight: VecDeque<InFlight<I, O>>,
+}
+
+/// Where a stream takes its inputs from, and how many of its jobs are in flight.
+pub(super) struct Feed<I, It> {
     inputs: It,
     bound: usize,
-    in_flight: VecDeque<InFlight<I, O>>,
-    /// Jobs in flight (a chunk counts its inputs whose results were not yielded yet).
-    held: usize,
+    /// Jobs in flight whose results were not yielded yet (a chunk counts its inputs).
+    pub(super) held: usize,
     /// Inputs taken from `inputs` that the queue had no room for yet (queued first at the
-    /// next refill; they count against the bound).
+    /// next refill).
     pending: Vec<I>,
+}
+
+impl<I: Send + 'static, It: Iterator<Item = I>> Feed<I, It> {
+    /// A feed of at most `bound` jobs in flight (0 counts as 1).
+    pub(super) fn new(inputs: It, bound: usize) -> Self {
+        Feed {
+            inputs,
+            bound: bound.max(1),
+            held: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Once a quarter of the bound is free (so that the pool's threads do not run dry
+    /// while the consumer wakes and yields a burst), queues as many inputs as the bound
+    /// has room for, `pending` first, in runs queued as chunks (see `Core::push_chunk`),
+    /// appending them to `out`; what the queue has no room for yet waits in `pending`.
+    pub(super) fn top_up<O: Send + 'static>(
+        &mut self,
+        core: &Arc<Core<I, O>>,
+        out: &mut VecDeque<InFlight<I, O>>,
+    ) {
+        if self.held > self.bound - self.bound / 4 {
+            return;
+        }
+        let room = self.bound - self.held;
+        let before = out.len();
+        let mut inputs = std::mem::take(&mut self.pending)
+            .into_iter()
+            .chain(&mut self.inputs);
+        self.pending = core.push_chunk(&mut inputs, room, out);
+        self.held += out.range(before..).map(InFlight::len).sum::<usize>();
+    }
+
+    /// How many of the jobs in flight the consumer lets end before it wakes for them.
+    pub(super) fn burst(&self) -> usize {
+        self.held / 4
+    }
 }
 
 impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for Map<'_, I, O, It> {
     type Item = Result<O, JobError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Refill in runs of a quarter of the bound or more, each queued as one chunk (one queue entry, one
-        // allocation; still at most `bound` in flight).
-        if refill_due(self.held, self.bound) {
-            let room = self.bound - self.held;
-            self.held += refill(
-                &self.runtime.core,
-                &mut self.pending,
-                &mut self.inputs,
-                room,
-                &mut self.in_flight,
-            );
-        }
+        // Refill in runs of a quarter of the bound or more, each queued as one chunk (one
+        // queue entry, one allocation; still at most `bound` in flight).
+        self.feed.top_up(&self.runtime.core, &mut self.in_flight);
         let on_pool = self.runtime.core.on_pool();
         if let Some(InFlight::Chunk { chunk, next }) = self.in_flight.front()
             && !chunk.has_ended(*next)
@@ -97,7 +129,7 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
                     }
                 }
             } else {
-                sleep_for_a_burst(&self.in_flight, self.held);
+                sleep_for_a_burst(&self.in_flight, self.feed.burst());
                 while !chunk.block(*next, Duration::from_secs(1)) {}
             }
         }
@@ -118,7 +150,7 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
                     && !handle.is_finished()
                     && !on_pool
                 {
-                    sleep_for_a_burst(&self.in_flight, self.held);
+                    sleep_for_a_burst(&self.in_flight, self.feed.burst());
                 }
                 match self.in_flight.pop_front() {
                     Some(InFlight::One(job)) => job.and_then(JobHandle::wait),
@@ -126,46 +158,16 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator for 
                 }
             }
         };
-        self.held -= 1;
+        self.feed.held -= 1;
         Some(result)
     }
 }
 
-/// Whether a stream with `held` of its `bound` jobs in flight takes more inputs: once a
-/// quarter of the bound is free (so that the pool's threads do not run dry while the
-/// consumer wakes and yields a burst).
-pub(super) fn refill_due(held: usize, bound: usize) -> bool {
-    held <= bound - bound / 4
-}
-
-/// How many of the `held` jobs in flight the consumer lets end before it wakes for them.
-pub(super) fn burst(held: usize) -> usize {
-    held / 4
-}
-
-/// Queues up to `room` inputs, `pending` first (inputs taken earlier that had no room
-/// yet), then from `inputs`, in runs queued as chunks (see `Core::push_chunk`), appending
-/// them to `out`; what has no room yet goes back to `pending`. Returns how many inputs
-/// were queued.
-pub(super) fn refill<I: Send + 'static, O: Send + 'static>(
-    core: &Arc<Core<I, O>>,
-    pending: &mut Vec<I>,
-    inputs: &mut impl Iterator<Item = I>,
-    room: usize,
-    out: &mut VecDeque<InFlight<I, O>>,
-) -> usize {
-    let before = out.len();
-    let mut inputs = std::mem::take(pending).into_iter().chain(inputs);
-    *pending = core.push_chunk(&mut inputs, room, out);
-    out.range(before..).map(InFlight::len).sum()
-}
-
-/// Jobs start in order: sleeps until the job a quarter of the way down the jobs in flight
-/// (`held` of them) ends, so as to wake once per burst of results rather than once per result; for a
-/// millisecond at most (that job might wait for something the consumer does after an
-/// earlier result).
-fn sleep_for_a_burst<I, O>(in_flight: &VecDeque<InFlight<I, O>>, held: usize) {
-    let mut skip = burst(held);
+/// Jobs start in order: sleeps until the job `skip` places down the jobs in flight ends
+/// (see [`Feed::burst`]), so as to wake once per burst of results rather than once per
+/// result; for a millisecond at most (that job might wait for something the consumer does
+/// after an earlier result).
+fn sleep_for_a_burst<I, O>(in_flight: &VecDeque<InFlight<I, O>>, mut skip: usize) {
     for jobs in in_flight {
         let n = jobs.len();
         if skip >= n {

@@ -10,19 +10,20 @@
 //! consumer's sake (no shared count or list of ended jobs): a job's end costs its threads
 //! what it costs in `map`.
 
-use super::chunk::Chunk;
-use super::handle::Helper;
-use super::stream::{BURST_WAIT, burst, refill, refill_due};
-use super::submit::InFlight;
-use super::{JobError, JobHandle, Runtime};
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+use super::chunk::Chunk;
+use super::handle::Helper;
+use super::stream::{BURST_WAIT, Feed};
+use super::submit::InFlight;
+use super::{JobError, JobHandle, Runtime};
 
 impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     /// As [`map`](Self::map), but yields each result once its job ended, with the input's
     /// position in the stream, so that a slow input holds up only its own result. Inputs
-    /// are queued as `map` queues them (runs of at least a quarter of the bound, as chunks); the
-    /// consumer wakes once per burst of results, not once per result.
+    /// are queued as `map` queues them (runs of at least a quarter of the bound, as
+    /// chunks); the consumer wakes once per burst of results, not once per result.
     ///
     /// ```
     /// use routilux::{RunOptions, Runtime};
@@ -46,10 +47,7 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
     {
         MapUnordered {
             runtime: self,
-            inputs: inputs.into_iter(),
-            bound: bound.max(1),
-            held: 0,
-            pending: Vec::new(),
+            feed: Feed::new(inputs.into_iter(), bound),
             queued: VecDeque::new(),
             next_index: 0,
             in_flight: VecDeque::new(),
@@ -60,13 +58,7 @@ impl<I: Send + 'static, O: Send + 'static> Runtime<I, O> {
 /// The iterator of [`Runtime::map_unordered`]: `(position, result)` as jobs end.
 pub struct MapUnordered<'r, I, O, It> {
     runtime: &'r Runtime<I, O>,
-    inputs: It,
-    bound: usize,
-    /// Jobs in flight whose results were not yielded yet.
-    held: usize,
-    /// Inputs taken from `inputs` that the queue had no room for yet (queued first at the
-    /// next refill).
-    pending: Vec<I>,
+    feed: Feed<I, It>,
     /// What the last refill queued (kept for its allocation).
     queued: VecDeque<InFlight<I, O>>,
     /// The stream position of the next input to queue.
@@ -172,27 +164,18 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
     type Item = (usize, Result<O, JobError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if refill_due(self.held, self.bound) {
-            let room = self.bound - self.held;
-            self.held += refill(
-                &self.runtime.core,
-                &mut self.pending,
-                &mut self.inputs,
-                room,
-                &mut self.queued,
-            );
-            for jobs in self.queued.drain(..) {
-                let base = self.next_index;
-                self.next_index += jobs.len();
-                self.in_flight.push_back(Jobs {
-                    jobs,
-                    base,
-                    scan: 0,
-                    passed: Vec::new(),
-                });
-            }
+        self.feed.top_up(&self.runtime.core, &mut self.queued);
+        for jobs in self.queued.drain(..) {
+            let base = self.next_index;
+            self.next_index += jobs.len();
+            self.in_flight.push_back(Jobs {
+                jobs,
+                base,
+                scan: 0,
+                passed: Vec::new(),
+            });
         }
-        if self.held == 0 {
+        if self.feed.held == 0 {
             return None;
         }
         let on_pool = self.runtime.core.on_pool();
@@ -205,7 +188,7 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
                 if jobs.is_spent() {
                     self.in_flight.remove(k);
                 }
-                self.held -= 1;
+                self.feed.held -= 1;
                 return Some(item);
             }
             // Nothing ended: wait for a burst (a quarter of the jobs in flight).
@@ -215,7 +198,7 @@ impl<I: Send + 'static, O: Send + 'static, It: Iterator<Item = I>> Iterator
             }
             // Jobs not looked at yet first: an input passed while it ran may be a slow one,
             // and the others' results (and the room they make) should not wait for it.
-            let ahead = if on_pool { 0 } else { burst(self.held) };
+            let ahead = if on_pool { 0 } else { self.feed.burst() };
             let sleep = (self
                 .in_flight
                 .iter()
