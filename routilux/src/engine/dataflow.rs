@@ -8,12 +8,16 @@
 //! the run through the lane and leave when the queue is empty. So a ready step never waits
 //! behind another step while a participant is free.
 //!
-//! Helpers are asked for as soon as steps are queued when the owner is a pool thread (a spawn
-//! is cheap there). When the owner is a plain thread, waking the pool would cost more than a
-//! small flow takes, so the run is *promoted* only once steps have waited: the owner checks
-//! its clock between its steps, and the heartbeat watcher notices an owner
-//! stuck in one long or blocking step. A promoted run's owner hands its remaining steps to the
-//! helpers and waits, so the run never has more threads than the pool.
+//! When the owner is a plain thread, waking the pool would cost more than a small flow takes,
+//! so the run is *promoted* only once steps have waited: the owner checks its clock between
+//! its steps, and the heartbeat watcher notices an owner stuck in one long or blocking step.
+//! A promoted run's owner hands its remaining steps to the helpers and waits, so the run never
+//! has more threads than the pool. A pool thread's run whose options name that pool is
+//! promoted the same way (the watcher spawns its helpers on that pool), but its owner keeps
+//! working once helpers come: each helper spawned costs the pool a job, shared counters and,
+//! with idle threads, a wake-up, more than a small flow's steps. A pool thread's run that
+//! names no pool asks for helpers as soon as steps are queued (the watcher could not reach
+//! that pool).
 //!
 //! When a plain thread's run calls the pool is `promote`'s to decide.
 
@@ -40,12 +44,20 @@ impl<'a, E: Exec> Run<'a, E> {
         if self.tracked {
             self.work.store(roots.len(), Ordering::SeqCst);
         }
-        let watched = !in_pool && self.hot.watchable();
+        // Promoted lazily (see the module docs): a plain thread's run, or a pool thread's that
+        // names its pool (and does not park steps).
+        let lazy_pool = if in_pool && !self.parks {
+            self.spawn_on
+        } else {
+            None
+        };
+        let lazy = !in_pool || lazy_pool.is_some();
+        let watched = lazy && self.hot.watchable();
         let epoch = lane.open(
             std::ptr::from_ref(self).cast(),
             (help::<E>, unpark::<E>),
             max_helpers,
-            watched,
+            (watched, lazy_pool.filter(|_| watched)),
         );
         let cancel_key = self.id;
         if self.parks
@@ -70,7 +82,7 @@ impl<'a, E: Exec> Run<'a, E> {
         if queued > 0 {
             self.queued(queued, in_pool, epoch);
         }
-        let mut beat = Heartbeat::owner(!in_pool && self.hot.fresh.load(Ordering::Relaxed));
+        let mut beat = Heartbeat::owner(lazy && self.hot.fresh.load(Ordering::Relaxed));
         if let Some(first) = first {
             self.run_chain(first, in_pool, epoch, &mut beat);
         }
@@ -161,7 +173,7 @@ impl<'a, E: Exec> Run<'a, E> {
     pub(super) fn queued(&self, count: usize, in_pool: bool, epoch: u64) {
         let lane = self.lane;
         lane.wake_owner(false);
-        if in_pool {
+        if in_pool && !lane.watched.load(Ordering::Relaxed) {
             for _ in 0..lane.reserve_helpers(epoch, count) {
                 spawn_helper_on(self.spawn_on, lane, epoch);
             }
@@ -176,11 +188,14 @@ impl<'a, E: Exec> Run<'a, E> {
     /// Runs step `i`, then whatever it makes ready: continues with the tallest successor that
     /// became ready and queues the others.
     fn run_chain(&self, mut i: u32, in_pool: bool, epoch: u64, beat: &mut Heartbeat) {
+        // Whether the run is promoted lazily (see the module docs): its owner, or a helper of
+        // it, looks after that (a helper finds the run promoted and does nothing).
+        let lazy = !in_pool || self.lane.watched.load(Ordering::Relaxed);
         loop {
-            let own = if in_pool {
-                None
-            } else {
+            let own = if lazy {
                 Some(self.before_own_step(i, epoch, beat.fresh))
+            } else {
+                None
             };
             let ok = self.run_step(i);
             if let Some(own) = own {
@@ -215,11 +230,15 @@ impl<'a, E: Exec> Run<'a, E> {
                 self.retire();
                 return;
             };
-            // A plain thread whose run was promoted hands its next step to the pool.
+            // A plain thread whose run was promoted hands its next step to the pool; a pool
+            // thread calls helpers for the steps that waited, and goes on.
             if !in_pool && self.hand_off(epoch, beat) {
                 self.push(step);
                 self.queued(queued + 1, in_pool, epoch);
                 return;
+            }
+            if in_pool && lazy {
+                self.keep_pace(epoch, beat);
             }
             if queued > 0 {
                 self.queued(queued, in_pool, epoch);

@@ -138,7 +138,12 @@ fn execute_here<E: Exec>(
         }
         Schedule::Layered if !one_thread && in_pool => run.layered(),
         Schedule::Layered if !one_thread => rayon::scope(|_| run.layered()),
-        Schedule::Dataflow if !one_thread => run.dataflow(in_pool),
+        Schedule::Dataflow if !one_thread => {
+            // The run's own pool, if named: a pool thread's run then calls helpers lazily,
+            // as a plain thread's does (see `dataflow`).
+            run.spawn_on = options.get_pool();
+            run.dataflow(in_pool);
+        }
         _ => run.sequential(),
     }
     let (result, info) = run.finish();

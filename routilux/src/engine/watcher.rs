@@ -1,8 +1,9 @@
 //! The heartbeat: one process-wide thread that promotes stale ready steps of runs driven by a
-//! thread outside the pool.
+//! thread outside the pool, or by a thread of the pool the run names.
 //!
 //! A run called from a plain thread (no pool given) starts on that thread, so a small flow
-//! never pays for waking the pool. While that thread runs a step, other ready steps wait in the
+//! never pays for waking the pool; a run on a thread of the pool it names starts there too,
+//! without spawning helpers (it gets them on that pool once steps have waited). While that thread runs a step, other ready steps wait in the
 //! run's queue where any pool thread could take them, but no pool thread knows. The watcher
 //! looks at every such run once per tick; when a run has steps queued since before this tick
 //! (the run stamps its lane with the tick count when it queues steps while none wait), or it
@@ -37,8 +38,9 @@ use super::lane::{Lane, all_lanes};
 pub(crate) const FAST: Duration = Duration::from_micros(50);
 /// How often it looks while every run it saw ended before the next look.
 pub(crate) const SLOW: Duration = Duration::from_micros(500);
-/// Idle ticks after which the watcher parks.
-const PARK_AFTER: u32 = 2_000;
+/// Idle ticks after which the watcher parks (0.1 s at the slow tick: its CPU once the last run
+/// ended stays under a tenth of a second's worth of ticks).
+const PARK_AFTER: u32 = 200;
 
 const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
@@ -149,7 +151,7 @@ fn look(lane: &'static Lane, seen: &mut Seen, now: u64) -> bool {
         lane.queued_at.store(0, Ordering::Relaxed);
     } else if seen.epoch == epoch || (stamped != 0 && stamped < now) {
         // The run may close meanwhile: late helpers find it closed and leave.
-        lane.call_helpers(epoch, queued);
+        lane.call_helpers_watching(epoch, queued);
     }
     seen.epoch = epoch;
     true

@@ -59,6 +59,9 @@ pub(crate) struct Lane {
     pub(crate) tail: AtomicU32,
     /// Participants running steps of the run right now.
     pub(crate) active: AtomicUsize,
+    /// The pool the watcher calls the open run's helpers on: the run's own, when its owner is
+    /// one of that pool's threads (null: the global pool, a plain thread's run).
+    pool: AtomicPtr<rayon::ThreadPool>,
     /// The run, type-erased, and the function helpers call on it.
     data: AtomicPtr<()>,
     help: AtomicPtr<()>,
@@ -126,6 +129,7 @@ impl Lane {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
             active: AtomicUsize::new(0),
+            pool: AtomicPtr::new(std::ptr::null_mut()),
             data: AtomicPtr::new(std::ptr::null_mut()),
             help: AtomicPtr::new(std::ptr::null_mut()),
             unpark: AtomicPtr::new(std::ptr::null_mut()),
@@ -215,6 +219,30 @@ impl Lane {
             spawn_helper(self, epoch);
         }
         true
+    }
+
+    /// The watcher's [`call_helpers`](Self::call_helpers): on the run's own pool if it has one
+    /// (see [`open`](Self::open)), from inside the run, so that the owner's `close` waits
+    /// for the spawns and the pool outlives them.
+    pub(crate) fn call_helpers_watching(&'static self, epoch: u64, want: usize) {
+        self.enter(epoch, |_| {
+            let pool = self.pool.load(Ordering::Relaxed);
+            if pool.is_null() {
+                self.call_helpers(epoch, want);
+                return;
+            }
+            let more = self.reserve_helpers(epoch, want);
+            if more == 0 {
+                return;
+            }
+            self.promote(epoch);
+            // SAFETY: stored by the run's owner at `open`, a pool that outlives the run; the
+            // run is open and we are inside it (its `close` waits for us).
+            let pool = unsafe { &*pool };
+            for _ in 0..more {
+                pool.spawn(move || self.help(epoch));
+            }
+        });
     }
 
     /// Marks run `epoch` as promoted (by its owner or the watcher): helpers were called.
@@ -307,17 +335,21 @@ impl Owned {
 
 impl Lane {
     /// Opens a run on the lane (its owner only): helpers of the returned epoch may now enter
-    /// and call `help(data)`. The owner must [`close`](Self::close) it before `data` becomes
-    /// invalid.
+    /// and call `help(data)`. The owner must [`close`](Self::close) it before `data` (and
+    /// `pool`, the pool the watcher calls helpers on, if not the global one) becomes invalid.
     pub(crate) fn open(
         &self,
         data: *const (),
         (help, unpark): (HelpFn, UnparkFn),
         max_helpers: usize,
-        watched: bool,
+        (watched, pool): (bool, Option<&rayon::ThreadPool>),
     ) -> u64 {
         let lane = self;
         lane.async_owner.store(false, Ordering::Relaxed);
+        lane.pool.store(
+            pool.map_or(std::ptr::null_mut(), |p| std::ptr::from_ref(p).cast_mut()),
+            Ordering::Relaxed,
+        );
         let epoch = lane.epoch.load(Ordering::Relaxed) + 1;
         lane.epoch.store(epoch, Ordering::Relaxed);
         lane.data.store(data.cast_mut(), Ordering::Relaxed);
@@ -343,7 +375,7 @@ impl Lane {
         fns: (HelpFn, UnparkFn),
         max_helpers: usize,
     ) -> u64 {
-        let epoch = self.open(data, fns, max_helpers, false);
+        let epoch = self.open(data, fns, max_helpers, (false, None));
         self.async_owner.store(true, Ordering::SeqCst);
         epoch
     }

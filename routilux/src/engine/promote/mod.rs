@@ -1,24 +1,24 @@
-//! When a run owned by a plain thread calls the pool (*promotion*; see `dataflow` and
-//! `watcher`).
+//! When a run owned by a plain thread, or by a pool thread with its pool named in the run's
+//! options, calls the pool (*promotion*; see `dataflow` and `watcher`).
 //!
-//! Such a run starts on its owner, so a small flow never pays for waking the pool. Steps that
-//! wait in its queue get helpers from the pool once they have waited: the owner checks its
-//! clock between its steps ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner
-//! stuck in one long or blocking step (at its next tick).
+//! Such a run starts on its owner, so a small flow never pays for waking the pool (or, on a pool
+//! thread, for spawning helpers it would not need). Steps that wait in its queue get helpers from
+//! the pool once they have waited: the owner checks its clock between its steps
+//! ([`PROMOTE_AFTER`]), and the heartbeat watcher notices an owner stuck in one long or blocking
+//! step (at its next tick).
 //!
-//! Decisions follow from the current run, with one piece of history: whether a step is
-//! thought long (`Hot::long`). An owner about to start a step thought long while others wait
-//! calls the pool first, so those steps wait for the pool's wake-up (tens of microseconds)
-//! rather than for the heartbeat's tick. In the first run of a `flow!` flow owned by a plain
-//! thread every step is presumed long, so that run calls the pool once its owner starts a step
-//! with others waiting (not for [`Builder`](crate::Builder) flows, which may be built for each
-//! call: there, every run would pay for the wake-up). Once a run is promoted, steps its owner
-//! queues call helpers of their own (up to the run's maximum), as a pool thread's do. A step is thought long after calling the pool
-//! before it gained something (the pool took a waiting step before it ended), or after the
-//! heartbeat had to promote a run during it (it ran long, or blocked, while others waited);
-//! it is not after calling the pool before it gained nothing. So a wrong mark costs one
-//! needless wake-up of the pool, a missing one at most the heartbeat's tick, never a
-//! serialized run; where steps run does not depend on it.
+//! Decisions follow from the current run, with one piece of history: whether a step is thought long
+//! (`Hot::long`). An owner about to start a step thought long while others wait calls the pool
+//! first, so those steps wait for the pool's wake-up (tens of microseconds) rather than for the
+//! heartbeat's tick. In the first run of a `flow!` flow promoted this way every step is
+//! presumed long, so that run calls the pool once its owner starts a step with others waiting (not
+//! for [`Builder`](crate::Builder) flows, which may be built for each call: there, every run would
+//! pay for the wake-up). Once a run is promoted, steps its owner queues call helpers of their own
+//! (up to the run's maximum). A step is thought long after calling the pool before it gained
+//! something (the pool took a waiting step before it ended), or after the heartbeat had to promote
+//! a run during it (it ran long, or blocked, while others waited); it is not after calling the pool
+//! before it gained nothing. So a wrong mark costs one needless wake-up of the pool, a missing one
+//! at most the heartbeat's tick, never a serialized run; where steps run does not depend on it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -82,6 +82,16 @@ impl<E: Exec> Run<'_, E> {
                 long.store(true, Ordering::Relaxed);
             }
             None => {}
+        }
+    }
+
+    /// Called by a pool thread that owns a lazily promoted run (see `dataflow`), between two
+    /// of its steps: calls helpers once steps have waited for [`PROMOTE_AFTER`], and keeps
+    /// working.
+    #[inline]
+    pub(super) fn keep_pace(&self, epoch: u64, beat: &mut Heartbeat) {
+        if !self.lane.is_promoted(epoch) {
+            self.promote_if_due(epoch, beat);
         }
     }
 

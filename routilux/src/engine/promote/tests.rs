@@ -210,3 +210,52 @@ fn a_promoted_run_calls_helpers_for_the_steps_its_owner_queues_later() {
     hot.long[step(&flow, "a")].store(true, Ordering::Relaxed);
     assert_eq!(run(&flow, (x, total)), 3);
 }
+
+#[test]
+fn a_pool_threads_run_that_names_its_pool_gets_helpers_from_that_pool_when_it_blocks() {
+    // The owner is a thread of the pool the run names: helpers come only once steps have
+    // waited, here from the heartbeat (`a` blocks until `b` runs, and is not thought long).
+    // They must come from that pool, not from the global one.
+    let pool: &'static rayon::ThreadPool = Box::leak(Box::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    ));
+    let (to_b, from_a) = mpsc::channel();
+    let (to_a, from_b) = mpsc::channel();
+    let a_link = Mutex::new((to_b, from_b));
+    let b_link = Mutex::new((to_a, from_a));
+    let where_b_ran = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&where_b_ran);
+    let mut builder = Builder::new("Rendezvous");
+    let x = builder.input::<u64>("x").unwrap();
+    let a = builder
+        .step("a", &[x], move |_: &[&u64]| side(&a_link))
+        .unwrap();
+    let b = builder
+        .step("b", &[x], move |_: &[&u64]| {
+            seen.lock().unwrap().push(pool.current_thread_index());
+            side(&b_link)
+        })
+        .unwrap();
+    let (flow, x, total) = with_total(builder, x, vec![a, b], "t", 6);
+    let a = step(&flow, "a");
+    for _ in 0..5 {
+        // Not thought long: only the heartbeat can call helpers for `b`.
+        flow.plan().hot().long[a].store(false, Ordering::Relaxed);
+        let out = pool.install(|| {
+            let mut inputs = flow.inputs();
+            inputs.set(x, 5);
+            let mut outputs = flow.run(inputs, RunOptions::new().pool(pool)).unwrap();
+            outputs.take(total).unwrap()
+        });
+        assert_eq!(out, RENDEZVOUS_TOTAL);
+    }
+    let where_b_ran = where_b_ran.lock().unwrap();
+    assert_eq!(where_b_ran.len(), 5);
+    assert!(
+        where_b_ran.iter().all(Option::is_some),
+        "`b` ran off the run's pool: {where_b_ran:?}"
+    );
+}
