@@ -93,6 +93,10 @@ impl<'a, E: Exec> Run<'a, E> {
                 lane.wait_until(true, || self.quiet());
                 break;
             }
+            // A pool thread calls helpers for the steps that waited, and goes on.
+            if in_pool && watched {
+                self.keep_pace(epoch, &mut beat);
+            }
             if let Some(step) = self.pop() {
                 self.run_chain(step, in_pool, epoch, &mut beat);
                 continue;

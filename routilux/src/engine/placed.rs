@@ -53,13 +53,14 @@ pub(super) fn execute_placed<E: Exec>(
 ) -> Result<Option<KeptLog>, FlowError> {
     match options.get_pool() {
         Some(pool) if pool.current_thread_index().is_none() => pool.install(carry_context(|| {
-            execute_here(plan, exec, run, options, parent, lent)
+            execute_here(plan, exec, run, options, (parent, lent), true)
         })),
         None if !options.get_run_on_caller() && rayon::current_thread_index().is_none() => {
-            let moved = carry_context(|| execute_here(plan, exec, run, options, parent, lent));
+            let moved =
+                carry_context(|| execute_here(plan, exec, run, options, (parent, lent), true));
             rayon::scope(|_| moved())
         }
-        _ => execute_here(plan, exec, run, options, parent, lent),
+        _ => execute_here(plan, exec, run, options, (parent, lent), false),
     }
 }
 
@@ -76,14 +77,14 @@ fn carry_context<R>(run: impl FnOnce() -> R + Send) -> impl FnOnce() -> R + Send
 }
 
 /// Runs the flow from the current thread, which is a thread of the run's pool or the caller
-/// that may run steps itself.
+/// that may run steps itself; `moved` when the run was moved there from another thread.
 fn execute_here<E: Exec>(
     plan: &Plan,
     exec: &E,
     brand: u64,
     options: &RunOptions<'_>,
-    parent: Option<&Nest<'_>>,
-    lent: Option<&Lending<'_>>,
+    (parent, lent): (Option<&Nest<'_>>, Option<&Lending<'_>>),
+    moved: bool,
 ) -> Result<Option<KeptLog>, FlowError> {
     let flow_observer = plan.flow_observer();
     let hot = plan.hot();
@@ -139,9 +140,13 @@ fn execute_here<E: Exec>(
         Schedule::Layered if !one_thread && in_pool => run.layered(),
         Schedule::Layered if !one_thread => rayon::scope(|_| run.layered()),
         Schedule::Dataflow if !one_thread => {
-            // The run's own pool, if named: a pool thread's run then calls helpers lazily,
-            // as a plain thread's does (see `dataflow`).
-            run.spawn_on = options.get_pool();
+            // A run started on a thread of the pool it names calls helpers lazily, as a plain
+            // thread's does (see `dataflow`). One moved there from another thread asks for
+            // them at once: its caller waits anyway, and a large flow's first run would wait
+            // for promotions.
+            if !moved {
+                run.spawn_on = options.get_pool();
+            }
             run.dataflow(in_pool);
         }
         _ => run.sequential(),
