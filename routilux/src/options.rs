@@ -198,10 +198,10 @@ impl<'p> RunOptions<'p> {
 
     /// Runs the flow on `pool` instead of the current pool: every step runs on one of its
     /// threads, whatever the schedule (a call from another thread moves there, as
-    /// `pool.install` does). A [`Dataflow`](Schedule::Dataflow) run starts on the pool thread
-    /// it is on and calls the pool's other threads only once ready steps have waited (as
-    /// [`run_on_caller`](Self::run_on_caller) describes for a plain thread), so that a small
-    /// flow costs no helper jobs.
+    /// `pool.install` does). A [`Dataflow`](Schedule::Dataflow) run called from one of the
+    /// pool's threads starts there and calls the pool's other threads only once ready steps
+    /// have waited (as [`run_on_caller`](Self::run_on_caller) describes for a plain thread),
+    /// so that a small flow costs no helper jobs.
     #[must_use]
     pub const fn pool(mut self, pool: &'p ThreadPool) -> Self {
         self.pool = Some(pool);

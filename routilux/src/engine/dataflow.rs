@@ -12,12 +12,13 @@
 //! so the run is *promoted* only once steps have waited: the owner checks its clock between
 //! its steps, and the heartbeat watcher notices an owner stuck in one long or blocking step.
 //! A promoted run's owner hands its remaining steps to the helpers and waits, so the run never
-//! has more threads than the pool. A pool thread's run whose options name that pool is
+//! has more threads than the pool. A run started on a thread of the pool its options name is
 //! promoted the same way (the watcher spawns its helpers on that pool), but its owner keeps
 //! working once helpers come: each helper spawned costs the pool a job, shared counters and,
 //! with idle threads, a wake-up, more than a small flow's steps. A pool thread's run that
 //! names no pool asks for helpers as soon as steps are queued (the watcher could not reach
-//! that pool).
+//! that pool), and so does one moved onto its pool from another thread (whose caller only
+//! waits: large flows lost up to 8% promoted lazily there).
 //!
 //! When a plain thread's run calls the pool is `promote`'s to decide.
 
