@@ -7,7 +7,8 @@
 //!    take nothing) and `rendezvous` (two steps that wait for each other's message).
 //! 2. Step grains of 0, 1, 10 and 100 µs on fan-out 256, wavefront 16×16, a random 256-step
 //!    DAG and chain 256, against hand-written rayon (`par_iter` per layer; dependency counters
-//!    with one `spawn` per ready step).
+//!    with one `spawn` per ready step); routilux from `main`, on a pool thread with no pool
+//!    named (`rayon::scope`), and on a thread of the pool the run names (promoted lazily).
 //! 3. Per-run cost of small flows from `main`: the 4-step diamond and chains of trivial steps,
 //!    beside `Schedule::Sequential` and the same calls written by hand.
 //! 4. Eight OS threads calling a 64-step flow of 10 µs steps at once, against hand-written
@@ -269,6 +270,12 @@ fn grains(rows: &mut Vec<Row>) {
     wave.name = "wave16x16".into();
     let mut random = shapes::random_levels(16, 16, 0x5EED);
     random.name = "random256".into();
+    // A pool of the same size for runs started on a thread of the pool they name (as the job
+    // runtime's are): those are promoted lazily, as a plain thread's.
+    let named = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .build()
+        .expect("a pool");
     for grain_us in [0u64, 1, 10, 100] {
         let grain = Duration::from_micros(grain_us);
         let iterations = work::iterations_per_100us() * grain_us / 100;
@@ -291,6 +298,10 @@ fn grains(rows: &mut Vec<Row>) {
             let (first, later) =
                 rayon::scope(|_| first_and_later(runs, || run_once(&flow, x, RunOptions::new())));
             push("routilux-dataflow-in-pool", first, later);
+            let (first, later) = named.install(|| {
+                first_and_later(runs, || run_once(&flow, x, RunOptions::new().pool(&named)))
+            });
+            push("routilux-dataflow-pool-named", first, later);
             let prepared = Prepared::new(shape, grain_body);
             let timed = |f: &dyn Fn() -> u64| {
                 let start = Instant::now();

@@ -27,6 +27,13 @@ fn side(link: &Mutex<(Sender<()>, Receiver<()>)>) -> Result<u64, RecvTimeoutErro
 /// `Rendezvous`: steps `a` and `b` wait for each other, six trivial steps beside them, and
 /// their total.
 fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
+    rendezvous_calling(|| {})
+}
+
+/// [`rendezvous`], with `b` calling `at_b` before it says hello.
+fn rendezvous_calling(
+    at_b: impl Fn() + Send + Sync + 'static,
+) -> (DynFlow, Handle<u64>, Handle<u64>) {
     let (to_b, from_a) = mpsc::channel();
     let (to_a, from_b) = mpsc::channel();
     let a_link = Mutex::new((to_b, from_b));
@@ -37,7 +44,10 @@ fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
         .step("a", &[x], move |_: &[&u64]| side(&a_link))
         .unwrap();
     let b = builder
-        .step("b", &[x], move |_: &[&u64]| side(&b_link))
+        .step("b", &[x], move |_: &[&u64]| {
+            at_b();
+            side(&b_link)
+        })
         .unwrap();
     with_total(builder, x, vec![a, b], "t", 6)
 }
@@ -222,24 +232,10 @@ fn a_pool_threads_run_that_names_its_pool_gets_helpers_from_that_pool_when_it_bl
             .build()
             .unwrap(),
     ));
-    let (to_b, from_a) = mpsc::channel();
-    let (to_a, from_b) = mpsc::channel();
-    let a_link = Mutex::new((to_b, from_b));
-    let b_link = Mutex::new((to_a, from_a));
     let where_b_ran = std::sync::Arc::new(Mutex::new(Vec::new()));
     let seen = std::sync::Arc::clone(&where_b_ran);
-    let mut builder = Builder::new("Rendezvous");
-    let x = builder.input::<u64>("x").unwrap();
-    let a = builder
-        .step("a", &[x], move |_: &[&u64]| side(&a_link))
-        .unwrap();
-    let b = builder
-        .step("b", &[x], move |_: &[&u64]| {
-            seen.lock().unwrap().push(pool.current_thread_index());
-            side(&b_link)
-        })
-        .unwrap();
-    let (flow, x, total) = with_total(builder, x, vec![a, b], "t", 6);
+    let (flow, x, total) =
+        rendezvous_calling(move || seen.lock().unwrap().push(pool.current_thread_index()));
     let a = step(&flow, "a");
     for _ in 0..5 {
         // Not thought long: only the heartbeat can call helpers for `b`.
