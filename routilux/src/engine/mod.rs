@@ -242,6 +242,7 @@ async fn execute_owned<E: Exec>(
     let mut run = Run::new(
         plan, exec, brand, observers, options, deadline, owned, scratch, None, limits,
     );
+    run.drop_unread_inputs();
     run.spawn_on = options.get_pool();
     // Its owner, a future, never runs a sync step: every step is work no thread holds.
     run.tracked = true;

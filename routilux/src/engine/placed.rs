@@ -123,6 +123,7 @@ fn execute_here<E: Exec>(
     let mut run = Run::new(
         plan, exec, brand, observers, options, deadline, owned, scratch, parent, limits,
     );
+    run.drop_unread_inputs();
     run.emit(notify::RUN_STARTED, None, |o| o.run_started(&run.info()));
     let in_pool = rayon::current_thread_index().is_some();
     match options.get_schedule() {

@@ -363,7 +363,9 @@ impl Lane {
         lane.active.store(0, Ordering::Relaxed);
         lane.watched.store(watched, Ordering::Relaxed);
         lane.queued_at.store(0, Ordering::Relaxed);
-        lane.open.store(epoch, Ordering::SeqCst);
+        // Release is enough here: helpers and the watcher read `open` before the fields above;
+        // the handshake that needs `SeqCst` is `close`'s (see the module docs).
+        lane.open.store(epoch, Ordering::Release);
         epoch
     }
 
@@ -387,7 +389,9 @@ impl Lane {
         let lane = self;
         lane.open.store(0, Ordering::SeqCst);
         lane.watched.store(false, Ordering::Relaxed);
-        if lane.async_owner.swap(false, Ordering::SeqCst) {
+        // Only the owner writes `async_owner`: no read-modify-write needed.
+        if lane.async_owner.load(Ordering::Relaxed) {
+            lane.async_owner.store(false, Ordering::Relaxed);
             *lane.waker.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
         if lane.entered.load(Ordering::SeqCst) != 0 {
