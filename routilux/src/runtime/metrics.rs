@@ -157,7 +157,9 @@ pub struct Metrics {
     pub cancelled: u64,
     /// The queue's capacity.
     pub capacity: usize,
-    /// From submission to the start of the run.
+    /// From submission to the start of the run. A job its thread turned to as soon as the
+    /// job before ended starts at that end (or at its submission, if later): the time to
+    /// fetch it from the queue, a fraction of a microsecond, counts in its run time.
     pub start_latency: StepStats,
     /// From the start of the run to its end.
     pub run_time: StepStats,

@@ -49,16 +49,21 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
     fn drain(self: &Arc<Self>) {
         let shard = self.shard();
         let until = Instant::now() + DRAIN_SLICE;
+        // When the job before ended, while jobs follow each other at once.
+        let mut ended = None;
         loop {
             if let Some(next) = self.next_job(shard) {
+                let end = self.run_next(next, shard, ended);
                 // Hand over to a fresh task (the drainer count carries over) only with an
                 // empty batch: the jobs taken must not wait for a task that may run elsewhere.
-                if self.run_next(next, shard) >= until && shard.batch_is_empty() {
+                if end >= until && shard.batch_is_empty() {
                     self.spawn_drainer();
                     return;
                 }
+                ended = Some(end);
                 continue;
             }
+            ended = None;
             if self.may_have_work(shard) && self.search(shard) {
                 continue;
             }
@@ -123,8 +128,17 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
     }
 
     /// Runs (or skips) the next job of `shard`'s batch on this thread, or works on the
-    /// chunk it is; returns when it ended.
-    fn run_next(self: &Arc<Self>, next: Next<I, O>, shard: &Shard<I, O>) -> Instant {
+    /// chunk it is; returns when it ended. `after`: when the job this thread ran before
+    /// ended, if it turned to this one at once: a job then starts at that moment (or when it
+    /// was queued, if later), which spares a clock read per job (about 20 ns on the
+    /// development VM, a third of the runtime's own cost per job) and moves its start earlier
+    /// by the time taken to fetch it from the queue.
+    fn run_next(
+        self: &Arc<Self>,
+        next: Next<I, O>,
+        shard: &Shard<I, O>,
+        after: Option<Instant>,
+    ) -> Instant {
         let job = match next {
             Next::Run(job) => job,
             Next::Skip(job) => {
@@ -144,7 +158,7 @@ impl<I: Send + 'static, O: Send + 'static> Core<I, O> {
         if self.cancelling.load(Ordering::SeqCst) {
             cell.cancel.cancel();
         }
-        let started = Instant::now();
+        let started = after.map_or_else(Instant::now, |ended| ended.max(queued));
         let (status, result) = self.run_one(inputs, &cell.cancel);
         let ended = Instant::now();
         shard.count(status);
@@ -264,7 +278,7 @@ impl<I: Send + 'static, O: Send + 'static> Helper for Core<I, O> {
         let shard = self.shard();
         loop {
             if let Some(next) = self.next_job(shard) {
-                self.run_next(next, shard);
+                self.run_next(next, shard, None);
                 return true;
             }
             // Another thread may steal what this takes before it starts: look again.
