@@ -90,13 +90,13 @@ impl<'a, E: Exec> Run<'a, E> {
         loop {
             // A plain thread whose run was promoted leaves the steps to the pool's threads
             // (the watcher keeps calling helpers while steps are queued).
-            if !in_pool && self.hand_off(epoch, &mut beat) {
+            if !in_pool && self.hand_off(epoch, &mut beat, None) {
                 lane.wait_until(true, || self.quiet());
                 break;
             }
             // A pool thread calls helpers for the steps that waited, and goes on.
             if in_pool && watched {
-                self.keep_pace(epoch, &mut beat);
+                self.keep_pace(epoch, &mut beat, None);
             }
             if let Some(step) = self.pop() {
                 self.run_chain(step, in_pool, epoch, &mut beat);
@@ -116,6 +116,7 @@ impl<'a, E: Exec> Run<'a, E> {
         {
             token.signal().unregister(cancel_key);
         }
+        self.settle_marks(&beat);
         lane.close();
         if beat.fresh {
             self.hot.fresh.store(false, Ordering::Relaxed);
@@ -204,7 +205,7 @@ impl<'a, E: Exec> Run<'a, E> {
             };
             let ok = self.run_step(i);
             if let Some(own) = own {
-                self.after_own_step(i, epoch, own);
+                self.after_own_step(i, epoch, own, beat);
             }
             if !ok {
                 self.retire();
@@ -237,13 +238,13 @@ impl<'a, E: Exec> Run<'a, E> {
             };
             // A plain thread whose run was promoted hands its next step to the pool; a pool
             // thread calls helpers for the steps that waited, and goes on.
-            if !in_pool && self.hand_off(epoch, beat) {
+            if !in_pool && self.hand_off(epoch, beat, Some(step)) {
                 self.push(step);
                 self.queued(queued + 1, in_pool, epoch);
                 return;
             }
             if in_pool && lazy {
-                self.keep_pace(epoch, beat);
+                self.keep_pace(epoch, beat, Some(step));
             }
             if queued > 0 {
                 self.queued(queued, in_pool, epoch);
@@ -260,6 +261,9 @@ impl<'a, E: Exec> Run<'a, E> {
             lane.active.fetch_add(1, Ordering::SeqCst);
             let step = self.pop();
             if let Some(step) = step {
+                if !lane.helped.load(Ordering::Relaxed) {
+                    lane.helped.store(true, Ordering::Relaxed);
+                }
                 self.run_chain(step, true, epoch, &mut Heartbeat::default());
             }
             if lane.active.fetch_sub(1, Ordering::SeqCst) == 1 {

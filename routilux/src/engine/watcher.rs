@@ -19,8 +19,9 @@
 //! thread is idle, however long the step on the calling thread runs or blocks (at worst a
 //! tick more, when the watcher cleared the stamp of an empty queue as the step was queued).
 //! Between steps the owner checks its own clock and calls helpers itself much sooner, and a
-//! step thought long (every step of a `flow!` flow's first run, and one that needed the
-//! watcher in an earlier run) has the pool called before it starts (see `promote`): so the
+//! step thought long (every step of a `flow!` flow's first run, one that needed the watcher in
+//! an earlier run, and the first one others waited behind in a run the owner's clock promoted)
+//! has the pool called before it starts (see `promote`): so the
 //! tick bounds the wait only the first time a step runs long (after running short, or in a
 //! `Builder` flow's first run).
 //!

@@ -59,6 +59,8 @@ pub(crate) struct Lane {
     pub(crate) tail: AtomicU32,
     /// Participants running steps of the run right now.
     pub(crate) active: AtomicUsize,
+    /// Whether a helper ran a step of the open run.
+    pub(crate) helped: AtomicBool,
     /// The pool the watcher calls the open run's helpers on: the run's own, when its owner is
     /// one of that pool's threads (null: the global pool, a plain thread's run).
     pool: AtomicPtr<rayon::ThreadPool>,
@@ -129,6 +131,7 @@ impl Lane {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
             active: AtomicUsize::new(0),
+            helped: AtomicBool::new(false),
             pool: AtomicPtr::new(std::ptr::null_mut()),
             data: AtomicPtr::new(std::ptr::null_mut()),
             help: AtomicPtr::new(std::ptr::null_mut()),
@@ -361,6 +364,7 @@ impl Lane {
         lane.head.store(0, Ordering::Relaxed);
         lane.tail.store(0, Ordering::Relaxed);
         lane.active.store(0, Ordering::Relaxed);
+        lane.helped.store(false, Ordering::Relaxed);
         lane.watched.store(watched, Ordering::Relaxed);
         lane.queued_at.store(0, Ordering::Relaxed);
         // Release is enough here: helpers and the watcher read `open` before the fields above;

@@ -15,9 +15,10 @@
 //! for [`Builder`](crate::Builder) flows, which may be built for each call: there, every run would
 //! pay for the wake-up). Once a run is promoted, steps its owner queues call helpers of their own
 //! (up to the run's maximum). A step is thought long after calling the pool before it gained
-//! something (the pool took a waiting step before it ended), or after the heartbeat had to promote
-//! a run during it (it ran long, or blocked, while others waited); it is not after calling the pool
-//! before it gained nothing. So a wrong mark costs one needless wake-up of the pool, a missing one
+//! something (the pool took a waiting step before it ended), after the heartbeat had to promote
+//! a run during it (it ran long, or blocked, while others waited), or when it was the first step
+//! the owner ran while others waited in a run its own clock promoted; it is not after calling the
+//! pool before it when no helper ran a step of the run by its end. So a wrong mark costs one needless wake-up of the pool, a missing one
 //! at most the heartbeat's tick, never a serialized run; where steps run does not depend on it.
 
 use std::sync::atomic::Ordering;
@@ -33,8 +34,9 @@ impl<E: Exec> Run<'_, E> {
     /// leave the rest of the run to the pool. It does once the run is promoted and every
     /// thread of the pool is running one of its steps; until the helpers arrive (a pool
     /// wakes in microseconds, a small run may be over by then), it keeps working.
-    pub(super) fn hand_off(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
-        (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat)) && self.pool_busy()
+    /// `next`: the step it is about to run, if it knows it.
+    pub(super) fn hand_off(&self, epoch: u64, beat: &mut Heartbeat, next: Option<u32>) -> bool {
+        (self.lane.is_promoted(epoch) || self.promote_if_due(epoch, beat, next)) && self.pool_busy()
     }
 
     /// Called by a plain thread that owns the run before it runs step `i`: if the step is
@@ -68,15 +70,20 @@ impl<E: Exec> Run<'_, E> {
 
     /// Called by a plain thread that owns the run after it ran step `i`: whether the step is
     /// thought long from now on. If the pool was called before it, it is if the pool took one
-    /// of the steps that waited before it ended; otherwise it is if the heartbeat promoted
-    /// the run meanwhile, and the mark stays as it was if nothing happened.
+    /// of the steps that waited before it ended, or else if a helper ran any step of the run
+    /// by its end (see [`settle_marks`](Self::settle_marks): a pool that wakes a little after
+    /// a 10 µs step ended still takes half of a large flow); otherwise it is if the heartbeat
+    /// promoted the run meanwhile, and the mark stays as it was if nothing happened.
     #[inline]
-    pub(super) fn after_own_step(&self, i: u32, epoch: u64, own: OwnStep) {
+    pub(super) fn after_own_step(&self, i: u32, epoch: u64, own: OwnStep, beat: &mut Heartbeat) {
         let long = &self.hot.long[i as usize];
         match own.head {
             Some(head) => {
-                let gained = self.lane.head.load(Ordering::SeqCst) != head;
-                long.store(gained, Ordering::Relaxed);
+                if self.lane.head.load(Ordering::SeqCst) == head {
+                    beat.undecided = Some(i);
+                } else {
+                    long.store(true, Ordering::Relaxed);
+                }
             }
             None if !own.promoted && self.lane.is_promoted(epoch) => {
                 long.store(true, Ordering::Relaxed);
@@ -85,13 +92,23 @@ impl<E: Exec> Run<'_, E> {
         }
     }
 
+    /// Called by the owner at the end of its run: a step before which it called the pool, and
+    /// during which the pool took nothing, stays thought long if a helper ran any step of the
+    /// run (the call was worth its wake-up), and is not otherwise.
+    pub(super) fn settle_marks(&self, beat: &Heartbeat) {
+        if let Some(step) = beat.undecided {
+            let helped = self.lane.helped.load(Ordering::Relaxed);
+            self.hot.long[step as usize].store(helped, Ordering::Relaxed);
+        }
+    }
+
     /// Called by a pool thread that owns a lazily promoted run (see `dataflow`), between two
     /// of its steps: calls helpers once steps have waited for [`PROMOTE_AFTER`], and keeps
-    /// working.
+    /// working. `next`: the step it is about to run, if it knows it.
     #[inline]
-    pub(super) fn keep_pace(&self, epoch: u64, beat: &mut Heartbeat) {
+    pub(super) fn keep_pace(&self, epoch: u64, beat: &mut Heartbeat, next: Option<u32>) {
         if !self.lane.is_promoted(epoch) {
-            self.promote_if_due(epoch, beat);
+            self.promote_if_due(epoch, beat, next);
         }
     }
 
@@ -103,14 +120,27 @@ impl<E: Exec> Run<'_, E> {
     /// Called by a plain thread that owns the run, between two of its steps: when steps have
     /// been waiting in the queue for [`PROMOTE_AFTER`], calls helpers from the pool and marks
     /// the run promoted (the owner then hands its steps over). Returns whether it did.
-    fn promote_if_due(&self, epoch: u64, beat: &mut Heartbeat) -> bool {
+    /// `next` is the step the owner is about to run: the first such step that others wait
+    /// behind is thought long once the clock promotes the run, so that the next run calls the
+    /// pool before it rather than after the clock's checks.
+    fn promote_if_due(&self, epoch: u64, beat: &mut Heartbeat, next: Option<u32>) -> bool {
         let lane = self.lane;
         let queued = lane.queued() as usize;
-        if queued == 0 || !beat.due() {
+        if queued == 0 {
+            return false;
+        }
+        if beat.checks == 0 {
+            beat.first_waited_behind = next;
+        }
+        if !beat.due() {
             return false;
         }
         // One more than is queued: the owner's own next step joins the queue.
-        lane.call_helpers(epoch, queued + 1)
+        let called = lane.call_helpers(epoch, queued + 1);
+        if called && let Some(step) = beat.first_waited_behind {
+            self.hot.long[step as usize].store(true, Ordering::Relaxed);
+        }
+        called
     }
 }
 
@@ -136,6 +166,11 @@ pub(super) struct OwnStep {
 pub(super) struct Heartbeat {
     since: Option<Instant>,
     checks: u32,
+    /// The step the owner was about to run when it first found steps waiting (if it knew).
+    first_waited_behind: Option<u32>,
+    /// A step before which the owner called the pool, and during which the pool took
+    /// nothing: its mark is settled at the run's end (see `settle_marks`).
+    undecided: Option<u32>,
     /// Whether the run is the first of its flow that a plain thread owns: every step is
     /// thought long.
     pub(super) fresh: bool,

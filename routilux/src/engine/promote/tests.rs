@@ -255,3 +255,71 @@ fn a_pool_threads_run_that_names_its_pool_gets_helpers_from_that_pool_when_it_bl
         "`b` ran off the run's pool: {where_b_ran:?}"
     );
 }
+
+#[test]
+fn the_mark_stays_when_helpers_called_before_the_step_run_a_later_one() {
+    // `q` (thought long) starts while `a` and `b` wait: the owner calls the pool before it,
+    // but the pool's threads are busy until `a` frees them, so nothing is taken during `q`.
+    // `a` then waits for `b`, which only those helpers can run (the heartbeat is off): the
+    // call was worth its wake-up, and `q` stays thought long.
+    let release = std::sync::Arc::new(Mutex::new(None::<Sender<()>>));
+    let (to_b, from_a) = mpsc::channel();
+    let (to_a, from_b) = mpsc::channel();
+    let a_link = Mutex::new((to_b, from_b));
+    let b_link = Mutex::new((to_a, from_a));
+    let mut builder = Builder::new("Worth");
+    let x = builder.input::<u64>("x").unwrap();
+    let q = builder
+        .step("q", &[x], |v: &[&u64]| Ok::<_, Infallible>(*v[0]))
+        .unwrap();
+    let frees = std::sync::Arc::clone(&release);
+    let a = builder
+        .step("a", &[x], move |_: &[&u64]| {
+            drop(frees.lock().unwrap().take());
+            side(&a_link)
+        })
+        .unwrap();
+    let b = builder
+        .step("b", &[x], move |_: &[&u64]| side(&b_link))
+        .unwrap();
+    let (flow, x, total) = with_total(builder, x, vec![q, a, b], "t", 0);
+    let hot = flow.plan().hot();
+    let q = step(&flow, "q");
+    hot.long[q].store(true, Ordering::Relaxed);
+    hot.unwatched.store(true, Ordering::Relaxed);
+    *release.lock().unwrap() = Some(occupy_the_pool());
+    assert_eq!(run(&flow, (x, total)), 5 + 1 + 1);
+    assert!(
+        hot.long[q].load(Ordering::Relaxed),
+        "the helpers called before `q` ran `b` later in the run"
+    );
+}
+
+#[test]
+fn the_first_step_others_waited_behind_is_thought_long_once_the_owners_clock_promoted_the_run() {
+    // After `r`, `c1` runs on the owner while `z` waits; the owner's clock promotes the run
+    // a few 50 µs steps later (the heartbeat is off). The next run should call the pool
+    // before `c1`, not after the clock's checks.
+    fn nap(v: &[&u64]) -> Result<u64, Infallible> {
+        std::thread::sleep(Duration::from_micros(50));
+        Ok(*v[0])
+    }
+    let mut builder = Builder::new("Clock");
+    let x = builder.input::<u64>("x").unwrap();
+    let r = builder.step("r", &[x], nap).unwrap();
+    let mut link = r;
+    for k in 1..=5 {
+        link = builder.step(format!("c{k}"), &[link], nap).unwrap();
+    }
+    let z = builder.step("z", &[r], nap).unwrap();
+    let (flow, x, total) = with_total(builder, x, vec![link, z], "t", 0);
+    let hot = flow.plan().hot();
+    hot.unwatched.store(true, Ordering::Relaxed);
+    let c1 = step(&flow, "c1");
+    assert!(!hot.long[c1].load(Ordering::Relaxed));
+    assert_eq!(run(&flow, (x, total)), 10);
+    assert!(
+        hot.long[c1].load(Ordering::Relaxed),
+        "`z` waited behind `c1` until the owner's clock called the pool"
+    );
+}
