@@ -209,16 +209,22 @@ pub async fn execute_async<E: Exec>(
 }
 
 /// Refuses a plan that is inconsistent.
+#[inline]
 fn check(plan: &Plan) -> Result<(), FlowError> {
     match &plan.hot().problem {
-        Some(problem) => Err(FlowError::new(
-            ErrorKind::Internal,
-            plan.flow().to_owned().into(),
-            None,
-            Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
-        )),
+        Some(problem) => Err(inconsistent(plan, problem)),
         None => Ok(()),
     }
+}
+
+#[cold]
+fn inconsistent(plan: &Plan, problem: &str) -> FlowError {
+    FlowError::new(
+        ErrorKind::Internal,
+        plan.flow().to_owned().into(),
+        None,
+        Some(format!("the flow's plan is inconsistent and was not run: {problem}").into()),
+    )
 }
 
 /// A run owned by a future (see `drive`).
@@ -291,20 +297,18 @@ impl<E: Exec> Drop for UndoRest<'_, '_, E> {
 }
 
 /// The observers of a run: the caller's, the flow's, and with `tracing` the spans.
+#[inline]
 fn observers<'a>(
     options: &RunOptions<'a>,
     flow: Option<&'a (dyn crate::Observer + Send + Sync)>,
 ) -> Observers<'a> {
-    let mut observers = Observers::default();
-    if let Some(own) = options.get_observer() {
-        observers.push(own);
-    }
-    if let Some(flow) = flow {
-        observers.push(flow);
-    }
     #[cfg(feature = "tracing")]
-    if crate::trace::enabled() {
-        observers.push(&crate::trace::SPANS);
-    }
-    observers
+    let spans = crate::trace::enabled().then_some(&crate::trace::SPANS as &dyn crate::Observer);
+    #[cfg(not(feature = "tracing"))]
+    let spans = None;
+    Observers::of(
+        options.get_observer(),
+        flow.map(|f| f as &dyn crate::Observer),
+        spans,
+    )
 }

@@ -28,10 +28,20 @@ pub(crate) const UNDO_FAILED: &str = "undo_failed";
 pub(crate) struct Observers<'a>([Option<&'a dyn Observer>; 3]);
 
 impl<'a> Observers<'a> {
-    pub(crate) fn push(&mut self, observer: &'a dyn Observer) {
-        if let Some(free) = self.0.iter_mut().find(|o| o.is_none()) {
-            *free = Some(observer);
-        }
+    /// The caller's, the flow's and the tracing observer, those present first (see
+    /// [`is_empty`](Self::is_empty)). Built as one value, not pushed into place: a run copies
+    /// it, and a copy of what was just written piecewise stalled (5% of a small flow's run).
+    #[inline]
+    pub(crate) fn of(
+        own: Option<&'a dyn Observer>,
+        flow: Option<&'a dyn Observer>,
+        spans: Option<&'a dyn Observer>,
+    ) -> Self {
+        Observers(match (own, flow) {
+            (Some(own), Some(flow)) => [Some(own), Some(flow), spans],
+            (Some(one), None) | (None, Some(one)) => [Some(one), spans, None],
+            (None, None) => [spans, None, None],
+        })
     }
 
     #[inline]

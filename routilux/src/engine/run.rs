@@ -93,6 +93,7 @@ impl<'a, E: Exec> Run<'a, E> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(super) fn new(
         plan: &'a Plan,
         exec: &'a E,

@@ -97,8 +97,17 @@ impl Hot {
 }
 
 impl Plan {
-    /// The engine's packed step table.
+    /// The engine's packed step table (built by the first run).
+    #[inline]
     pub(crate) fn hot(&self) -> &Hot {
+        match self.hot.get() {
+            Some(hot) => hot,
+            None => self.build_hot(),
+        }
+    }
+
+    #[cold]
+    fn build_hot(&self) -> &Hot {
         self.hot.get_or_init(|| {
             let mut edges = Vec::new();
             let mut range = |list: &[u32]| {

@@ -260,6 +260,7 @@ impl Lane {
     }
 
     /// Queued steps not yet taken.
+    #[inline]
     pub(crate) fn queued(&self) -> u32 {
         let tail = self.tail.load(Ordering::SeqCst);
         tail.saturating_sub(self.head.load(Ordering::SeqCst))
