@@ -16,8 +16,18 @@ const RENDEZVOUS_TOTAL: u64 = 2 + 6 * 5 + 15;
 /// Long enough that only a missing promotion makes a step wait this long.
 const PATIENCE: Duration = Duration::from_secs(10);
 
+/// One side's end of a rendezvous: where it says hello, and where the other side's comes.
+type Link = Mutex<(Sender<()>, Receiver<()>)>;
+
+/// The two ends of a rendezvous (see [`side`]).
+fn links() -> (Link, Link) {
+    let (to_b, from_a) = mpsc::channel();
+    let (to_a, from_b) = mpsc::channel();
+    (Mutex::new((to_b, from_b)), Mutex::new((to_a, from_a)))
+}
+
 /// One side of a rendezvous: says hello, then waits for the other side's.
-fn side(link: &Mutex<(Sender<()>, Receiver<()>)>) -> Result<u64, RecvTimeoutError> {
+fn side(link: &Link) -> Result<u64, RecvTimeoutError> {
     let link = link.lock().unwrap();
     // The other side may have failed already: then our wait fails too.
     let _ = link.0.send(());
@@ -34,10 +44,7 @@ fn rendezvous() -> (DynFlow, Handle<u64>, Handle<u64>) {
 fn rendezvous_calling(
     at_b: impl Fn() + Send + Sync + 'static,
 ) -> (DynFlow, Handle<u64>, Handle<u64>) {
-    let (to_b, from_a) = mpsc::channel();
-    let (to_a, from_b) = mpsc::channel();
-    let a_link = Mutex::new((to_b, from_b));
-    let b_link = Mutex::new((to_a, from_a));
+    let (a_link, b_link) = links();
     let mut builder = Builder::new("Rendezvous");
     let x = builder.input::<u64>("x").unwrap();
     let a = builder
@@ -263,10 +270,7 @@ fn the_mark_stays_when_helpers_called_before_the_step_run_a_later_one() {
     // `a` then waits for `b`, which only those helpers can run (the heartbeat is off): the
     // call was worth its wake-up, and `q` stays thought long.
     let release = std::sync::Arc::new(Mutex::new(None::<Sender<()>>));
-    let (to_b, from_a) = mpsc::channel();
-    let (to_a, from_b) = mpsc::channel();
-    let a_link = Mutex::new((to_b, from_b));
-    let b_link = Mutex::new((to_a, from_a));
+    let (a_link, b_link) = links();
     let mut builder = Builder::new("Worth");
     let x = builder.input::<u64>("x").unwrap();
     let q = builder
