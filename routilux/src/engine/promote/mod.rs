@@ -15,11 +15,12 @@
 //! for [`Builder`](crate::Builder) flows, which may be built for each call: there, every run would
 //! pay for the wake-up). Once a run is promoted, steps its owner queues call helpers of their own
 //! (up to the run's maximum). A step is thought long after calling the pool before it gained
-//! something (the pool took a waiting step before it ended), after the heartbeat had to promote
-//! a run during it (it ran long, or blocked, while others waited), or when it was the first step
-//! the owner ran while others waited in a run its own clock promoted; it is not after calling the
-//! pool before it when no helper ran a step of the run by its end. So a wrong mark costs one needless wake-up of the pool, a missing one
-//! at most the heartbeat's tick, never a serialized run; where steps run does not depend on it.
+//! something (the pool took a waiting step before it ended, or a helper ran a step of the run by
+//! its end), after the heartbeat had to promote a run during it (it ran long, or blocked, while
+//! others waited), or when it was the first step the owner ran while others waited in a run its
+//! own clock promoted; it is not after calling the pool before it gained nothing. So a wrong mark
+//! costs one needless wake-up of the pool, a missing one at most the heartbeat's tick, never a
+//! serialized run; where steps run does not depend on it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
