@@ -59,7 +59,8 @@ pub trait Exec: Sync {
     fn run_step(&self, step: usize, access: &mut Access<'_>) -> Result<(), BoxError>;
 
     /// Whether conditional step `step` is skipped (its condition is false); if so, stores
-    /// its `None`. Only called for steps whose policy [is conditional](crate::Policy::is_conditional).
+    /// its `None`. Only called for steps whose policy
+    /// [is conditional](crate::Policy::is_conditional).
     fn skip(&self, step: usize, access: &mut Access<'_>) -> bool {
         let _ = (step, access);
         false

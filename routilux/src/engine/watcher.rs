@@ -3,12 +3,13 @@
 //!
 //! A run called from a plain thread (no pool given) starts on that thread, so a small flow
 //! never pays for waking the pool; a run on a thread of the pool it names starts there too,
-//! without spawning helpers (it gets them on that pool once steps have waited). While that thread runs a step, other ready steps wait in the
-//! run's queue where any pool thread could take them, but no pool thread knows. The watcher
-//! looks at every such run once per tick; when a run has steps queued since before this tick
-//! (the run stamps its lane with the tick count when it queues steps while none wait), or it
-//! had queued steps at the previous tick too, the watcher spawns helpers on the pool to take
-//! them, and the run's thread leaves the rest of the run to them.
+//! without spawning helpers (it gets them on that pool once steps have waited). While that
+//! thread runs a step, other ready steps wait in the run's queue where any pool thread could
+//! take them, but no pool thread knows. The watcher looks at every such run once per tick;
+//! when a run has steps queued since before this tick (the run stamps its lane with the tick
+//! count when it queues steps while none wait), or it had queued steps at the previous tick
+//! too, the watcher spawns helpers on the pool to take them, and the run's thread leaves the
+//! rest of the run to them.
 //!
 //! Ticks are [`FAST`] while some run the pool does not help yet lasts from one tick to the
 //! next, [`SLOW`] otherwise: runs shorter than a tick need no help, and a watcher waking every

@@ -180,9 +180,9 @@ impl<I, O> Core<I, O> {
     /// Gives the calling thread (whose shard is `shard`) work: moves up to `batch` of the
     /// oldest queued jobs into its batch (fewer when the queue is short, so that every
     /// thread gets some, and with a small capacity, so that jobs waiting in batches never
-    /// hold up submitters for long: they count against it until they start), or else steals the oldest job of another thread's batch. They
-    /// count as `shard`'s jobs until they have ended (`shutdown` waits for them). Returns
-    /// whether it found any.
+    /// hold up submitters for long: they count against it until they start), or else steals
+    /// the oldest job of another thread's batch. They count as `shard`'s jobs until they have
+    /// ended (`shutdown` waits for them). Returns whether it found any.
     pub(crate) fn fill(&self, queue: &mut Queue<I, O>, shard: &Shard<I, O>, batch: usize) -> bool {
         let len = queue.jobs.len();
         if len > 0 {

@@ -8,8 +8,9 @@
 //! lock, before it ends: a job submitted meanwhile then costs no task spawn and no wake-up of
 //! a sleeping thread. Only a few linger at once (the others end): with many threads, every
 //! idle drain task jumping at the queue's lock for each job slowed the submitter down
-//! (BENCHMARKS.md, "Scaling to 16 cores"). After [`DRAIN_SLICE`] of work it spawns its successor and ends, so that a drain task stolen by
-//! a thread waiting inside a job does not hold that job up for long.
+//! (BENCHMARKS.md, "Scaling to 16 cores"). After [`DRAIN_SLICE`] of work it spawns its
+//! successor and ends, so that a drain task stolen by a thread waiting inside a job does not
+//! hold that job up for long.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
