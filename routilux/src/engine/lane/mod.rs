@@ -213,13 +213,23 @@ impl Lane {
     /// them on the current pool (the global pool outside any), marking the run promoted if
     /// any were. Returns whether any were.
     pub(crate) fn call_helpers(&'static self, epoch: u64, want: usize) -> bool {
+        self.call_helpers_on(None, epoch, want)
+    }
+
+    /// [`call_helpers`](Self::call_helpers) on `pool` (the current pool without one).
+    fn call_helpers_on(
+        &'static self,
+        pool: Option<&rayon::ThreadPool>,
+        epoch: u64,
+        want: usize,
+    ) -> bool {
         let more = self.reserve_helpers(epoch, want);
         if more == 0 {
             return false;
         }
         self.promote(epoch);
         for _ in 0..more {
-            spawn_helper(self, epoch);
+            spawn_helper_on(pool, self, epoch);
         }
         true
     }
@@ -229,22 +239,10 @@ impl Lane {
     /// for the spawns and the pool outlives them.
     pub(crate) fn call_helpers_watching(&'static self, epoch: u64, want: usize) {
         self.enter(epoch, |_| {
-            let pool = self.pool.load(Ordering::Relaxed);
-            if pool.is_null() {
-                self.call_helpers(epoch, want);
-                return;
-            }
-            let more = self.reserve_helpers(epoch, want);
-            if more == 0 {
-                return;
-            }
-            self.promote(epoch);
-            // SAFETY: stored by the run's owner at `open`, a pool that outlives the run; the
-            // run is open and we are inside it (its `close` waits for us).
-            let pool = unsafe { &*pool };
-            for _ in 0..more {
-                pool.spawn(move || self.help(epoch));
-            }
+            // SAFETY: null, or stored by the run's owner at `open`, a pool that outlives the
+            // run; the run is open and we are inside it (its `close` waits for us).
+            let pool = unsafe { self.pool.load(Ordering::Relaxed).as_ref() };
+            self.call_helpers_on(pool, epoch, want);
         });
     }
 

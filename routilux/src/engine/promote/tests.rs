@@ -302,8 +302,8 @@ fn the_mark_stays_when_helpers_called_before_the_step_run_a_later_one() {
 #[test]
 fn the_first_step_others_waited_behind_is_thought_long_once_the_owners_clock_promoted_the_run() {
     // After `r`, `c1` runs on the owner while `z` waits; the owner's clock promotes the run
-    // a few 50 µs steps later (the heartbeat is off). The next run should call the pool
-    // before `c1`, not after the clock's checks.
+    // a few 50 µs steps later (the heartbeat is off): `c1` is marked, so that later runs
+    // call the pool before it rather than after the clock's checks.
     fn nap(v: &[&u64]) -> Result<u64, Infallible> {
         std::thread::sleep(Duration::from_micros(50));
         Ok(*v[0])
